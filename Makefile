@@ -1,0 +1,64 @@
+# prophy - plain Makefile.
+#   make            build ./prophy (and build/libprophy.a)
+#   make test       build and run the whole test suite
+#   make sanitize   build with AddressSanitizer + UBSan into build-asan/ and run the suite
+#   make bench      compare against the PyTorch peer (bench/run.sh)
+# PORTABLE=1 builds without -march=native (the kernels fall back to plain C).
+
+CC      ?= gcc
+BLASDIR ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
+OPT     ?= -O3
+ifeq ($(PORTABLE),1)
+ARCH    :=
+else
+ARCH    ?= -march=native
+endif
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(ARCH) -fopenmp -Wall -Wextra -Isrc -MMD -MP
+LDLIBS  += -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas -lcjson -lpng -lgif -lm
+LDFLAGS += -fopenmp
+
+BUILD   ?= build
+LIBSRC  := $(filter-out src/cli/%,$(wildcard src/*.c src/*/*.c))
+CLISRC  := $(wildcard src/cli/*.c)
+TESTSRC := $(wildcard tests/*.c)
+LIBOBJ  := $(LIBSRC:%.c=$(BUILD)/%.o)
+CLIOBJ  := $(CLISRC:%.c=$(BUILD)/%.o)
+TESTOBJ := $(TESTSRC:%.c=$(BUILD)/%.o)
+
+.PHONY: all test sanitize bench clean
+all: prophy
+
+prophy: $(BUILD)/prophy
+	cp $< $@
+
+$(BUILD)/libprophy.a: $(LIBOBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/prophy: $(CLIOBJ) $(BUILD)/libprophy.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The test binary links every library object (not the archive) so that no test's
+# subject is dropped by the linker.
+$(BUILD)/prophy_test: $(TESTOBJ) $(LIBOBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+test: $(BUILD)/prophy $(BUILD)/prophy_test
+	tests/run.sh $(BUILD)
+
+sanitize:
+	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+	    CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	    LDFLAGS="-fsanitize=address,undefined" test
+
+bench: prophy
+	bench/run.sh
+
+clean:
+	rm -rf build build-asan prophy
+
+-include $(LIBOBJ:.o=.d) $(CLIOBJ:.o=.d) $(TESTOBJ:.o=.d)

@@ -1,0 +1,22 @@
+/* cli.h - shared pieces of the prophy command. Each subcommand lives in
+ * src/cli/cmd_<name>.c as `int cmd_<name>(int argc, char **argv)` (argv[0] is
+ * the subcommand name) and returns the process exit status. */
+#ifndef PP_CLI_H
+#define PP_CLI_H
+#include "common.h"
+
+int cmd_train(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_sim(int argc, char **argv);
+int cmd_dataset(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+
+/* Print "prophy: error: <msg>" as one line on stderr; returns 1 (the exit status). */
+int cli_error(const char *fmt, ...) PP_PRINTF(1, 2);
+/* Print the library's last error (pp_lasterr) as one line; returns 1. */
+int cli_lib_error(void);
+/* For flag parsing: the value after argv[*i], or NULL with an error printed. */
+const char *cli_value(int argc, char **argv, int *i);
+#endif
