@@ -29,7 +29,7 @@ TESTOBJ := $(TESTSRC:%.c=$(BUILD)/%.o)
 all: prophy
 
 prophy: $(BUILD)/prophy
-	cp $< $@
+	rm -f $@ && cp $< $@
 
 $(BUILD)/libprophy.a: $(LIBOBJ)
 	@rm -f $@
@@ -62,3 +62,8 @@ clean:
 	rm -rf build build-asan prophy
 
 -include $(LIBOBJ:.o=.d) $(CLIOBJ:.o=.d) $(TESTOBJ:.o=.d)
+
+# Speed of the numeric core's hot ops alone: make bench/bench_ops && bench/bench_ops
+OPSOBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard src/ops_*.c)) $(BUILD)/src/common.o $(BUILD)/src/rng.o
+bench/bench_ops: bench/bench_ops.c $(OPSOBJ)
+	$(CC) $(filter-out -MMD -MP,$(CFLAGS)) $(LDFLAGS) -o $@ $^ $(LDLIBS)

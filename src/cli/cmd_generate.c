@@ -1,0 +1,190 @@
+/* cmd_generate.c - `prophy generate`: text-to-video (and first-frame prediction)
+ * with a trained model, flags after stable-diffusion.cpp. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "cli.h"
+#include "flow.h"
+#include "model.h"
+#include "square.h"
+#include "threads.h"
+#include "video.h"
+
+static const char *const default_models[] = {"models/prophy.safetensors", "models/square.safetensors"};
+
+typedef struct {
+    const char *prompt, *model, *out, *spec, *init;
+    int seed, steps, W, H, F, cond_frames, threads, upscale;
+    float cfg, shift;
+} gen_args;
+
+static void usage(void) {
+    printf("usage: prophy generate -p PROMPT -o OUT.gif|.y4m|.png [options]\n"
+           "  -m MODEL            model file (default: the shipped model in models/)\n"
+           "  -s, --seed N        noise seed (42)              --steps N       sampling steps (20)\n"
+           "  --cfg-scale X       classifier-free guidance (5; 1 = off)   --flow-shift X  (3)\n"
+           "  -W W -H H --video-frames F   video size (the model's training size)\n"
+           "  --init VIDEO.y4m --cond-frames K   predict the rest of a video from its first K frames\n"
+           "  --spec OUT.json     write the spec prophy eval needs beside the video\n"
+           "  --upscale N         enlarge GIF/PNG pixels N times for viewing (1)\n"
+           "  -t, --threads N\n");
+}
+
+static int parse(gen_args *a, int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i], *v;
+        if (!strcmp(f, "-h") || !strcmp(f, "--help")) return usage(), 2;
+        if (!(v = cli_value(argc, argv, &i))) return 1;
+        int rc = 0;
+        if (!strcmp(f, "-p") || !strcmp(f, "--prompt")) a->prompt = v;
+        else if (!strcmp(f, "-m") || !strcmp(f, "--model")) a->model = v;
+        else if (!strcmp(f, "-o") || !strcmp(f, "--output")) a->out = v;
+        else if (!strcmp(f, "--spec")) a->spec = v;
+        else if (!strcmp(f, "--init")) a->init = v;
+        else if (!strcmp(f, "-s") || !strcmp(f, "--seed")) rc = pp_parse_int(v, f, 0, 2147483647, &a->seed);
+        else if (!strcmp(f, "--steps")) rc = pp_parse_int(v, f, 1, 1000, &a->steps);
+        else if (!strcmp(f, "--cfg-scale")) rc = pp_parse_float(v, f, 0, 100, &a->cfg);
+        else if (!strcmp(f, "--flow-shift")) rc = pp_parse_float(v, f, 0.01, 100, &a->shift);
+        else if (!strcmp(f, "-W") || !strcmp(f, "--width")) rc = pp_parse_int(v, f, 1, 2048, &a->W);
+        else if (!strcmp(f, "-H") || !strcmp(f, "--height")) rc = pp_parse_int(v, f, 1, 2048, &a->H);
+        else if (!strcmp(f, "--video-frames")) rc = pp_parse_int(v, f, 1, 512, &a->F);
+        else if (!strcmp(f, "--cond-frames")) rc = pp_parse_int(v, f, 1, 512, &a->cond_frames);
+        else if (!strcmp(f, "--upscale")) rc = pp_parse_int(v, f, 1, 64, &a->upscale);
+        else if (!strcmp(f, "-t") || !strcmp(f, "--threads")) rc = pp_parse_int(v, f, 1, 1024, &a->threads);
+        else return cli_error("generate: unknown option '%s' (see prophy generate --help)", f);
+        if (rc) return cli_lib_error();
+    }
+    return 0;
+}
+
+static void progress(void *user, int step, int steps) {
+    double t0 = *(double *)user, el = pp_now() - t0;
+    int w = 30, done = w * step / steps;
+    fprintf(stderr, "\r  [%.*s%*s] %d/%d  %.2f s/it ", done, "##############################", w - done, "",
+            step, steps, el / step);
+    if (step == steps) fputc('\n', stderr);
+}
+
+static int write_spec(const gen_args *a, const pp_model *m, int F, int H, int W) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "format", "prophy-spec-1");
+    cJSON_AddStringToObject(j, "scene", m->cfg.world);
+    cJSON_AddNumberToObject(j, "seed", a->seed);
+    cJSON_AddStringToObject(j, "prompt", a->prompt);
+    cJSON_AddStringToObject(j, "source", "generated");
+    cJSON *v = cJSON_AddObjectToObject(j, "video");
+    cJSON_AddNumberToObject(v, "frames", F);
+    cJSON_AddNumberToObject(v, "height", H);
+    cJSON_AddNumberToObject(v, "width", W);
+    cJSON_AddNumberToObject(v, "fps", m->cfg.fps);
+    char *s = cJSON_Print(j);
+    cJSON_Delete(j);
+    int rc = pp_write_file_atomic(a->spec, s, strlen(s));
+    free(s);
+    return rc;
+}
+
+/* The text context for the model's world. */
+static int make_context(const pp_model *m, const char *prompt, float *ctx) {
+    const pp_dit_config *d = &m->cfg.dit;
+    if (!strcmp(m->cfg.world, "square")) {
+        pp_square s;
+        if (pp_square_parse(&s, prompt)) return -1;
+        pp_square_context(&s, ctx, d->text_len, d->text_dim);
+        return 0;
+    }
+    PP_FAIL("model world '%s' is not supported by this build", m->cfg.world);
+}
+
+/* First-frame conditioning from --init: cond [Cc, F, H, W]; also keeps the frames. */
+static int load_init(const gen_args *a, const pp_model *m, int F, int H, int W, float *cond, float *first) {
+    if (!m->cfg.cond) PP_FAIL("%s: this model was trained without first-frame conditioning", a->model);
+    pp_video v;
+    if (pp_video_read(&v, a->init)) return -1;
+    int rc = 0;
+    if (v.width != W || v.height != H) rc = -1, pp_seterr("%s: frames are %dx%d, the video to generate is %dx%d (-W/-H)", a->init, v.width, v.height, W, H);
+    else if (v.frames < a->cond_frames) rc = -1, pp_seterr("%s: has %d frames, --cond-frames asks for %d", a->init, v.frames, a->cond_frames);
+    else if (a->cond_frames >= F) rc = -1, pp_seterr("--cond-frames %d leaves nothing to predict in %d frames", a->cond_frames, F);
+    if (!rc) {
+        pp_video tmp = v;
+        tmp.frames = a->cond_frames; /* only the first K frames are read */
+        float *x = pp_zalloc_floats((size_t)3 * F * H * W), *xk = pp_alloc_floats((size_t)3 * a->cond_frames * H * W);
+        pp_video_to_float(&tmp, xk);
+        for (int c = 0; c < 3; c++)
+            memcpy(x + (size_t)c * F * H * W, xk + (size_t)c * a->cond_frames * H * W,
+                   (size_t)a->cond_frames * H * W * sizeof(float));
+        pp_flow_make_cond(cond, x, 1, 3, F, (size_t)H * W, a->cond_frames);
+        memcpy(first, x, (size_t)3 * F * H * W * sizeof(float));
+        pp_free_aligned(x), pp_free_aligned(xk);
+    }
+    pp_video_free(&v);
+    return rc;
+}
+
+static int run(gen_args *a) {
+    double t0 = pp_now();
+    pp_model m;
+    if (pp_model_load(&m, a->model)) return -1;
+    int F = a->F ? a->F : m.cfg.frames, H = a->H ? a->H : m.cfg.height, W = a->W ? a->W : m.cfg.width;
+    const pp_dit_config *d = &m.cfg.dit;
+    int rc = 0;
+    if (F % d->patch[0] || H % d->patch[1] || W % d->patch[2])
+        rc = -1, pp_seterr("video %d frames x %dx%d is not divisible by the model's patch %d,%d,%d", F, H, W,
+                           d->patch[0], d->patch[1], d->patch[2]);
+    size_t vox = (size_t)F * H * W, n = 3 * vox;
+    int Cc = d->in_dim - d->out_dim;
+    float *ctx = pp_zalloc_floats((size_t)d->text_len * d->text_dim), *x = pp_alloc_floats(n);
+    float *cond = pp_zalloc_floats((size_t)(Cc ? Cc : 1) * vox), *first = pp_zalloc_floats(n);
+    if (!rc) rc = make_context(&m, a->prompt, ctx);
+    if (!rc && a->init) rc = load_init(a, &m, F, H, W, cond, first);
+    double t1 = pp_now();
+    if (!rc) {
+        fprintf(stderr, "generating %dx%dx%d with %s: %d steps, cfg %.1f, seed %d, %d threads\n", F, H, W,
+                a->model, a->steps, a->cfg, a->seed, pp_get_threads());
+        pp_rng r;
+        pp_rng_seed(&r, (uint64_t)a->seed);
+        pp_rng_fill_normal(&r, x, n, 1.0f);
+        pp_dit_runner run = {.m = &m.dit, .params = m.params, .F = F, .H = H, .W = W};
+        pp_sample_config sc = {.steps = a->steps, .shift = a->shift, .cfg = a->cfg, .progress = progress, .user = &t1};
+        pp_flow_sample(pp_dit_velocity, &run, &sc, x, Cc ? cond : NULL, ctx, 1, 3, Cc, vox,
+                       (size_t)d->text_len * d->text_dim);
+        pp_dit_acts_free(run.acts);
+        if (a->init) /* the given frames are kept as they are */
+            for (int c = 0; c < 3; c++) memcpy(x + c * vox, first + c * vox, (size_t)a->cond_frames * H * W * sizeof(float));
+    }
+    double t2 = pp_now();
+    pp_video v = {0};
+    if (!rc) rc = pp_video_alloc(&v, F, H, W, m.cfg.fps);
+    if (!rc) {
+        pp_video_from_float(&v, x);
+        rc = pp_video_write(&v, a->out, a->upscale);
+    }
+    if (!rc && a->spec) rc = write_spec(a, &m, F, H, W);
+    double t3 = pp_now();
+    if (!rc)
+        fprintf(stderr, "wrote %s  (load %.2f s, sample %.2f s, write %.2f s, total %.2f s)\n", a->out, t1 - t0,
+                t2 - t1, t3 - t2, t3 - t0);
+    pp_video_free(&v);
+    float *bufs[] = {ctx, x, cond, first};
+    for (int i = 0; i < 4; i++) pp_free_aligned(bufs[i]);
+    pp_model_free(&m);
+    return rc;
+}
+
+int cmd_generate(int argc, char **argv) {
+    gen_args a = {.seed = 42, .steps = 20, .cfg = 5.0f, .shift = 3.0f, .upscale = 1};
+    int rc = parse(&a, argc, argv);
+    if (rc) return rc == 2 ? 0 : 1;
+    if (!a.prompt) return cli_error("generate: -p PROMPT is required");
+    if (!a.prompt[0]) return cli_error("generate: the prompt is empty");
+    if (!a.out) return cli_error("generate: -o OUT.gif|.y4m|.png is required");
+    if (a.init && !a.cond_frames) return cli_error("generate: --init needs --cond-frames K");
+    if (a.cond_frames && !a.init) return cli_error("generate: --cond-frames needs --init VIDEO.y4m");
+    for (size_t i = 0; !a.model && i < sizeof default_models / sizeof *default_models; i++)
+        if (access(default_models[i], R_OK) == 0) a.model = default_models[i];
+    if (!a.model) return cli_error("generate: no model given (-m) and none shipped in models/");
+    pp_set_threads(a.threads);
+    return run(&a) ? cli_lib_error() : 0;
+}

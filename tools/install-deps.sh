@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# install-deps.sh - installs what prophy needs on Debian 12, only what is missing.
+# Build and run: gcc, make, OpenBLAS (OpenMP build), cJSON, libpng, giflib.
+# With --torch also Debian's PyTorch 1.13 and NumPy (for tools/ and bench/ only;
+# the tests never need them).
+set -euo pipefail
+pkgs=(build-essential libopenblas-openmp-dev libcjson-dev libpng-dev libgif-dev)
+[ "${1:-}" = "--torch" ] && pkgs+=(python3-torch python3-numpy)
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing: ${missing[*]}"
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
