@@ -17,10 +17,6 @@ static pp_lin lin_add(pp_params *t, const char *name, int in, int out) {
     return l;
 }
 
-static size_t vec_add(pp_params *t, int n, const char *fmt, int i) {
-    return pp_params_addf(t, 1, n, 0, 0, 0, 0, fmt, i);
-}
-
 int pp_dit_config_check(const pp_dit_config *c) {
     if (c->dim < 1 || c->heads < 1 || c->layers < 1 || c->ffn_dim < 1)
         PP_FAIL("model config: dim, heads, layers and ffn_dim must be positive");
@@ -36,29 +32,31 @@ int pp_dit_config_check(const pp_dit_config *c) {
     return 0;
 }
 
-static void block_layout(pp_dit_block *b, pp_params *t, int i, int dim, int ffn) {
+void pp_dit_block_declare(pp_dit_block *b, pp_params *t, const char *prefix, int dim, int ffn) {
     char name[PP_NAME_MAX];
-    b->modulation = pp_params_addf(t, 3, 1, 6, dim, 0, 0, "blocks.%d.modulation", i);
-#define LIN(field, suffix, in, out)                                   \
-    snprintf(name, sizeof name, "blocks.%d." suffix, i);              \
+    b->modulation = pp_params_addf(t, 3, 1, 6, dim, 0, 0, "%s.modulation", prefix);
+#define LIN(field, suffix, in, out)                              \
+    snprintf(name, sizeof name, "%s." suffix, prefix);           \
     b->field = lin_add(t, name, in, out)
+#define VEC(field, suffix) b->field = pp_params_addf(t, 1, dim, 0, 0, 0, 0, "%s." suffix, prefix)
     LIN(sa_q, "self_attn.q", dim, dim);
     LIN(sa_k, "self_attn.k", dim, dim);
     LIN(sa_v, "self_attn.v", dim, dim);
     LIN(sa_o, "self_attn.o", dim, dim);
-    b->sa_norm_q = vec_add(t, dim, "blocks.%d.self_attn.norm_q.weight", i);
-    b->sa_norm_k = vec_add(t, dim, "blocks.%d.self_attn.norm_k.weight", i);
-    b->norm3_w = vec_add(t, dim, "blocks.%d.norm3.weight", i);
-    b->norm3_b = vec_add(t, dim, "blocks.%d.norm3.bias", i);
+    VEC(sa_norm_q, "self_attn.norm_q.weight");
+    VEC(sa_norm_k, "self_attn.norm_k.weight");
+    VEC(norm3_w, "norm3.weight");
+    VEC(norm3_b, "norm3.bias");
     LIN(ca_q, "cross_attn.q", dim, dim);
     LIN(ca_k, "cross_attn.k", dim, dim);
     LIN(ca_v, "cross_attn.v", dim, dim);
     LIN(ca_o, "cross_attn.o", dim, dim);
-    b->ca_norm_q = vec_add(t, dim, "blocks.%d.cross_attn.norm_q.weight", i);
-    b->ca_norm_k = vec_add(t, dim, "blocks.%d.cross_attn.norm_k.weight", i);
+    VEC(ca_norm_q, "cross_attn.norm_q.weight");
+    VEC(ca_norm_k, "cross_attn.norm_k.weight");
     LIN(ffn0, "ffn.0", dim, ffn);
     LIN(ffn2, "ffn.2", ffn, dim);
 #undef LIN
+#undef VEC
 }
 
 int pp_dit_init(pp_dit *m, const pp_dit_config *cfg, pp_params *t) {
@@ -77,7 +75,11 @@ int pp_dit_init(pp_dit *m, const pp_dit_config *cfg, pp_params *t) {
     m->time2 = lin_add(t, "time_embedding.2", dim, dim);
     m->tproj = lin_add(t, "time_projection.1", dim, 6 * dim);
     m->blocks = pp_calloc((size_t)cfg->layers, sizeof *m->blocks);
-    for (int i = 0; i < cfg->layers; i++) block_layout(&m->blocks[i], t, i, dim, cfg->ffn_dim);
+    for (int i = 0; i < cfg->layers; i++) {
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "blocks.%d", i);
+        pp_dit_block_declare(&m->blocks[i], t, prefix, dim, cfg->ffn_dim);
+    }
     m->head_mod = pp_params_addf(t, 3, 1, 2, dim, 0, 0, "head.modulation");
     m->head = lin_add(t, "head.head", dim, pt * ph * pw * cfg->out_dim);
     return 0;
@@ -108,6 +110,16 @@ static void fill_const(float *p, size_t n, float v) {
     for (size_t i = 0; i < n; i++) p[i] = v;
 }
 
+void pp_dit_block_init(const pp_dit_block *b, int dim, float *P, pp_rng *r) {
+    pp_rng_fill_normal(r, P + b->modulation, 6 * (size_t)dim, 1.0f / sqrtf((float)dim));
+    const pp_lin *lins[] = {&b->sa_q, &b->sa_k, &b->sa_v, &b->sa_o, &b->ca_q,
+                            &b->ca_k, &b->ca_v, &b->ca_o, &b->ffn0, &b->ffn2};
+    for (size_t j = 0; j < sizeof lins / sizeof *lins; j++) init_xavier(P, *lins[j], r);
+    size_t ones[] = {b->sa_norm_q, b->sa_norm_k, b->ca_norm_q, b->ca_norm_k, b->norm3_w};
+    for (size_t j = 0; j < 5; j++) fill_const(P + ones[j], (size_t)dim, 1.0f);
+    fill_const(P + b->norm3_b, (size_t)dim, 0.0f);
+}
+
 void pp_dit_init_weights(const pp_dit *m, float *P, pp_rng *r) {
     int dim = m->cfg.dim;
     init_xavier(P, m->patch, r);
@@ -116,16 +128,7 @@ void pp_dit_init_weights(const pp_dit *m, float *P, pp_rng *r) {
     init_normal(P, m->time0, 0.02f, r);
     init_normal(P, m->time2, 0.02f, r);
     init_xavier(P, m->tproj, r);
-    for (int i = 0; i < m->cfg.layers; i++) {
-        const pp_dit_block *b = &m->blocks[i];
-        pp_rng_fill_normal(r, P + b->modulation, 6 * (size_t)dim, 1.0f / sqrtf((float)dim));
-        const pp_lin *lins[] = {&b->sa_q, &b->sa_k, &b->sa_v, &b->sa_o, &b->ca_q,
-                                &b->ca_k, &b->ca_v, &b->ca_o, &b->ffn0, &b->ffn2};
-        for (size_t j = 0; j < sizeof lins / sizeof *lins; j++) init_xavier(P, *lins[j], r);
-        size_t ones[] = {b->sa_norm_q, b->sa_norm_k, b->ca_norm_q, b->ca_norm_k, b->norm3_w};
-        for (size_t j = 0; j < 5; j++) fill_const(P + ones[j], (size_t)dim, 1.0f);
-        fill_const(P + b->norm3_b, (size_t)dim, 0.0f);
-    }
+    for (int i = 0; i < m->cfg.layers; i++) pp_dit_block_init(&m->blocks[i], dim, P, r);
     pp_rng_fill_normal(r, P + m->head_mod, 2 * (size_t)dim, 1.0f / sqrtf((float)dim));
     /* Wan zero-initialises head.head.weight: the untrained model predicts zero. */
     memset(P + m->head.w, 0, (size_t)m->head.in * m->head.out * sizeof(float));
@@ -148,7 +151,7 @@ double pp_dit_flops(const pp_dit_config *c, int F, int H, int W) {
 
 /* ------------------------------------------------------------------ activations */
 
-typedef struct {
+struct pp_block_acts {
     float *mod;                                 /* [B,6,dim] modulation + e0 */
     float *mean1, *rstd1, *h1;                  /* LN1 + modulate: [BN], [BN], [BN,dim] */
     float *qlin, *klin, *rq, *rk, *q, *k, *v;   /* q,k = RoPE(RMSNorm(lin)) [BN,dim] */
@@ -158,10 +161,12 @@ typedef struct {
     float *kclin, *rkc, *kc, *vc;               /* cross k,v [BL,dim] */
     float *oc, *lsec, *yca;                     /* [BN,dim], [B,H,N], [BN,dim] */
     float *xb, *mean2, *rstd2, *h2, *f1, *g1, *yffn; /* ffn path; f1,g1 [BN,ffn] */
-} layer_acts;
+    float *arena; /* only for blocks made by pp_block_acts_new */
+};
+typedef pp_block_acts layer_acts;
 
 struct pp_dit_acts {
-    int B, F, H, W, N, train;
+    int B, F, H, W, N, train, dim;
     pp_rope rope;
     const float *ctx;                        /* caller's context, kept for the backward */
     float *tok_in;                           /* [BN, in*pt*ph*pw] */
@@ -183,6 +188,48 @@ static float *take(float *base, size_t *cur, size_t n) {
     return p;
 }
 
+/* The buffers of one block (B videos of N tokens, BL text tokens). */
+static void block_acts_layout(layer_acts *s, float *base, size_t *pcur, size_t B, size_t N, size_t BL, size_t dim,
+                         size_t ffn, size_t H) {
+    size_t cur = *pcur, BN = B * N;
+    s->mod = take(base, &cur, B * 6 * dim);
+    s->mean1 = take(base, &cur, BN);
+    s->rstd1 = take(base, &cur, BN);
+    s->h1 = take(base, &cur, BN * dim);
+    s->qlin = take(base, &cur, BN * dim);
+    s->klin = take(base, &cur, BN * dim);
+    s->rq = take(base, &cur, BN);
+    s->rk = take(base, &cur, BN);
+    s->q = take(base, &cur, BN * dim);
+    s->k = take(base, &cur, BN * dim);
+    s->v = take(base, &cur, BN * dim);
+    s->o = take(base, &cur, BN * dim);
+    s->lse = take(base, &cur, B * H * N);
+    s->ysa = take(base, &cur, BN * dim);
+    s->xa = take(base, &cur, BN * dim);
+    s->mean3 = take(base, &cur, BN);
+    s->rstd3 = take(base, &cur, BN);
+    s->h3 = take(base, &cur, BN * dim);
+    s->qclin = take(base, &cur, BN * dim);
+    s->rqc = take(base, &cur, BN);
+    s->qc = take(base, &cur, BN * dim);
+    s->kclin = take(base, &cur, BL * dim);
+    s->rkc = take(base, &cur, BL);
+    s->kc = take(base, &cur, BL * dim);
+    s->vc = take(base, &cur, BL * dim);
+    s->oc = take(base, &cur, BN * dim);
+    s->lsec = take(base, &cur, B * H * N);
+    s->yca = take(base, &cur, BN * dim);
+    s->xb = take(base, &cur, BN * dim);
+    s->mean2 = take(base, &cur, BN);
+    s->rstd2 = take(base, &cur, BN);
+    s->h2 = take(base, &cur, BN * dim);
+    s->f1 = take(base, &cur, BN * ffn);
+    s->g1 = take(base, &cur, BN * ffn);
+    s->yffn = take(base, &cur, BN * dim);
+    *pcur = cur;
+}
+
 /* Assigns every buffer from `base` (or only counts, when base is NULL). */
 static size_t acts_layout(pp_dit_acts *a, const pp_dit *m, float *base) {
     const pp_dit_config *c = &m->cfg;
@@ -202,43 +249,8 @@ static size_t acts_layout(pp_dit_acts *a, const pp_dit *m, float *base) {
     a->cemb = take(base, &cur, BL * dim);
     a->xs = take(base, &cur, (size_t)(a->train ? c->layers + 1 : 2) * BN * dim);
     for (int l = 0; l < nl; l++) {
-        layer_acts *s = &a->L[l], dummy;
-        if (!base) s = &dummy;
-        s->mod = take(base, &cur, B * 6 * dim);
-        s->mean1 = take(base, &cur, BN);
-        s->rstd1 = take(base, &cur, BN);
-        s->h1 = take(base, &cur, BN * dim);
-        s->qlin = take(base, &cur, BN * dim);
-        s->klin = take(base, &cur, BN * dim);
-        s->rq = take(base, &cur, BN);
-        s->rk = take(base, &cur, BN);
-        s->q = take(base, &cur, BN * dim);
-        s->k = take(base, &cur, BN * dim);
-        s->v = take(base, &cur, BN * dim);
-        s->o = take(base, &cur, BN * dim);
-        s->lse = take(base, &cur, B * H * N);
-        s->ysa = take(base, &cur, BN * dim);
-        s->xa = take(base, &cur, BN * dim);
-        s->mean3 = take(base, &cur, BN);
-        s->rstd3 = take(base, &cur, BN);
-        s->h3 = take(base, &cur, BN * dim);
-        s->qclin = take(base, &cur, BN * dim);
-        s->rqc = take(base, &cur, BN);
-        s->qc = take(base, &cur, BN * dim);
-        s->kclin = take(base, &cur, BL * dim);
-        s->rkc = take(base, &cur, BL);
-        s->kc = take(base, &cur, BL * dim);
-        s->vc = take(base, &cur, BL * dim);
-        s->oc = take(base, &cur, BN * dim);
-        s->lsec = take(base, &cur, B * H * N);
-        s->yca = take(base, &cur, BN * dim);
-        s->xb = take(base, &cur, BN * dim);
-        s->mean2 = take(base, &cur, BN);
-        s->rstd2 = take(base, &cur, BN);
-        s->h2 = take(base, &cur, BN * dim);
-        s->f1 = take(base, &cur, BN * ffn);
-        s->g1 = take(base, &cur, BN * ffn);
-        s->yffn = take(base, &cur, BN * dim);
+        layer_acts dummy, *s = base ? &a->L[l] : &dummy;
+        block_acts_layout(s, base, &cur, B, N, BL, dim, ffn, H);
     }
     a->hmod = take(base, &cur, B * 2 * dim);
     a->hmean = take(base, &cur, BN);
@@ -276,7 +288,7 @@ pp_dit_acts *pp_dit_acts_new(const pp_dit *m, int B, int F, int H, int W, int tr
         return NULL;
     }
     pp_dit_acts *a = pp_calloc(1, sizeof *a);
-    a->B = B, a->F = F, a->H = H, a->W = W, a->train = train;
+    a->B = B, a->F = F, a->H = H, a->W = W, a->train = train, a->dim = c->dim;
     int gf = F / c->patch[0], gh = H / c->patch[1], gw = W / c->patch[2];
     a->N = gf * gh * gw;
     a->L = pp_calloc((size_t)c->layers, sizeof *a->L);
@@ -285,6 +297,23 @@ pp_dit_acts *pp_dit_acts_new(const pp_dit *m, int B, int F, int H, int W, int tr
     acts_layout(a, m, a->arena);
     pp_rope_build(&a->rope, gf, gh, gw, c->dim / c->heads, c->rope_theta);
     return a;
+}
+
+pp_block_acts *pp_block_acts_new(const pp_dit *m, const pp_dit_acts *a) {
+    const pp_dit_config *c = &m->cfg;
+    size_t n = 0, B = a->B, N = a->N, BL = B * c->text_len;
+    pp_block_acts *s = pp_calloc(1, sizeof *s), dummy;
+    block_acts_layout(&dummy, NULL, &n, B, N, BL, c->dim, c->ffn_dim, c->heads);
+    s->arena = pp_zalloc_floats(n);
+    n = 0;
+    block_acts_layout(s, s->arena, &n, B, N, BL, c->dim, c->ffn_dim, c->heads);
+    return s;
+}
+
+void pp_block_acts_free(pp_block_acts *s) {
+    if (!s) return;
+    pp_free_aligned(s->arena);
+    free(s);
 }
 
 void pp_dit_acts_free(pp_dit_acts *a) {
@@ -303,9 +332,15 @@ static void lin_fwd(float *out, const float *in, const float *P, pp_lin l, int M
     pp_linear_forward(out, in, P + l.w, P + l.b, M, l.in, l.out);
 }
 
-static float *xs_at(const pp_dit_acts *a, const pp_dit_config *c, int l) {
-    size_t step = (size_t)a->B * a->N * c->dim;
+float *pp_dit_stream(const pp_dit_acts *a, int l) {
+    size_t step = (size_t)a->B * a->N * a->dim;
     return a->xs + (a->train ? (size_t)l : (size_t)(l % 2)) * step;
+}
+
+int pp_dit_acts_batch(const pp_dit_acts *a) { return a->B; }
+int pp_dit_acts_tokens(const pp_dit_acts *a) { return a->N; }
+void pp_dit_acts_grid(const pp_dit_acts *a, int *gf, int *gh, int *gw) {
+    *gf = a->rope.gf, *gh = a->rope.gh, *gw = a->rope.gw;
 }
 
 static void self_attn_forward(const pp_dit *m, const float *P, pp_dit_acts *a, const pp_dit_block *b,
@@ -355,24 +390,23 @@ static void ffn_forward(const pp_dit *m, const float *P, pp_dit_acts *a, const p
     pp_gated_residual_forward(xout, s->yffn, s->mod + 5 * dim, B, N, dim, ms);
 }
 
-static void block_forward(const pp_dit *m, const float *P, pp_dit_acts *a, int l) {
-    const pp_dit_block *b = &m->blocks[l];
-    layer_acts *s = &a->L[a->train ? l : 0];
+void pp_dit_block_forward(const pp_dit *m, const float *P, const pp_dit_block *b, pp_dit_acts *a,
+                          pp_block_acts *s, const float *xin, float *xout) {
     size_t six = 6 * (size_t)m->cfg.dim;
-    for (int i = 0; i < a->B; i++) /* mod = blocks.l.modulation [1,6,dim] + e0 [B,6,dim] */
+    for (int i = 0; i < a->B; i++) /* mod = modulation [1,6,dim] + e0 [B,6,dim] */
         for (size_t j = 0; j < six; j++) s->mod[i * six + j] = P[b->modulation + j] + a->e0[i * six + j];
-    self_attn_forward(m, P, a, b, s, xs_at(a, &m->cfg, l));
+    self_attn_forward(m, P, a, b, s, xin);
     cross_attn_forward(m, P, a, b, s);
-    ffn_forward(m, P, a, b, s, xs_at(a, &m->cfg, l + 1));
+    ffn_forward(m, P, a, b, s, xout);
 }
 
-static void embed_forward(const pp_dit *m, const float *P, pp_dit_acts *a, const float *x,
-                          const float *t, const float *ctx) {
+void pp_dit_embed_forward(const pp_dit *m, const float *P, pp_dit_acts *a, const float *x, const float *t,
+                          const float *ctx) {
     const pp_dit_config *c = &m->cfg;
     int B = a->B, BL = B * c->text_len, dim = c->dim;
     a->ctx = ctx;
     pp_patchify(a->tok_in, x, B, c->in_dim, a->F, a->H, a->W, c->patch[0], c->patch[1], c->patch[2]);
-    lin_fwd(xs_at(a, c, 0), a->tok_in, P, m->patch, B * a->N);
+    lin_fwd(pp_dit_stream(a, 0), a->tok_in, P, m->patch, B * a->N);
     pp_timestep_embedding(a->sinus, t, B, c->freq_dim);
     lin_fwd(a->te0, a->sinus, P, m->time0, B);
     pp_silu_forward(a->ts0, a->te0, (size_t)B * dim);
@@ -384,13 +418,13 @@ static void embed_forward(const pp_dit *m, const float *P, pp_dit_acts *a, const
     lin_fwd(a->cemb, a->c1, P, m->text2, BL);
 }
 
-static void head_forward(const pp_dit *m, const float *P, pp_dit_acts *a, float *out) {
+void pp_dit_head_forward(const pp_dit *m, const float *P, pp_dit_acts *a, float *out) {
     const pp_dit_config *c = &m->cfg;
     int B = a->B, N = a->N, dim = c->dim;
     for (int i = 0; i < B; i++) /* head.modulation [1,2,dim] + e [B,1,dim] */
         for (int j = 0; j < 2 * dim; j++)
             a->hmod[(size_t)i * 2 * dim + j] = P[m->head_mod + j] + a->e[(size_t)i * dim + j % dim];
-    pp_ln_modulate_forward(a->hn, a->hmean, a->hrstd, xs_at(a, c, c->layers), a->hmod, a->hmod + dim,
+    pp_ln_modulate_forward(a->hn, a->hmean, a->hrstd, pp_dit_stream(a, c->layers), a->hmod, a->hmod + dim,
                            B, N, dim, 2 * dim, c->eps);
     lin_fwd(a->otok, a->hn, P, m->head, B * N);
     pp_unpatchify(out, a->otok, B, c->out_dim, a->F, a->H, a->W, c->patch[0], c->patch[1], c->patch[2]);
@@ -398,9 +432,11 @@ static void head_forward(const pp_dit *m, const float *P, pp_dit_acts *a, float 
 
 void pp_dit_forward(const pp_dit *m, const float *P, pp_dit_acts *a, const float *x, const float *t,
                     const float *ctx, float *out) {
-    embed_forward(m, P, a, x, t, ctx);
-    for (int l = 0; l < m->cfg.layers; l++) block_forward(m, P, a, l);
-    head_forward(m, P, a, out);
+    pp_dit_embed_forward(m, P, a, x, t, ctx);
+    for (int l = 0; l < m->cfg.layers; l++)
+        pp_dit_block_forward(m, P, &m->blocks[l], a, &a->L[a->train ? l : 0], pp_dit_stream(a, l),
+                             pp_dit_stream(a, l + 1));
+    pp_dit_head_forward(m, P, a, out);
 }
 
 /* ------------------------------------------------------------------ backward */
@@ -414,30 +450,30 @@ static void lin_bwd(float *din, float *G, const float *dout, const float *in, co
 
 /* dx: in = d(loss)/d(block output), out = d(loss)/d(xb) (residual + LN path) */
 static void ffn_backward(const pp_dit *m, const float *P, float *G, pp_dit_acts *a,
-                         const pp_dit_block *b, layer_acts *s) {
+                         const pp_dit_block *b, layer_acts *s, float *dx) {
     const pp_dit_config *c = &m->cfg;
     int B = a->B, N = a->N, BN = B * N, dim = c->dim, ms = 6 * dim;
     size_t nd = (size_t)BN * dim, nf = (size_t)BN * c->ffn_dim;
     zero(a->gy, nd);
-    pp_gated_residual_backward(a->gy, a->dmod + 5 * dim, a->dx, s->yffn, s->mod + 5 * dim, B, N, dim, ms);
+    pp_gated_residual_backward(a->gy, a->dmod + 5 * dim, dx, s->yffn, s->mod + 5 * dim, B, N, dim, ms);
     zero(a->gf, nf);
     lin_bwd(a->gf, G, a->gy, s->g1, P, b->ffn2, BN);
     zero(a->gf2, nf);
     pp_gelu_backward(a->gf2, a->gf, s->f1, nf);
     zero(a->gh, nd);
     lin_bwd(a->gh, G, a->gf2, s->h2, P, b->ffn0, BN);
-    pp_ln_modulate_backward(a->dx, a->dmod + 3 * dim, a->dmod + 4 * dim, a->gh, s->xb, s->mean2,
+    pp_ln_modulate_backward(dx, a->dmod + 3 * dim, a->dmod + 4 * dim, a->gh, s->xb, s->mean2,
                             s->rstd2, s->mod + 4 * dim, B, N, dim, ms);
 }
 
 /* dx: in = d/d(xb), out = d/d(xa) */
 static void cross_attn_backward(const pp_dit *m, const float *P, float *G, pp_dit_acts *a,
-                                const pp_dit_block *b, layer_acts *s) {
+                                const pp_dit_block *b, layer_acts *s, float *dx) {
     const pp_dit_config *c = &m->cfg;
     int B = a->B, N = a->N, BN = B * N, L = c->text_len, BL = B * L, dim = c->dim, H = c->heads;
     size_t nd = (size_t)BN * dim, ld = (size_t)BL * dim;
     zero(a->go, nd);
-    lin_bwd(a->go, G, a->dx, s->oc, P, b->ca_o, BN);
+    lin_bwd(a->go, G, dx, s->oc, P, b->ca_o, BN);
     zero(a->gq, nd), zero(a->gk, ld), zero(a->gv, ld);
     pp_attention_backward(a->gq, a->gk, a->gv, a->go, s->qc, s->kc, s->vc, s->oc, s->lsec, B, N, L, H, dim / H);
     zero(a->gq2, nd);
@@ -448,18 +484,18 @@ static void cross_attn_backward(const pp_dit *m, const float *P, float *G, pp_di
     pp_rmsnorm_backward(a->gk2, G + b->ca_norm_k, a->gk, s->kclin, s->rkc, P + b->ca_norm_k, BL, dim);
     lin_bwd(a->gcemb, G, a->gk2, a->cemb, P, b->ca_k, BL);
     lin_bwd(a->gcemb, G, a->gv, a->cemb, P, b->ca_v, BL);
-    pp_layernorm_backward(a->dx, G + b->norm3_w, G + b->norm3_b, a->gh, s->xa, s->mean3, s->rstd3,
+    pp_layernorm_backward(dx, G + b->norm3_w, G + b->norm3_b, a->gh, s->xa, s->mean3, s->rstd3,
                           P + b->norm3_w, BN, dim);
 }
 
 /* dx: in = d/d(xa), out = d/d(block input) */
 static void self_attn_backward(const pp_dit *m, const float *P, float *G, pp_dit_acts *a,
-                               const pp_dit_block *b, layer_acts *s, const float *xin) {
+                               const pp_dit_block *b, layer_acts *s, const float *xin, float *dx) {
     const pp_dit_config *c = &m->cfg;
     int B = a->B, N = a->N, BN = B * N, dim = c->dim, H = c->heads, ms = 6 * dim;
     size_t nd = (size_t)BN * dim;
     zero(a->gy, nd);
-    pp_gated_residual_backward(a->gy, a->dmod + 2 * dim, a->dx, s->ysa, s->mod + 2 * dim, B, N, dim, ms);
+    pp_gated_residual_backward(a->gy, a->dmod + 2 * dim, dx, s->ysa, s->mod + 2 * dim, B, N, dim, ms);
     zero(a->go, nd);
     lin_bwd(a->go, G, a->gy, s->o, P, b->sa_o, BN);
     zero(a->gq, nd), zero(a->gk, nd), zero(a->gv, nd);
@@ -473,18 +509,17 @@ static void self_attn_backward(const pp_dit *m, const float *P, float *G, pp_dit
     lin_bwd(a->gh, G, a->gq2, s->h1, P, b->sa_q, BN);
     lin_bwd(a->gh, G, a->gk2, s->h1, P, b->sa_k, BN);
     lin_bwd(a->gh, G, a->gv, s->h1, P, b->sa_v, BN);
-    pp_ln_modulate_backward(a->dx, a->dmod, a->dmod + dim, a->gh, xin, s->mean1, s->rstd1, s->mod + dim,
+    pp_ln_modulate_backward(dx, a->dmod, a->dmod + dim, a->gh, xin, s->mean1, s->rstd1, s->mod + dim,
                             B, N, dim, ms);
 }
 
-static void block_backward(const pp_dit *m, const float *P, float *G, pp_dit_acts *a, int l) {
-    const pp_dit_block *b = &m->blocks[l];
-    layer_acts *s = &a->L[l];
+void pp_dit_block_backward(const pp_dit *m, const float *P, float *G, const pp_dit_block *b,
+                           pp_dit_acts *a, pp_block_acts *s, const float *xin, float *dx) {
     size_t six = 6 * (size_t)m->cfg.dim;
     zero(a->dmod, (size_t)a->B * six);
-    ffn_backward(m, P, G, a, b, s);
-    cross_attn_backward(m, P, G, a, b, s);
-    self_attn_backward(m, P, G, a, b, s, xs_at(a, &m->cfg, l));
+    ffn_backward(m, P, G, a, b, s, dx);
+    cross_attn_backward(m, P, G, a, b, s, dx);
+    self_attn_backward(m, P, G, a, b, s, xin, dx);
     for (int i = 0; i < a->B; i++) /* d modulation = sum over the batch; d e0 per sample */
         for (size_t j = 0; j < six; j++) {
             G[b->modulation + j] += a->dmod[i * six + j];
@@ -492,16 +527,16 @@ static void block_backward(const pp_dit *m, const float *P, float *G, pp_dit_act
         }
 }
 
-static void head_backward(const pp_dit *m, const float *P, float *G, pp_dit_acts *a, const float *dout) {
+void pp_dit_head_backward(const pp_dit *m, const float *P, float *G, pp_dit_acts *a, const float *dout, float *dh) {
     const pp_dit_config *c = &m->cfg;
     int B = a->B, N = a->N, dim = c->dim;
     zero(a->gotok, (size_t)B * N * m->head.out);
     pp_unpatchify_backward(a->gotok, dout, B, c->out_dim, a->F, a->H, a->W, c->patch[0], c->patch[1], c->patch[2]);
     zero(a->gh, (size_t)B * N * dim);
     lin_bwd(a->gh, G, a->gotok, a->hn, P, m->head, B * N);
-    zero(a->dx, (size_t)B * N * dim);
+    zero(dh, (size_t)B * N * dim);
     zero(a->ghmod, (size_t)B * 2 * dim);
-    pp_ln_modulate_backward(a->dx, a->ghmod, a->ghmod + dim, a->gh, xs_at(a, c, c->layers), a->hmean,
+    pp_ln_modulate_backward(dh, a->ghmod, a->ghmod + dim, a->gh, pp_dit_stream(a, c->layers), a->hmean,
                             a->hrstd, a->hmod + dim, B, N, dim, 2 * dim);
     zero(a->ge, (size_t)B * dim);
     for (int i = 0; i < B; i++)
@@ -512,10 +547,11 @@ static void head_backward(const pp_dit *m, const float *P, float *G, pp_dit_acts
         }
 }
 
-static void embed_backward(const pp_dit *m, const float *P, float *G, pp_dit_acts *a, float *dctx) {
+void pp_dit_embed_backward(const pp_dit *m, const float *P, float *G, pp_dit_acts *a, const float *dh0,
+                           float *dctx) {
     const pp_dit_config *c = &m->cfg;
     int B = a->B, BL = B * c->text_len, dim = c->dim;
-    lin_bwd(NULL, G, a->dx, a->tok_in, P, m->patch, B * a->N);
+    lin_bwd(NULL, G, dh0, a->tok_in, P, m->patch, B * a->N);
     /* text: ctx -> text_embedding.0 -> GELU -> text_embedding.2 */
     zero(a->gc1, (size_t)BL * dim);
     lin_bwd(a->gc1, G, a->gcemb, a->c1, P, m->text2, BL);
@@ -533,18 +569,26 @@ static void embed_backward(const pp_dit *m, const float *P, float *G, pp_dit_act
     lin_bwd(NULL, G, a->gte0, a->sinus, P, m->time0, B);
 }
 
-void pp_dit_backward(const pp_dit *m, const float *P, float *G, pp_dit_acts *a, const float *dout,
-                     float *dctx) {
-    const pp_dit_config *c = &m->cfg;
+static void require_train(const pp_dit_acts *a) {
     if (!a->train) {
-        fprintf(stderr, "prophy: internal error: pp_dit_backward needs activations made with train=1\n");
+        fprintf(stderr, "prophy: internal error: a backward needs activations made with train=1\n");
         abort();
     }
-    zero(a->ge0, (size_t)a->B * 6 * c->dim);
-    zero(a->gcemb, (size_t)a->B * c->text_len * c->dim);
-    head_backward(m, P, G, a, dout);
-    for (int l = c->layers - 1; l >= 0; l--) block_backward(m, P, G, a, l);
-    embed_backward(m, P, G, a, dctx);
+}
+
+void pp_dit_backward_begin(const pp_dit *m, pp_dit_acts *a) {
+    require_train(a);
+    zero(a->ge0, (size_t)a->B * 6 * m->cfg.dim);
+    zero(a->gcemb, (size_t)a->B * m->cfg.text_len * m->cfg.dim);
+}
+
+void pp_dit_backward(const pp_dit *m, const float *P, float *G, pp_dit_acts *a, const float *dout,
+                     float *dctx) {
+    pp_dit_backward_begin(m, a);
+    pp_dit_head_backward(m, P, G, a, dout, a->dx);
+    for (int l = m->cfg.layers - 1; l >= 0; l--)
+        pp_dit_block_backward(m, P, G, &m->blocks[l], a, &a->L[l], pp_dit_stream(a, l), a->dx);
+    pp_dit_embed_backward(m, P, G, a, a->dx, dctx);
 }
 
 /* ------------------------------------------------------------------ sampler adapter */

@@ -76,6 +76,42 @@ void pp_dit_forward(const pp_dit *m, const float *params, pp_dit_acts *a, const 
 void pp_dit_backward(const pp_dit *m, const float *params, float *grads, pp_dit_acts *a,
                      const float *dout, float *dctx);
 
+/* ---- stages, for models that wrap the backbone (the physical branch injects
+ * into the residual stream between blocks and runs backbone-shaped blocks of its
+ * own). pp_dit_forward = embed, every block, head; pp_dit_backward mirrors it. */
+
+/* Residual stream at block boundary l (0 = after the patch embedding), [B*N, dim]. */
+float *pp_dit_stream(const pp_dit_acts *a, int l);
+int pp_dit_acts_batch(const pp_dit_acts *a);
+int pp_dit_acts_tokens(const pp_dit_acts *a); /* N */
+void pp_dit_acts_grid(const pp_dit_acts *a, int *gf, int *gh, int *gw);
+/* Embeds x, t and ctx; writes the stream at boundary 0. */
+void pp_dit_embed_forward(const pp_dit *m, const float *P, pp_dit_acts *a, const float *x, const float *t,
+                          const float *ctx);
+void pp_dit_head_forward(const pp_dit *m, const float *P, pp_dit_acts *a, float *out);
+/* Zeroes the accumulators of d(e0) and d(text embedding) before a backward. */
+void pp_dit_backward_begin(const pp_dit *m, pp_dit_acts *a);
+/* Writes d(loss)/d(stream at the last boundary) into dh [B*N, dim]. */
+void pp_dit_head_backward(const pp_dit *m, const float *P, float *G, pp_dit_acts *a, const float *dout, float *dh);
+void pp_dit_embed_backward(const pp_dit *m, const float *P, float *G, pp_dit_acts *a, const float *dh0,
+                           float *dctx);
+
+/* A transformer block's own activations (the backbone keeps one per layer). */
+typedef struct pp_block_acts pp_block_acts;
+pp_block_acts *pp_block_acts_new(const pp_dit *m, const pp_dit_acts *a);
+void pp_block_acts_free(pp_block_acts *s);
+/* Declares a backbone-shaped block's tensors under `prefix` ("blocks.3"). */
+void pp_dit_block_declare(pp_dit_block *b, pp_params *t, const char *prefix, int dim, int ffn);
+void pp_dit_block_init(const pp_dit_block *b, int dim, float *P, pp_rng *r);
+/* Block i of the backbone is pp_dit_block_forward(m, P, &m->blocks[i], a, s_i, h_i, h_{i+1}).
+ * It uses the call's shared time modulation e0, text embedding and RoPE from `a`. */
+void pp_dit_block_forward(const pp_dit *m, const float *P, const pp_dit_block *b, pp_dit_acts *a,
+                          pp_block_acts *s, const float *xin, float *xout);
+/* dx: in = d/d(xout); out (in place) = d/d(xin). Accumulates b's parameter
+ * gradients into G, and d(e0), d(text embedding) into a's accumulators. */
+void pp_dit_block_backward(const pp_dit *m, const float *P, float *G, const pp_dit_block *b,
+                           pp_dit_acts *a, pp_block_acts *s, const float *xin, float *dx);
+
 /* Adapter for the sampler (pp_velocity_fn in flow.h): runs the backbone with
  * inference activations, (re)made when the batch or grid changes. */
 typedef struct {
