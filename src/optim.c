@@ -59,8 +59,19 @@ static void adamw_tensor(pp_adamw *o, float *p, const float *g, float *m, float 
     }
 }
 
+/* Norm over the trainable tensors only. */
+static double trainable_norm(const pp_params *t, const float *g) {
+    double s = 0.0;
+    for (int i = 0; i < t->n; i++)
+        if (!t->p[i].frozen) {
+            double n = pp_grad_norm(g + t->p[i].offset, t->p[i].numel);
+            s += n * n;
+        }
+    return sqrt(s);
+}
+
 int pp_adamw_step(pp_adamw *o, const pp_params *t, float *params, float *grads, double *norm_out) {
-    double norm = pp_grad_norm(grads, o->n);
+    double norm = trainable_norm(t, grads);
     if (norm_out) *norm_out = norm;
     if (!isfinite(norm)) {
         o->skipped++;
@@ -75,6 +86,7 @@ int pp_adamw_step(pp_adamw *o, const pp_params *t, float *params, float *grads, 
     o->step++;
     for (int i = 0; i < t->n; i++) {
         const pp_param *p = &t->p[i];
+        if (p->frozen) continue;
         adamw_tensor(o, params + p->offset, grads + p->offset, o->m + p->offset, o->v + p->offset, p->numel,
                      lr, p->decay ? o->cfg.weight_decay : 0.0f, gscale);
     }

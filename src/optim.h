@@ -28,7 +28,8 @@ void pp_adamw_free(pp_adamw *o);
 float pp_adamw_lr(const pp_adamw *o); /* learning rate of the next step (warmup applied) */
 /* Global L2 norm of the gradient, accumulated in double; NaN/inf if any entry is. */
 double pp_grad_norm(const float *g, size_t n);
-/* One step. Clips, then updates params; weight decay only on tensors with decay=1.
+/* One step over the tensors that are not frozen (the gradient norm is theirs).
+ * Clips, then updates params; weight decay only on tensors with decay=1.
  * Returns 0 if applied, 1 if skipped because the gradient was not finite.
  * *norm_out (may be NULL) receives the norm before clipping. */
 int pp_adamw_step(pp_adamw *o, const pp_params *t, float *params, float *grads, double *norm_out);

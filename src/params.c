@@ -47,3 +47,11 @@ void pp_params_free(pp_params *t) {
     free(t->p);
     memset(t, 0, sizeof *t);
 }
+
+int pp_params_freeze(pp_params *t, const char *prefix, int frozen) {
+    int n = 0;
+    size_t len = strlen(prefix);
+    for (int i = 0; i < t->n; i++)
+        if (!strncmp(t->p[i].name, prefix, len)) t->p[i].frozen = frozen, n++;
+    return n;
+}

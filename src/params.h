@@ -19,6 +19,7 @@ typedef struct {
     int64_t shape[PP_MAX_NDIM];
     size_t offset, numel; /* in floats */
     int decay;            /* 1: AdamW weight decay applies (tensors with ndim >= 2) */
+    int frozen;           /* 1: the optimiser leaves it as it is (e.g. the backbone in stage 2) */
 } pp_param;
 
 typedef struct {
@@ -34,5 +35,8 @@ size_t pp_params_add(pp_params *t, const char *name, int ndim, const int64_t *sh
 size_t pp_params_addf(pp_params *t, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
                       int64_t d4, const char *fmt, ...) __attribute__((format(printf, 8, 9)));
 const pp_param *pp_params_find(const pp_params *t, const char *name);
+/* Freezes (1) or unfreezes (0) every tensor whose name starts with prefix ("" = all);
+ * returns how many tensors matched. */
+int pp_params_freeze(pp_params *t, const char *prefix, int frozen);
 void pp_params_free(pp_params *t);
 #endif
