@@ -19,6 +19,8 @@ static inline uint8_t *pp_video_frame(const pp_video *v, int f) {
 }
 /* Write by extension; upscale >= 1 enlarges each pixel (nearest) for viewing (GIF/PNG only). */
 int pp_video_write(const pp_video *v, const char *path, int upscale);
+/* Checks, before any work is done, that `path` names a format pp_video_write knows. */
+int pp_video_check_output(const char *path);
 /* Read a .y4m or a PNG frame pattern (out_%03d.png). */
 int pp_video_read(pp_video *v, const char *path);
 

@@ -180,6 +180,7 @@ int cmd_generate(int argc, char **argv) {
     if (!a.prompt) return cli_error("generate: -p PROMPT is required");
     if (!a.prompt[0]) return cli_error("generate: the prompt is empty");
     if (!a.out) return cli_error("generate: -o OUT.gif|.y4m|.png is required");
+    if (pp_video_check_output(a.out)) return cli_lib_error();
     if (a.init && !a.cond_frames) return cli_error("generate: --init needs --cond-frames K");
     if (a.cond_frames && !a.init) return cli_error("generate: --cond-frames needs --init VIDEO.y4m");
     for (size_t i = 0; !a.model && i < sizeof default_models / sizeof *default_models; i++)
