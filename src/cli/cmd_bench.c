@@ -11,10 +11,12 @@
 #include "optim.h"
 #include "threads.h"
 #include "dit.h"
+#include "cli/bench_branch.h"
 
 typedef struct {
     pp_dit_config c;
     int frames, size, batch, threads, iters, warmup;
+    const char *branch; /* NULL: the backbone alone; else the whole ProPhy model */
 } bench_args;
 
 static int cmp_double(const void *a, const void *b) {
@@ -49,7 +51,8 @@ static int parse(bench_args *a, int argc, char **argv) {
         if (!strcmp(f, "-h") || !strcmp(f, "--help")) {
             printf("usage: prophy bench --dim D --layers L --heads H --ffn F --frames T --size S --patch t,h,w\n"
                    "                    --batch B --threads N [--iters 5 --warmup 1 --in-dim 3 --out-dim 3\n"
-                   "                    --text-len 16 --text-dim 64 --freq-dim 256]\n");
+                   "                    --text-len 16 --text-dim 64 --freq-dim 256]\n"
+                   "                    [--branch none|seb|reb|full: the whole ProPhy model instead]\n");
             return 2;
         }
         if (!(v = cli_value(argc, argv, &i))) return 1;
@@ -69,6 +72,7 @@ static int parse(bench_args *a, int argc, char **argv) {
         else if (!strcmp(f, "--text-len")) rc = pp_parse_int(v, f, 1, 4096, &c->text_len);
         else if (!strcmp(f, "--text-dim")) rc = pp_parse_int(v, f, 1, 16384, &c->text_dim);
         else if (!strcmp(f, "--freq-dim")) rc = pp_parse_int(v, f, 2, 4096, &c->freq_dim);
+        else if (!strcmp(f, "--branch")) a->branch = v;
         else if (!strcmp(f, "--patch")) {
             if (sscanf(v, "%d,%d,%d", &c->patch[0], &c->patch[1], &c->patch[2]) != 3)
                 return cli_error("--patch: '%s' is not t,h,w", v);
@@ -104,6 +108,11 @@ int cmd_bench(int argc, char **argv) {
     int rc = parse(&a, argc, argv);
     if (rc) return rc == 2 ? 0 : 1;
     pp_set_threads(a.threads);
+    if (a.branch) {
+        pp_bench_branch_args ba = {.c = a.c, .frames = a.frames, .size = a.size, .batch = a.batch,
+                                   .iters = a.iters, .warmup = a.warmup, .mode = a.branch};
+        return bench_branch(&ba, median);
+    }
     bench_model b = {0};
     if (pp_dit_init(&b.m, &a.c, &b.t)) return cli_lib_error();
     pp_dit_acts *tr = pp_dit_acts_new(&b.m, a.batch, a.frames, a.size, a.size, 1);
