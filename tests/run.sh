@@ -6,6 +6,8 @@ set -u
 cd "$(dirname "$0")/.."
 build=${1:-build}
 export PROPHY=${PROPHY:-$build/prophy}
+# Sleeping (not spinning) OpenMP threads: see prefer_passive_waiting() in src/cli/prophy.c.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 total_pass=0
 total_fail=0
 tally() { # read the last "N passed, N failed" line of a log
