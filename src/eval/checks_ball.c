@@ -1,0 +1,369 @@
+/* checks_ball.c - unconditioned rule checks for rigid objects (balls).
+ *
+ * A parsed track is cut into free-flight segments at events seen in the video
+ * itself (no ground truth needed):
+ *   - a bounce: a local minimum of y close to the floor (scenes with a floor:
+ *     elastic motion, deformation) - the spec's params.floor_y when present - and
+ *     any frame with the ball within one pixel of the floor (resting);
+ *   - a contact: the frame of closest approach of two balls when they come within
+ *     r1 + r2 + (relative step) + 2 px (collisions);
+ *   - a frame where the object touches the frame (or region) edge.
+ * Event frames are left out of the fits. Each axis is fitted with one shared
+ * acceleration and a position and velocity per segment (fit.c). The checks
+ * (tolerances in docs/EVAL.md; upx = world units per pixel):
+ *   <obj>.persist      appear/vanish events away from the edges (tol 0)
+ *   <obj>.size         (max r - min r) / median r            (tol 0.06 + 0.1 upx / r)
+ *   <obj>.gravity      downward acceleration, |a - g| <= 0.05 g + 0.3 upx + n (g > 0)
+ *   <obj>.accel        |a| for g = 0                         (tol 0.25 + n)
+ *   <obj>.accel_x      |a_x| for g > 0                       (tol 0.25 + n)
+ *                      n = 0.3 upx / T^2, T the longest flight in s (>= 0.2)
+ *   <obj>.smooth       max fit residual, units               (tol 0.05 + 0.15 upx)
+ *   <obj>.continuity   gap between the flights on both sides of an event (tol 0.1 + 0.3 upx)
+ *   <obj>.speed_change |v(2nd half) - v(1st half)| for g = 0 (tol 0.1 + 0.3 upx / min(T, 1))
+ *   bounce_energy      largest rise of a flight's apex over the previous one
+ *   collision_momentum |sum m dv| / sum m |v_before|, m ~ r^2
+ *   collision_energy   |E_after - E_before| / E_before */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "eval/eval_impl.h"
+
+typedef struct {
+    int n;                 /* frames */
+    double t[512], x[512], y[512], r[512];
+    int ok[512];           /* usable (found, not at an edge) */
+    int found[512];        /* found at all (maybe partly outside) */
+    int seg[512];          /* segment per frame, -1 excluded */
+    int nseg;
+    double r_med;
+    ev_fit fx, fy;
+    int fitted;
+} track;
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median_ok(const track *k, const double *vals) {
+    double tmp[512];
+    int m = 0;
+    for (int f = 0; f < k->n; f++)
+        if (k->ok[f]) tmp[m++] = vals[f];
+    if (!m) return NAN;
+    qsort(tmp, (size_t)m, sizeof tmp[0], cmp_double);
+    return m % 2 ? tmp[m / 2] : 0.5 * (tmp[m / 2 - 1] + tmp[m / 2]);
+}
+
+static void load_track(const ev_ctx *c, int i, track *k) {
+    memset(k, 0, sizeof *k);
+    k->n = c->v->frames < 512 ? c->v->frames : 512;
+    for (int f = 0; f < k->n; f++) {
+        const pp_eval_obs *o = &c->obs[i][f];
+        k->t[f] = f * (double)c->s->dt;
+        k->x[f] = o->x;
+        k->y[f] = o->y;
+        k->r[f] = o->r;
+        k->ok[f] = o->found && !o->border;
+        k->found[f] = o->found;
+    }
+    k->r_med = median_ok(k, k->r);
+}
+
+/* ---- persistence ---- */
+/* Could the object have left (dir=+1) / entered (dir=-1) the frame between f and f+dir? */
+static int explained_by_edge(const ev_ctx *c, int i, int f, int dir) {
+    const pp_eval_obs *a = &c->obs[i][f], *b = NULL;
+    int g = f - dir;
+    if (g >= 0 && g < c->v->frames && c->obs[i][g].found) b = &c->obs[i][g];
+    double px = a->x, py = a->y;
+    if (b) { px += a->x - b->x; py += a->y - b->y; } /* extrapolate one step */
+    double x0 = c->col0[i] * (double)c->s->world_w / c->v->width, x1 = c->col1[i] * (double)c->s->world_w / c->v->width;
+    double m = a->r + 2.0 * c->upx;
+    return px - m <= x0 || px + m >= x1 || py - m <= 0 || py + m >= c->s->world_h;
+}
+
+static void check_persist(ev_ctx *c, int i) {
+    int F = c->v->frames, events = 0, seen = 0;
+    for (int f = 0; f < F; f++) seen += c->obs[i][f].found;
+    for (int f = 0; f + 1 < F; f++) {
+        int a = c->obs[i][f].found, b = c->obs[i][f + 1].found;
+        if (a && !b && !explained_by_edge(c, i, f, 1)) events++;
+        if (!a && b && !explained_by_edge(c, i, f + 1, -1)) events++;
+    }
+    char name[48];
+    snprintf(name, sizeof name, "%s.persist", c->s->oname[i]);
+    ev_check(c->r, name, seen ? events : F, 0, seen && events == 0);
+}
+
+/* Deformation: frames where the soft ball may be squashed against the floor. */
+static int squash_floor(const ev_ctx *c, const track *k, int f) {
+    double fy = pp_eval_spec_param(c->s, "floor_y");
+    if (!ev_has_cat(c->s, PP_CAT_DEFORMATION) || isnan(fy)) return 0;
+    return k->y[f] - fy < k->r_med + c->upx;
+}
+
+static void check_size(ev_ctx *c, int i, const track *k, const int *contact) {
+    double lo = INFINITY, hi = -INFINITY;
+    int m = 0;
+    for (int f = 0; f < k->n; f++) {
+        if (!k->ok[f] || contact[f]) continue;
+        if (squash_floor(c, k, f)) continue;
+        lo = fmin(lo, k->r[f]);
+        hi = fmax(hi, k->r[f]);
+        m++;
+    }
+    if (m < 2 || !(k->r_med > 0)) return;
+    double v = (hi - lo) / k->r_med, tol = 0.06 + 0.1 * c->upx / k->r_med;
+    char name[48];
+    snprintf(name, sizeof name, "%s.size", c->s->oname[i]);
+    ev_check(c->r, name, v, tol, v <= tol);
+}
+
+/* ---- segmentation ---- */
+static int has_floor(const ev_ctx *c) {
+    return ev_has_cat(c->s, PP_CAT_ELASTIC) || ev_has_cat(c->s, PP_CAT_DEFORMATION);
+}
+
+/* Bounce frames: local minima of y near the floor. */
+static void mark_bounces(const ev_ctx *c, const track *k, int *event) {
+    double floor_y = pp_eval_spec_param(c->s, "floor_y"), ymin = INFINITY;
+    for (int f = 0; f < k->n; f++)
+        if (k->ok[f]) ymin = fmin(ymin, k->y[f] - k->r[f]);
+    if (isnan(floor_y)) floor_y = ymin;
+    for (int f = 0; f < k->n; f++) /* touching (or resting on) the floor: not a free flight */
+        if (k->found[f] && k->y[f] - k->r_med - floor_y < 0.5 * c->upx) event[f] = 1;
+    for (int f = 1; f + 1 < k->n; f++) {
+        if (!k->found[f] || !k->found[f - 1] || !k->found[f + 1]) continue;
+        if (!(k->y[f] <= k->y[f - 1] && k->y[f] < k->y[f + 1])) continue;
+        /* the smaller step (a teleport must not widen its own allowance) */
+        double step = fmin(fabs(k->y[f] - k->y[f - 1]), fabs(k->y[f + 1] - k->y[f]));
+        if (k->y[f] - k->r_med - floor_y <= 1.5 * step + 2.0 * c->upx) event[f] = 1;
+    }
+}
+
+/* Wall bounces: local extrema of x next to the object's region sides. */
+static void mark_walls(const ev_ctx *c, int i, const track *k, int *event) {
+    double x0 = c->col0[i] * (double)c->s->world_w / c->v->width, x1 = c->col1[i] * (double)c->s->world_w / c->v->width;
+    for (int f = 1; f + 1 < k->n; f++) {
+        if (!k->found[f] || !k->found[f - 1] || !k->found[f + 1]) continue;
+        double a = k->x[f] - k->x[f - 1], b = k->x[f + 1] - k->x[f];
+        if (a * b >= 0) continue;
+        double step = 1.5 * fmin(fabs(a), fabs(b)) + 2.0 * c->upx;
+        if (k->x[f] - k->r_med - x0 <= step || x1 - k->x[f] - k->r_med <= step) event[f] = 1;
+    }
+}
+
+/* Frame of closest approach of objects i and j when they touch; -1 if they never do. */
+static int contact_frame(const ev_ctx *c, const track *a, const track *b) {
+    int best = -1;
+    double bd = INFINITY;
+    for (int f = 0; f < a->n; f++) {
+        if (!a->ok[f] || !b->ok[f]) continue;
+        double d = hypot(a->x[f] - b->x[f], a->y[f] - b->y[f]);
+        if (d < bd) { bd = d; best = f; }
+    }
+    if (best < 0) return -1;
+    double step = 0;
+    for (int g = best - 1; g <= best; g++)
+        if (g >= 0 && g + 1 < a->n && a->ok[g] && a->ok[g + 1] && b->ok[g] && b->ok[g + 1])
+            step = fmax(step, hypot(a->x[g + 1] - a->x[g] - (b->x[g + 1] - b->x[g]),
+                                    a->y[g + 1] - a->y[g] - (b->y[g + 1] - b->y[g])));
+    return bd <= a->r_med + b->r_med + step + 2.0 * c->upx ? best : -1;
+}
+
+/* Segments: runs of usable, non-event frames. */
+static void segment(track *k, const int *event) {
+    k->nseg = 0;
+    int open = 0;
+    for (int f = 0; f < k->n; f++) {
+        if (!k->ok[f] || event[f]) { k->seg[f] = -1; open = 0; continue; }
+        if (!open) {
+            if (k->nseg == EV_MAX_SEG) { k->seg[f] = -1; continue; }
+            k->nseg++;
+            open = 1;
+        }
+        k->seg[f] = k->nseg - 1;
+    }
+}
+
+static void fit_track(track *k) {
+    int pts = 0;
+    for (int f = 0; f < k->n; f++) pts += k->seg[f] >= 0;
+    k->fitted = k->nseg > 0 && pts >= 2 * k->nseg + 2 &&
+                !ev_joint_fit(k->t, k->x, k->seg, k->n, k->nseg, 1, &k->fx) &&
+                !ev_joint_fit(k->t, k->y, k->seg, k->n, k->nseg, 1, &k->fy);
+}
+
+/* ---- motion checks ---- */
+static void named(char *out, size_t cap, const ev_ctx *c, int i, const char *what) {
+    snprintf(out, cap, "%s.%s", c->s->oname[i], what);
+}
+
+/* |v(second half) - v(first half)| of the longest segment, by line fits (NaN if short). */
+static double speed_change(const track *k) {
+    int best = -1, bn = 0;
+    for (int s = 0; s < k->nseg; s++)
+        if (k->fx.npts[s] > bn) { bn = k->fx.npts[s]; best = s; }
+    if (bn < 6) return NAN;
+    double tt[2][512], xx[2][512], yy[2][512];
+    int m[2] = {0, 0}, seen = 0;
+    for (int f = 0; f < k->n; f++) {
+        if (k->seg[f] != best) continue;
+        int h = seen++ >= bn / 2;
+        tt[h][m[h]] = k->t[f]; xx[h][m[h]] = k->x[f]; yy[h][m[h]] = k->y[f];
+        m[h]++;
+    }
+    double vx0 = ev_slope(tt[0], xx[0], m[0]), vy0 = ev_slope(tt[0], yy[0], m[0]);
+    double vx1 = ev_slope(tt[1], xx[1], m[1]), vy1 = ev_slope(tt[1], yy[1], m[1]);
+    return hypot(vx1 - vx0, vy1 - vy0);
+}
+
+static void check_motion(ev_ctx *c, int i, track *k) {
+    if (!k->fitted) return;
+    char name[48];
+    double g = c->s->gravity, upx = c->upx, ay = k->fy.a, ax = k->fx.a;
+    /* a fitted acceleration's noise grows as 1 / duration^2 of the flights */
+    int longest = 1;
+    for (int q = 0; q < k->nseg; q++) longest = k->fy.npts[q] > longest ? k->fy.npts[q] : longest;
+    double T = fmax((longest - 1) * (double)c->s->dt, 0.2), noise = 0.3 * upx / (T * T);
+    double tol_a = 0.25 + noise, tol_g = 0.05 * g + 0.3 * upx + noise;
+    if (g > 0) {
+        named(name, sizeof name, c, i, "gravity");
+        ev_check(c->r, name, -ay, tol_g, fabs(-ay - g) <= tol_g);
+        named(name, sizeof name, c, i, "accel_x");
+        ev_check(c->r, name, fabs(ax), tol_a, fabs(ax) <= tol_a);
+    } else {
+        named(name, sizeof name, c, i, "accel");
+        double a = hypot(ax, ay);
+        ev_check(c->r, name, a, tol_a, a <= tol_a);
+        double sc = speed_change(k), tol_v = 0.1 + 0.3 * upx / fmin(T, 1.0);
+        named(name, sizeof name, c, i, "speed_change");
+        if (!isnan(sc)) ev_check(c->r, name, sc, tol_v, sc <= tol_v);
+    }
+    double res = fmax(k->fx.max_res, k->fy.max_res), tol_r = 0.05 + 0.15 * upx;
+    named(name, sizeof name, c, i, "smooth");
+    ev_check(c->r, name, res, tol_r, res <= tol_r);
+}
+
+/* Apex height of segment s: the fitted parabola's vertex, i.e. the flight's
+ * energy as a height (even when the vertex lies outside the observed frames); the
+ * highest observed y when the fitted acceleration does not point down. */
+static double apex(const track *k, int s) {
+    double hi = -INFINITY;
+    for (int f = 0; f < k->n; f++)
+        if (k->seg[f] == s) hi = fmax(hi, k->y[f]);
+    if (k->fy.a >= -1e-6) return hi;
+    double v = k->fy.v[s], a = k->fy.a;
+    return k->fy.p[s] - v * v / (2 * a); /* = (v^2/2 + |a| y) / |a|: the flight's energy */
+}
+
+static void check_bounce_energy(ev_ctx *c, const track *k) {
+    if (!k->fitted || k->nseg < 2) return;
+    double worst = -INFINITY;
+    for (int s = 0; s + 1 < k->nseg; s++) {
+        if (k->fy.npts[s] < 2 || k->fy.npts[s + 1] < 2) continue;
+        worst = fmax(worst, apex(k, s + 1) - apex(k, s));
+    }
+    if (worst == -INFINITY) return;
+    double tol = 0.1 + 1.0 * c->upx;
+    ev_check(c->r, "bounce_energy", worst, tol, worst <= tol);
+    ev_measure(c->r, "bounce_apex_rise", worst);
+}
+
+/* At each event between segments s and s+1 (frames fa < fb, the event frames
+ * between them left out) the two fitted flights must meet: the smallest distance
+ * between them over [t(fa), t(fb)] (a teleport leaves a gap). */
+static double event_gap(const track *k, int s, double ta, double tb) {
+    double best = INFINITY;
+    for (int q = 0; q <= 40; q++) {
+        double t = ta + (tb - ta) * q / 40.0;
+        double dx = ev_fit_eval(&k->fx, s, t) - ev_fit_eval(&k->fx, s + 1, t);
+        double dy = ev_fit_eval(&k->fy, s, t) - ev_fit_eval(&k->fy, s + 1, t);
+        best = fmin(best, hypot(dx, dy));
+    }
+    return best;
+}
+
+static void check_continuity(ev_ctx *c, int i, const track *k) {
+    if (!k->fitted || k->nseg < 2) return;
+    double worst = -INFINITY;
+    for (int s = 0; s + 1 < k->nseg; s++) {
+        int fa = -1, fb = -1;
+        for (int f = 0; f < k->n; f++) {
+            if (k->seg[f] == s) fa = f;
+            if (k->seg[f] == s + 1 && fb < 0) fb = f;
+        }
+        if (fa < 0 || fb < 0 || fb - fa > 3) continue; /* a long gap (object hidden): not an event */
+        if (k->fx.npts[s] < 2 || k->fx.npts[s + 1] < 2) continue; /* a flight needs two frames */
+        worst = fmax(worst, event_gap(k, s, k->t[fa], k->t[fb]));
+    }
+    if (worst == -INFINITY) return;
+    char name[48];
+    double tol = 0.1 + 0.3 * c->upx;
+    named(name, sizeof name, c, i, "continuity");
+    ev_check(c->r, name, worst, tol, worst <= tol);
+}
+
+/* Velocity of track k just before (side 0) / after (side 1) frame fc. */
+static int side_velocity(const track *k, int fc, int side, double v[2]) {
+    int s = -1;
+    for (int f = fc + (side ? 1 : -1); f >= 0 && f < k->n && s < 0; f += side ? 1 : -1) s = k->seg[f];
+    if (s < 0 || k->fx.npts[s] < 2) return -1;
+    double t = k->t[fc];
+    v[0] = ev_fit_vel(&k->fx, s, t);
+    v[1] = ev_fit_vel(&k->fy, s, t);
+    return 0;
+}
+
+static void check_collision(ev_ctx *c, const track *a, const track *b, int fc) {
+    double va[2][2], vb[2][2];
+    if (!a->fitted || !b->fitted || side_velocity(a, fc, 0, va[0]) || side_velocity(a, fc, 1, va[1]) ||
+        side_velocity(b, fc, 0, vb[0]) || side_velocity(b, fc, 1, vb[1]))
+        return;
+    double ma = a->r_med * a->r_med, mb = b->r_med * b->r_med;
+    double dpx = ma * (va[1][0] - va[0][0]) + mb * (vb[1][0] - vb[0][0]);
+    double dpy = ma * (va[1][1] - va[0][1]) + mb * (vb[1][1] - vb[0][1]);
+    double scale = ma * hypot(va[0][0], va[0][1]) + mb * hypot(vb[0][0], vb[0][1]);
+    double e0 = 0.5 * (ma * (va[0][0] * va[0][0] + va[0][1] * va[0][1]) + mb * (vb[0][0] * vb[0][0] + vb[0][1] * vb[0][1]));
+    double e1 = 0.5 * (ma * (va[1][0] * va[1][0] + va[1][1] * va[1][1]) + mb * (vb[1][0] * vb[1][0] + vb[1][1] * vb[1][1]));
+    if (scale < 0.05) return; /* nothing moves: no momentum to conserve */
+    double pe = hypot(dpx, dpy) / scale, ee = fabs(e1 - e0) / fmax(e0, 1e-9);
+    double tol = 0.15 + 1.0 * c->upx;
+    ev_check(c->r, "collision_momentum", pe, tol, pe <= tol);
+    ev_check(c->r, "collision_energy", ee, 2 * tol, ee <= 2 * tol);
+    ev_measure(c->r, "collision_momentum_error", pe);
+    ev_measure(c->r, "collision_energy_error", ee);
+}
+
+void ev_checks_balls(ev_ctx *c) {
+    static _Thread_local track tr[PP_EVAL_MAX_OBJ];
+    int idx[PP_EVAL_MAX_OBJ], n = 0;
+    for (int i = 0; i < c->s->nobj; i++)
+        if (c->obs[i]) { load_track(c, i, &tr[n]); idx[n++] = i; }
+    int event[PP_EVAL_MAX_OBJ][512], contact[PP_EVAL_MAX_OBJ][512];
+    memset(event, 0, sizeof event);
+    memset(contact, 0, sizeof contact);
+    int fc = -1;
+    if (n == 2 && ev_has_cat(c->s, PP_CAT_COLLISION)) {
+        fc = contact_frame(c, &tr[0], &tr[1]);
+        if (fc >= 0) event[0][fc] = event[1][fc] = contact[0][fc] = contact[1][fc] = 1;
+    }
+    for (int k = 0; k < n; k++) {
+        if (has_floor(c)) {
+            mark_bounces(c, &tr[k], event[k]);
+            mark_walls(c, idx[k], &tr[k], event[k]);
+            for (int f = 0; f < tr[k].n; f++) event[k][f] |= squash_floor(c, &tr[k], f);
+        }
+        segment(&tr[k], event[k]);
+        fit_track(&tr[k]);
+        check_persist(c, idx[k]);
+        check_size(c, idx[k], &tr[k], contact[k]);
+        check_motion(c, idx[k], &tr[k]);
+        check_continuity(c, idx[k], &tr[k]);
+        if (has_floor(c)) check_bounce_energy(c, &tr[k]);
+    }
+    if (fc >= 0) check_collision(c, &tr[0], &tr[1], fc);
+}
