@@ -26,6 +26,10 @@ ITERS=${ITERS:-5}
 PYTHON=${PYTHON:-/usr/bin/python3}
 PROPHY=${PROPHY:-./prophy}
 KEEP=${KEEP:-$(mktemp -d "${TMPDIR:-/tmp}/prophy-bench.XXXXXX")}
+# prophy defaults to OMP_WAIT_POLICY=PASSIVE (sleeping, not spinning, OpenMP barriers);
+# give the PyTorch peer the same policy so that a busy machine hurts both alike.
+OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+export OMP_WAIT_POLICY
 mkdir -p "$KEEP"
 
 shape_flags() {
