@@ -18,6 +18,7 @@ static void usage(void) {
            "  --drop-text P            probability of an empty text context (0.1), for CFG\n"
            "  --dim --layers --heads --ffn --patch t,h,w --text-len --text-dim --freq-dim   model shape\n"
            "  --video-frames F -W W -H H   training video size    --cond 0|1  first-frame conditioning (1)\n"
+           "  --max-cond-frames K --p-cond P   samples get 1..K clean first frames with probability P (3, 0.5)\n"
            "  --ckpt PATH --ckpt-every N   checkpoints (MODEL.ckpt, every 200 steps)\n"
            "  --resume CKPT            continue a run exactly      --time-limit SEC   stop early, checkpointed\n"
            "  --log FILE.csv  -s/--seed S  -t/--threads N  -q/--quiet\n");
@@ -78,6 +79,8 @@ static int parse(train_args *a, int argc, char **argv) {
         else if (!strcmp(f, "-W")) rc = pp_parse_int(v, f, 1, 4096, &a->mc.width);
         else if (!strcmp(f, "-H")) rc = pp_parse_int(v, f, 1, 4096, &a->mc.height);
         else if (!strcmp(f, "--cond")) rc = pp_parse_int(v, f, 0, 1, &a->mc.cond);
+        else if (!strcmp(f, "--max-cond-frames")) rc = pp_parse_int(v, f, 1, 1024, &a->tc.max_cond_frames);
+        else if (!strcmp(f, "--p-cond")) rc = pp_parse_float(v, f, 0, 1, &a->tc.p_first_frames);
         else if (!strcmp(f, "--ckpt-every")) { int s; rc = pp_parse_int(v, f, 0, 100000000, &s); a->tc.ckpt_every = s; }
         else if (!strcmp(f, "--time-limit")) { rc = pp_parse_float(v, f, 0, 1e9, &x); a->tc.time_limit = x; }
         else if (!strcmp(f, "-s") || !strcmp(f, "--seed")) { int s; rc = pp_parse_int(v, f, 0, 2147483647, &s); a->tc.seed = (uint64_t)s; }
@@ -96,6 +99,7 @@ static void defaults(train_args *a) {
                               .frames = 8, .height = 16, .width = 16, .fps = 8, .cond = 1};
     a->tc = pp_train_defaults();
     a->tc.ckpt_every = 200;
+    a->tc.max_cond_frames = 3;
     a->world = "square";
 }
 
