@@ -13,9 +13,9 @@ ARCH    :=
 else
 ARCH    ?= -march=native
 endif
-CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(ARCH) -fopenmp -Wall -Wextra -Isrc -MMD -MP
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(ARCH) $(SAN) -fopenmp -Wall -Wextra -Isrc -MMD -MP
 LDLIBS  += -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas -lcjson -lpng -lgif -lm
-LDFLAGS += -fopenmp
+LDFLAGS += -fopenmp $(SAN)
 
 BUILD   ?= build
 LIBSRC  := $(filter-out src/cli/%,$(wildcard src/*.c src/*/*.c))
@@ -52,8 +52,7 @@ test: $(BUILD)/prophy $(BUILD)/prophy_test
 
 sanitize:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
-	    CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
-	    LDFLAGS="-fsanitize=address,undefined" test
+	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" test
 
 bench: prophy
 	bench/run.sh

@@ -29,17 +29,6 @@ static int parse_scenes(const char *list, pp_dataset_cfg *cfg) {
     return 0;
 }
 
-static int parse_u64(const char *s, uint64_t *out) {
-    char *end;
-    errno = 0;
-    if (!s || !*s || *s == '-') PP_FAIL("--seed: '%s' is not a non-negative integer", s ? s : "");
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end) PP_FAIL("--seed: '%s' is not a non-negative integer", s);
-    if (v >= (1ULL << 53)) PP_FAIL("--seed: %s is too large (seeds are < 2^53, exact in JSON)", s);
-    *out = (uint64_t)v;
-    return 0;
-}
-
 static int parse_dataset_args(int argc, char **argv, pp_dataset_cfg *cfg, const char **dir) {
     int count = -1, quiet = 0;
     for (int i = 1; i < argc; i++) {
@@ -55,7 +44,7 @@ static int parse_dataset_args(int argc, char **argv, pp_dataset_cfg *cfg, const 
             if (!strcmp(v, "id")) cfg->split = PP_SPLIT_ID;
             else if (!strcmp(v, "ood")) cfg->split = PP_SPLIT_OOD;
             else return cli_error("--split must be 'id' or 'ood', got '%s'", v), -1;
-        } else if (!strcmp(a, "--seed") || !strcmp(a, "-s")) bad = parse_u64(v, &cfg->seed);
+        } else if (!strcmp(a, "--seed") || !strcmp(a, "-s")) bad = pp_parse_seed(v, &cfg->seed);
         else if (!strcmp(a, "-W") || !strcmp(a, "--width")) bad = pp_parse_int(v, "-W", 1, 1 << 20, &cfg->width);
         else if (!strcmp(a, "-H") || !strcmp(a, "--height")) bad = pp_parse_int(v, "-H", 1, 1 << 20, &cfg->height);
         else if (!strcmp(a, "--video-frames") || !strcmp(a, "-F"))

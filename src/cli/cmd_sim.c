@@ -32,17 +32,6 @@ static void sim_usage(FILE *f) {
             PP_SIM_DEF_W, PP_SIM_DEF_H, PP_SIM_DEF_FRAMES);
 }
 
-static int parse_seed(const char *s, uint64_t *out) {
-    char *end;
-    errno = 0;
-    if (!s || !*s || *s == '-') PP_FAIL("--seed: '%s' is not a non-negative integer", s ? s : "");
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end) PP_FAIL("--seed: '%s' is not a non-negative integer", s);
-    if (v >= (1ULL << 53)) PP_FAIL("--seed: %s is too large (seeds are < 2^53, exact in JSON)", s);
-    *out = (uint64_t)v;
-    return 0;
-}
-
 static int parse_split(const char *s, int *out) {
     if (!strcmp(s, "id")) *out = PP_SPLIT_ID;
     else if (!strcmp(s, "ood")) *out = PP_SPLIT_OOD;
@@ -65,7 +54,7 @@ static int parse_flag(sim_opts *o, int argc, char **argv, int *i) {
     else if (!strcmp(a, "--speed")) { VAL(); o->speed = v; }
     else if (!strcmp(a, "--seed") || !strcmp(a, "-s")) {
         VAL();
-        if (parse_seed(v, &o->seed)) return cli_lib_error(), -1;
+        if (pp_parse_seed(v, &o->seed)) return cli_lib_error(), -1;
     } else if (!strcmp(a, "--split")) {
         VAL();
         if (parse_split(v, &o->split)) return cli_lib_error(), -1;
