@@ -77,7 +77,10 @@ static inline float pp_exp_core(float x) {
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    union { int32_t i; float f; } u = {.i = ((int32_t)n + 127) << 23};
+    /* 2^n by building the exponent bits; a NaN x leaves n NaN, which must not be
+     * converted to an integer (undefined): p is NaN already and so is the result */
+    int32_t e = n == n ? (int32_t)n + 127 : 127;
+    union { uint32_t i; float f; } u = {.i = (uint32_t)e << 23};
     return p * u.f;
 }
 

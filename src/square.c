@@ -118,3 +118,26 @@ pp_data_source pp_square_source(void) {
     pp_data_source d = {NULL, square_next};
     return d;
 }
+
+int pp_square_color_of(const float *video, int F, int H, int W, int f) {
+    size_t fr = (size_t)F * H * W;
+    double sum[3] = {0, 0, 0};
+    int n = 0;
+    for (size_t i = 0; i < (size_t)H * W; i++) {
+        size_t o = (size_t)f * H * W + i;
+        float d = 0, v[3];
+        for (int c = 0; c < 3; c++) v[c] = 0.5f * (video[c * fr + o] + 1.0f), d = fmaxf(d, 1.0f - v[c]);
+        if (d < 0.5f) continue; /* mostly-covered pixels only */
+        for (int c = 0; c < 3; c++) sum[c] += v[c];
+        n++;
+    }
+    if (!n) return -1;
+    int best = -1;
+    double best_d = 1e9;
+    for (int k = 0; k < PP_SQ_NCOLORS; k++) {
+        double d = 0;
+        for (int c = 0; c < 3; c++) d += pow(sum[c] / n - rgb[k][c], 2);
+        if (d < best_d) best_d = d, best = k;
+    }
+    return best;
+}

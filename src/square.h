@@ -32,6 +32,8 @@ int pp_square_parse(pp_square *s, const char *prompt);
 /* The square's centroid (pixels) in frame f of an RGB video [3,F,H,W] in [-1,1]:
  * pixels that are far from white. Returns the pixel count (0: no square). */
 int pp_square_centroid(const float *video, int F, int H, int W, int f, float *cx, float *cy);
+/* The colour (index) closest to the mean of frame f's square pixels, or -1. */
+int pp_square_color_of(const float *video, int F, int H, int W, int f);
 /* The trainer's data source for this world (draws from the trainer's RNG). */
 pp_data_source pp_square_source(void);
 #endif

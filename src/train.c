@@ -191,7 +191,10 @@ static int parse_state(pp_trainer *t, const char *json, const char *path) {
 pp_trainer *pp_trainer_resume(pp_model *m, const char *ckpt, const pp_train_config *cfg, pp_data_source data) {
     if (pp_model_load(m, ckpt)) return NULL;
     pp_st_file f;
-    if (pp_st_open(&f, ckpt)) return NULL;
+    if (pp_st_open(&f, ckpt)) {
+        pp_model_free(m);
+        return NULL;
+    }
     pp_trainer *t = trainer_alloc(m, cfg, data);
     int rc = t ? 0 : -1;
     if (!rc) pp_adamw_init(&t->opt, &cfg->opt, m->table.total, m->params);
@@ -204,8 +207,9 @@ pp_trainer *pp_trainer_resume(pp_model *m, const char *ckpt, const pp_train_conf
     }
     if (!rc) rc = parse_state(t, pp_st_meta(&f, "prophy.train"), ckpt);
     pp_st_close(&f);
-    if (rc) {
+    if (rc) { /* the caller gets nothing to free */
         pp_trainer_free(t);
+        pp_model_free(m);
         return NULL;
     }
     return t;

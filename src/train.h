@@ -40,7 +40,8 @@ pp_train_config pp_train_defaults(void);
 typedef struct pp_trainer pp_trainer;
 /* A fresh run: weights initialised from cfg->seed. Takes `model` (not owned). */
 pp_trainer *pp_trainer_new(pp_model *model, const pp_train_config *cfg, pp_data_source data);
-/* Resume from a checkpoint into `model` (created from the checkpoint's config). */
+/* Resume from a checkpoint into `model` (created from the checkpoint's config).
+ * On failure returns NULL and leaves `model` freed. */
 pp_trainer *pp_trainer_resume(pp_model *model, const char *ckpt, const pp_train_config *cfg,
                               pp_data_source data);
 void pp_trainer_free(pp_trainer *t);

@@ -122,8 +122,9 @@ int cmd_train(int argc, char **argv) {
     } else {
         if (pp_model_create(&m, &a.mc)) return cli_lib_error();
         t = pp_trainer_new(&m, &a.tc, pp_square_source());
+        if (!t) pp_model_free(&m);
     }
-    if (!t) return cli_lib_error();
+    if (!t) return cli_lib_error(); /* a failed resume leaves no model behind */
     fprintf(stderr, "model: %zu parameters, %d layers, dim %d; video %dx%dx%d; batch %d; %d threads\n",
             m.table.total, m.cfg.dit.layers, m.cfg.dit.dim, m.cfg.frames, m.cfg.height, m.cfg.width,
             a.tc.batch, pp_get_threads());
