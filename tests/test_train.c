@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <cjson/cJSON.h>
 #include "common.h"
+#include "safetensors.h"
 #include "square.h"
 #include "test.h"
 #include "train.h"
@@ -115,4 +117,44 @@ TEST(square_world_moves_as_told) {
     CHECK(pp_square_parse(&s, "a purple square moves left") != 0);
     CHECK(pp_square_parse(&s, "") != 0);
     pp_free_aligned(v);
+}
+
+/* Writes the model's config (possibly altered) and its tensors, optionally
+ * leaving one out, as a model file. */
+static int write_variant(const pp_model *m, const pp_model_config *cfg, const char *skip, const char *path) {
+    pp_st_writer *w = pp_st_writer_new();
+    cJSON *j = pp_model_config_to_json(cfg);
+    char *s = cJSON_PrintUnformatted(j);
+    int rc = pp_st_set_meta(w, "prophy.config", s);
+    free(s);
+    cJSON_Delete(j);
+    for (int i = 0; i < m->table.n && !rc; i++) {
+        const pp_param *p = &m->table.p[i];
+        if (skip && !strcmp(p->name, skip)) continue;
+        rc = pp_st_add_f32(w, p->name, PP_F32, p->ndim, p->shape, m->params + p->offset);
+    }
+    if (!rc) rc = pp_st_save(w, path);
+    pp_st_writer_free(w);
+    return rc;
+}
+
+TEST(model_file_rejects_missing_or_misshapen_tensors) {
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/prophy-model-%d.safetensors", (int)getpid());
+    pp_model m, back;
+    pp_model_config c = small_cfg();
+    CHECK(pp_model_create(&m, &c) == 0);
+    CHECK(write_variant(&m, &m.cfg, NULL, path) == 0);
+    CHECK(pp_model_load(&back, path) == 0); /* the faithful file loads */
+    pp_model_free(&back);
+    CHECK(write_variant(&m, &m.cfg, "blocks.1.ffn.0.weight", path) == 0);
+    CHECK(pp_model_load(&back, path) != 0);
+    CHECK_MSG(strstr(pp_lasterr(), "missing tensor 'blocks.1.ffn.0.weight'"), "%s", pp_lasterr());
+    pp_model_config wider = m.cfg;
+    wider.dit.ffn_dim = 2 * m.cfg.dit.ffn_dim; /* the config disagrees with the tensors */
+    CHECK(write_variant(&m, &wider, NULL, path) == 0);
+    CHECK(pp_model_load(&back, path) != 0);
+    CHECK_MSG(strstr(pp_lasterr(), "blocks.0.ffn.0.weight") && strstr(pp_lasterr(), "expects"), "%s", pp_lasterr());
+    pp_model_free(&m);
+    unlink(path);
 }
