@@ -7,7 +7,8 @@
  * Sampling: sigmas = linspace(1, 0, steps+1) shifted by
  * sigma' = shift*sigma / (1 + (shift-1)*sigma); x <- x + (sigma_{i+1} - sigma_i) v,
  * with classifier-free guidance v = v_u + cfg (v_c - v_u), the unconditional pass
- * using an all-zero text context. */
+ * using an all-zero text context (for the full ProPhy model, whose context is its
+ * text encoder's output, the runner reads the zero row as the empty prompt). */
 #ifndef PP_FLOW_H
 #define PP_FLOW_H
 #include <stddef.h>
