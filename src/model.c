@@ -99,18 +99,35 @@ void pp_model_free(pp_model *m) {
     memset(m, 0, sizeof *m);
 }
 
-int pp_model_add_to_writer(const pp_model *m, pp_st_writer *w, const float *params, pp_dtype as) {
-    if (!params) params = m->params;
-    cJSON *j = pp_model_config_to_json(&m->cfg);
+int pp_st_set_meta_json(pp_st_writer *w, const char *key, const cJSON *j) {
     char *s = cJSON_PrintUnformatted(j);
-    int rc = pp_st_set_meta(w, "prophy.config", s);
+    int rc = pp_st_set_meta(w, key, s);
     free(s);
-    cJSON_Delete(j);
-    for (int i = 0; i < m->table.n && !rc; i++) {
-        const pp_param *p = &m->table.p[i];
+    return rc;
+}
+
+int pp_params_write(const pp_params *t, const float *params, pp_st_writer *w, pp_dtype as) {
+    int rc = 0;
+    for (int i = 0; i < t->n && !rc; i++) {
+        const pp_param *p = &t->p[i];
         rc = pp_st_add_f32(w, p->name, as, p->ndim, p->shape, params + p->offset);
     }
     return rc;
+}
+
+int pp_params_read(const pp_params *t, float *params, const pp_st_file *f) {
+    for (int i = 0; i < t->n; i++) {
+        const pp_param *p = &t->p[i];
+        if (pp_st_load_f32(f, p->name, params + p->offset, p->ndim, p->shape)) return -1;
+    }
+    return 0;
+}
+
+int pp_model_add_to_writer(const pp_model *m, pp_st_writer *w, const float *params, pp_dtype as) {
+    cJSON *j = pp_model_config_to_json(&m->cfg);
+    int rc = pp_st_set_meta_json(w, "prophy.config", j);
+    cJSON_Delete(j);
+    return rc ? rc : pp_params_write(&m->table, params ? params : m->params, w, as);
 }
 
 int pp_model_save(const pp_model *m, const char *path, const float *params, pp_dtype as) {
@@ -121,13 +138,7 @@ int pp_model_save(const pp_model *m, const char *path, const float *params, pp_d
     return rc;
 }
 
-int pp_model_load_weights(pp_model *m, const pp_st_file *f) {
-    for (int i = 0; i < m->table.n; i++) {
-        const pp_param *p = &m->table.p[i];
-        if (pp_st_load_f32(f, p->name, m->params + p->offset, p->ndim, p->shape)) return -1;
-    }
-    return 0;
-}
+int pp_model_load_weights(pp_model *m, const pp_st_file *f) { return pp_params_read(&m->table, m->params, f); }
 
 int pp_model_load(pp_model *m, const char *path) {
     pp_st_file f;

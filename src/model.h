@@ -32,6 +32,13 @@ int pp_model_config_check(pp_model_config *c);
 cJSON *pp_model_config_to_json(const pp_model_config *c);
 int pp_model_config_from_json(pp_model_config *c, const char *json, const char *where);
 
+/* Shared by every model file: a JSON object as a metadata string, and a parameter
+ * table's tensors (from `params`) written to / loaded from a file, checked by name
+ * and shape. */
+int pp_st_set_meta_json(pp_st_writer *w, const char *key, const cJSON *j);
+int pp_params_write(const pp_params *t, const float *params, pp_st_writer *w, pp_dtype as);
+int pp_params_read(const pp_params *t, float *params, const pp_st_file *f);
+
 int pp_model_create(pp_model *m, const pp_model_config *cfg); /* zero weights */
 void pp_model_free(pp_model *m);
 /* Adds the config and every parameter (from `params`, e.g. the EMA copy, or

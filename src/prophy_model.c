@@ -319,18 +319,13 @@ int pp_prophy_freeze_backbone(pp_prophy *m, int frozen, int with_text) {
 /* ------------------------------------------------------------------ model file */
 
 int pp_prophy_add_to_writer(const pp_prophy *m, pp_st_writer *w, const float *params, pp_dtype as) {
-    if (!params) params = m->params;
     cJSON *j = pp_prophy_config_to_json(&m->cfg);
-    char *s = cJSON_PrintUnformatted(j), *v = pp_vocab_serialize(&m->vocab, NULL);
-    int rc = pp_st_set_meta(w, "prophy.config", s);
+    char *v = pp_vocab_serialize(&m->vocab, NULL);
+    int rc = pp_st_set_meta_json(w, "prophy.config", j);
     if (!rc) rc = pp_st_set_meta(w, "prophy.vocab", v);
-    free(s), free(v);
+    free(v);
     cJSON_Delete(j);
-    for (int i = 0; i < m->table.n && !rc; i++) {
-        const pp_param *p = &m->table.p[i];
-        rc = pp_st_add_f32(w, p->name, as, p->ndim, p->shape, params + p->offset);
-    }
-    return rc;
+    return rc ? rc : pp_params_write(&m->table, params ? params : m->params, w, as);
 }
 
 int pp_prophy_save(const pp_prophy *m, const char *path, const float *params, pp_dtype as) {
@@ -342,10 +337,7 @@ int pp_prophy_save(const pp_prophy *m, const char *path, const float *params, pp
 }
 
 int pp_prophy_load_weights(pp_prophy *m, const pp_st_file *f) {
-    for (int i = 0; i < m->table.n; i++) {
-        const pp_param *p = &m->table.p[i];
-        if (pp_st_load_f32(f, p->name, m->params + p->offset, p->ndim, p->shape)) return -1;
-    }
+    if (pp_params_read(&m->table, m->params, f)) return -1;
     for (int i = 0; i < pp_st_count(f); i++) { /* a model tensor the config does not declare */
         const char *name = pp_st_at(f, i)->name;
         if (!starts_with(name, "optim.") && !pp_params_find(&m->table, name))

@@ -116,8 +116,7 @@ float pp_trainer_step(pp_trainer *t) {
     pp_dit_backward(&m->dit, m->params, t->G, t->acts, t->dpred, NULL);
     t->step++;
     if (!isfinite(loss) || pp_adamw_step(&t->opt, &m->table, m->params, t->G, &t->last_norm)) {
-        if (isfinite(loss)) pp_grad_norm(t->G, m->table.total); /* norm was the culprit */
-        else t->opt.skipped++;
+        if (!isfinite(loss)) t->opt.skipped++; /* else pp_adamw_step counted it */
         fprintf(stderr, "\nprophy: warning: step %ld: non-finite %s, step skipped (%ld so far)\n", t->step,
                 isfinite(loss) ? "gradient" : "loss", t->opt.skipped);
         return NAN;

@@ -37,8 +37,8 @@ TEST(dit_wan_key_names_and_shapes) {
                            "blocks.0.cross_attn.norm_k.weight", "blocks.1.norm3.bias", "blocks.1.ffn.2.weight",
                            "head.modulation"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) CHECK_MSG(pp_params_find(&t, names[i]), "missing %s", names[i]);
-    /* 8 top-level Linears/convs (16 tensors) + head.modulation; 26 tensors per block */
-    CHECK(t.n == 16 + 1 + 2 * 26);
+    /* 7 top-level Linears/convs (14 tensors) + head.modulation; 27 tensors per block */
+    CHECK(t.n == 14 + 1 + 2 * 27);
     pp_dit_config bad = c;
     bad.heads = 5;
     CHECK(pp_dit_init(&m, &bad, &t) != 0);

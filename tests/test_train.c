@@ -124,9 +124,7 @@ TEST(square_world_moves_as_told) {
 static int write_variant(const pp_model *m, const pp_model_config *cfg, const char *skip, const char *path) {
     pp_st_writer *w = pp_st_writer_new();
     cJSON *j = pp_model_config_to_json(cfg);
-    char *s = cJSON_PrintUnformatted(j);
-    int rc = pp_st_set_meta(w, "prophy.config", s);
-    free(s);
+    int rc = pp_st_set_meta_json(w, "prophy.config", j);
     cJSON_Delete(j);
     for (int i = 0; i < m->table.n && !rc; i++) {
         const pp_param *p = &m->table.p[i];
