@@ -3,6 +3,7 @@
 #include "common.h"
 
 #include <errno.h>
+#include <libgen.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
@@ -168,5 +169,15 @@ int pp_parse_seed(const char *s, uint64_t *out) {
     if (errno || *end) PP_FAIL("--seed: '%s' is not a non-negative integer", s);
     if (v >= (1ULL << 53)) PP_FAIL("--seed: %s is too large (seeds are < 2^53, exact in JSON)", s);
     *out = (uint64_t)v;
+    return 0;
+}
+
+int pp_check_output_dir(const char *path) {
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) PP_FAIL("%s: path too long", path);
+    const char *dir = dirname(buf);
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) PP_FAIL("%s: directory '%s' does not exist", path, dir);
+    if (access(dir, W_OK) != 0) PP_FAIL("%s: directory '%s' is not writable", path, dir);
     return 0;
 }

@@ -42,6 +42,9 @@ double pp_now(void);
 
 /* Whole-file helpers. pp_read_file returns a malloc'd, NUL-terminated buffer. */
 int pp_read_file(const char *path, char **data, size_t *len);
+/* Checks, before any long work, that the directory `path` would be written into
+ * exists and is writable; the error names the path. */
+int pp_check_output_dir(const char *path);
 /* Atomic write: writes path.tmp.<pid>, fsyncs, renames over path. */
 int pp_write_file_atomic(const char *path, const void *data, size_t len);
 

@@ -86,7 +86,7 @@ int pp_video_check_output(const char *path) {
     const char *ext = extension(path);
     if (strcasecmp(ext, ".y4m") && strcasecmp(ext, ".gif") && strcasecmp(ext, ".png"))
         PP_FAIL("%s: unknown video extension '%s' (use .y4m, .gif or .png)", path, ext);
-    return 0;
+    return pp_check_output_dir(path);
 }
 
 int pp_video_write(const pp_video *v, const char *path, int upscale) {

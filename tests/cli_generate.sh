@@ -28,6 +28,7 @@ expect_fail "a safetensors file that is no model" $PROPHY generate -m tests/fixt
 expect_fail "first frames of the wrong size" $PROPHY generate -m $M -p "a red square moves right" --init $T/b.y4m --cond-frames 2 -W 8 -H 8 -o $T/x.gif
 expect_fail "--cond-frames without --init" $PROPHY generate -m $M -p "a red square moves right" --cond-frames 2 -o $T/x.gif
 expect_fail "unknown output format"       $PROPHY generate -m $M -p "a red square moves right" -o $T/x.avi --steps 1
+expect_fail "output into a missing directory" $PROPHY generate -m $M -p "a red square moves right" -o $T/nodir/x.gif
 expect_fail "unknown option"              $PROPHY generate -m $M -p "a red square moves right" --bogus 3 -o $T/x.gif
 
 expect_ok   "train 3 steps of a tiny model" $PROPHY train -q --steps 3 --batch 2 --dim 24 --heads 2 --layers 1 --ffn 32 --patch 1,4,4 -o $T/m.safetensors -t 1
@@ -38,6 +39,7 @@ expect_fail "resume from a truncated checkpoint" $PROPHY train -q --resume $T/tr
 expect_fail "resume from a model that is no checkpoint" $PROPHY train -q --resume $T/m.safetensors --steps 5 -o $T/m3.safetensors
 expect_fail "heads that do not divide dim" $PROPHY train -q --steps 1 --dim 30 --heads 4 -o $T/m4.safetensors
 expect_fail "negative learning rate"      $PROPHY train -q --steps 1 --lr -1 -o $T/m4.safetensors
+expect_fail "train into a missing directory" $PROPHY train -q --steps 1 -o $T/nodir/m.safetensors
 expect_fail "train without -o"            $PROPHY train -q --steps 1
 expect_fail "bench with a bad patch"      $PROPHY bench --patch 2,x,4
 expect_fail "unknown command"             $PROPHY frobnicate

@@ -113,6 +113,7 @@ int cmd_train(int argc, char **argv) {
     snprintf(a.mc.world, sizeof a.mc.world, "%s", a.world);
     if (!a.ckpt[0]) snprintf(a.ckpt, sizeof a.ckpt, "%s.ckpt", a.out);
     a.tc.ckpt_path = a.ckpt;
+    if (pp_check_output_dir(a.out) || pp_check_output_dir(a.ckpt)) return cli_lib_error();
     pp_set_threads(a.threads);
     pp_model m;
     pp_trainer *t;
