@@ -126,37 +126,55 @@ float pp_trainer_step(pp_trainer *t) {
 
 /* ---- checkpoints */
 
-static char *train_state_json(const pp_trainer *t) {
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddNumberToObject(j, "step", (double)t->step);
-    cJSON_AddNumberToObject(j, "opt_step", (double)t->opt.step);
-    cJSON_AddNumberToObject(j, "skipped", (double)t->opt.skipped);
+/* The "prophy.train" metadata: counters, RNG words (hex: exact), settings; `extra`
+ * (consumed, may be NULL) is merged in. */
+char *pp_train_state_json(const pp_rng *r, long step, const pp_adamw *o, const pp_train_config *c, cJSON *extra) {
+    cJSON *j = extra ? extra : cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "step", (double)step);
+    cJSON_AddNumberToObject(j, "opt_step", (double)o->step);
+    cJSON_AddNumberToObject(j, "skipped", (double)o->skipped);
     char buf[32];
-    cJSON *r = cJSON_AddArrayToObject(j, "rng");
-    for (int i = 0; i < 4; i++) { /* u64 words as hex: exact */
-        snprintf(buf, sizeof buf, "%016" PRIx64, t->rng.s[i]);
-        cJSON_AddItemToArray(r, cJSON_CreateString(buf));
+    cJSON *rw = cJSON_AddArrayToObject(j, "rng");
+    for (int i = 0; i < 4; i++) {
+        snprintf(buf, sizeof buf, "%016" PRIx64, r->s[i]);
+        cJSON_AddItemToArray(rw, cJSON_CreateString(buf));
     }
     uint32_t spare;
-    memcpy(&spare, &t->rng.spare, 4);
-    snprintf(buf, sizeof buf, "%d:%08" PRIx32, t->rng.has_spare, spare);
+    memcpy(&spare, &r->spare, 4);
+    snprintf(buf, sizeof buf, "%d:%08" PRIx32, r->has_spare, spare);
     cJSON_AddStringToObject(j, "rng_spare", buf);
-    cJSON_AddNumberToObject(j, "batch", t->cfg.batch);
-    cJSON_AddNumberToObject(j, "lr", t->cfg.opt.lr);
-    cJSON_AddNumberToObject(j, "ema", t->cfg.opt.ema_decay);
+    cJSON_AddNumberToObject(j, "batch", c->batch);
+    cJSON_AddNumberToObject(j, "lr", c->opt.lr);
+    cJSON_AddNumberToObject(j, "ema", c->opt.ema_decay);
     char *s = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     return s;
 }
 
+int pp_train_add_optim(pp_st_writer *w, const pp_adamw *o) {
+    int64_t n = (int64_t)o->n;
+    int rc = pp_st_add_f32(w, "optim.m", PP_F32, 1, &n, o->m);
+    if (!rc) rc = pp_st_add_f32(w, "optim.v", PP_F32, 1, &n, o->v);
+    if (!rc && o->ema) rc = pp_st_add_f32(w, "optim.ema", PP_F32, 1, &n, o->ema);
+    return rc;
+}
+
+int pp_train_load_optim(const pp_st_file *f, pp_adamw *o, const float *params) {
+    int64_t n = (int64_t)o->n;
+    int rc = pp_st_load_f32(f, "optim.m", o->m, 1, &n);
+    if (!rc) rc = pp_st_load_f32(f, "optim.v", o->v, 1, &n);
+    if (!rc && o->ema) {
+        if (pp_st_find(f, "optim.ema")) rc = pp_st_load_f32(f, "optim.ema", o->ema, 1, &n);
+        else memcpy(o->ema, params, o->n * sizeof(float));
+    }
+    return rc;
+}
+
 int pp_trainer_save_checkpoint(pp_trainer *t, const char *path) {
     pp_st_writer *w = pp_st_writer_new();
     int rc = pp_model_add_to_writer(t->m, w, NULL, PP_F32);
-    int64_t n = (int64_t)t->m->table.total;
-    if (!rc) rc = pp_st_add_f32(w, "optim.m", PP_F32, 1, &n, t->opt.m);
-    if (!rc) rc = pp_st_add_f32(w, "optim.v", PP_F32, 1, &n, t->opt.v);
-    if (!rc && t->opt.ema) rc = pp_st_add_f32(w, "optim.ema", PP_F32, 1, &n, t->opt.ema);
-    char *state = train_state_json(t);
+    if (!rc) rc = pp_train_add_optim(w, &t->opt);
+    char *state = pp_train_state_json(&t->rng, t->step, &t->opt, &t->cfg, NULL);
     if (!rc) rc = pp_st_set_meta(w, "prophy.train", state);
     free(state);
     if (!rc) rc = pp_st_save(w, path);
@@ -164,23 +182,23 @@ int pp_trainer_save_checkpoint(pp_trainer *t, const char *path) {
     return rc;
 }
 
-static int parse_state(pp_trainer *t, const char *json, const char *path) {
+int pp_train_state_parse(const char *json, const char *path, pp_rng *r, long *step, pp_adamw *o) {
     cJSON *j = json ? cJSON_Parse(json) : NULL;
-    cJSON *step = cJSON_GetObjectItem(j, "step"), *os = cJSON_GetObjectItem(j, "opt_step");
+    cJSON *st = cJSON_GetObjectItem(j, "step"), *os = cJSON_GetObjectItem(j, "opt_step");
     cJSON *rng = cJSON_GetObjectItem(j, "rng"), *sp = cJSON_GetObjectItem(j, "rng_spare");
-    int ok = cJSON_IsNumber(step) && cJSON_IsNumber(os) && cJSON_GetArraySize(rng) == 4 && cJSON_IsString(sp);
+    int ok = cJSON_IsNumber(st) && cJSON_IsNumber(os) && cJSON_GetArraySize(rng) == 4 && cJSON_IsString(sp);
     for (int i = 0; ok && i < 4; i++) {
         cJSON *w = cJSON_GetArrayItem(rng, i);
-        ok = cJSON_IsString(w) && sscanf(w->valuestring, "%" SCNx64, &t->rng.s[i]) == 1;
+        ok = cJSON_IsString(w) && sscanf(w->valuestring, "%" SCNx64, &r->s[i]) == 1;
     }
     uint32_t spare = 0;
-    ok = ok && sscanf(sp->valuestring, "%d:%" SCNx32, &t->rng.has_spare, &spare) == 2;
+    ok = ok && sscanf(sp->valuestring, "%d:%" SCNx32, &r->has_spare, &spare) == 2;
     if (ok) {
-        memcpy(&t->rng.spare, &spare, 4);
-        t->step = (long)step->valuedouble;
-        t->opt.step = (long)os->valuedouble;
+        memcpy(&r->spare, &spare, 4);
+        *step = (long)st->valuedouble;
+        o->step = (long)os->valuedouble;
         cJSON *sk = cJSON_GetObjectItem(j, "skipped");
-        t->opt.skipped = cJSON_IsNumber(sk) ? (long)sk->valuedouble : 0;
+        o->skipped = cJSON_IsNumber(sk) ? (long)sk->valuedouble : 0;
     }
     cJSON_Delete(j);
     if (!ok) PP_FAIL("%s: not a training checkpoint (metadata 'prophy.train' missing or malformed)", path);
@@ -197,14 +215,8 @@ pp_trainer *pp_trainer_resume(pp_model *m, const char *ckpt, const pp_train_conf
     pp_trainer *t = trainer_alloc(m, cfg, data);
     int rc = t ? 0 : -1;
     if (!rc) pp_adamw_init(&t->opt, &cfg->opt, m->table.total, m->params);
-    int64_t n = (int64_t)m->table.total;
-    if (!rc) rc = pp_st_load_f32(&f, "optim.m", t->opt.m, 1, &n);
-    if (!rc) rc = pp_st_load_f32(&f, "optim.v", t->opt.v, 1, &n);
-    if (!rc && t->opt.ema) {
-        if (pp_st_find(&f, "optim.ema")) rc = pp_st_load_f32(&f, "optim.ema", t->opt.ema, 1, &n);
-        else memcpy(t->opt.ema, m->params, m->table.total * sizeof(float));
-    }
-    if (!rc) rc = parse_state(t, pp_st_meta(&f, "prophy.train"), ckpt);
+    if (!rc) rc = pp_train_load_optim(&f, &t->opt, m->params);
+    if (!rc) rc = pp_train_state_parse(pp_st_meta(&f, "prophy.train"), ckpt, &t->rng, &t->step, &t->opt);
     pp_st_close(&f);
     if (rc) { /* the caller gets nothing to free */
         pp_trainer_free(t);

@@ -53,4 +53,14 @@ int pp_trainer_save_checkpoint(pp_trainer *t, const char *path);
 long pp_trainer_steps_done(const pp_trainer *t);
 /* The weights to ship: the EMA when enabled, else the raw weights. */
 const float *pp_trainer_final_weights(const pp_trainer *t);
+
+/* ---- shared by every trainer's checkpoints (the ProPhy trainer too) */
+/* The "prophy.train" metadata JSON (malloc'd): step counters, the RNG words, the
+ * batch/lr/ema settings, plus the fields of `extra` (consumed; may be NULL). */
+char *pp_train_state_json(const pp_rng *r, long step, const pp_adamw *o, const pp_train_config *c, cJSON *extra);
+/* Restores what pp_train_state_json wrote; -1 + error naming path when malformed. */
+int pp_train_state_parse(const char *json, const char *path, pp_rng *r, long *step, pp_adamw *o);
+/* optim.m, optim.v (and optim.ema) tensors; the EMA starts from params when absent. */
+int pp_train_add_optim(pp_st_writer *w, const pp_adamw *o);
+int pp_train_load_optim(const pp_st_file *f, pp_adamw *o, const float *params);
 #endif

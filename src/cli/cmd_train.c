@@ -1,36 +1,45 @@
 /* cmd_train.c - `prophy train`: flow-matching training with AdamW, live progress,
- * a CSV log, atomic checkpoints and exact --resume. */
+ * a CSV log, atomic checkpoints and exact --resume. The physics world trains the
+ * ProPhy model (train_physics.c: stage 1 from scratch, stage 2 with --init); the
+ * square world trains the backbone alone (the first proof). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
-#include "model.h"
 #include "square.h"
 #include "threads.h"
 #include "train.h"
+#include "train_args.h"
 
 static void usage(void) {
     printf("usage: prophy train [options] -o MODEL.safetensors\n"
-           "  --world square           the data (square: one coloured square moving at constant speed)\n"
+           "  --world physics|square   the data: the built-in physics world (the ProPhy model, default)\n"
+           "                           or one coloured square moving at constant speed (backbone only)\n"
+           "physics world:\n"
+           "  --data DIR               a dataset made by `prophy dataset` (default: simulate on the fly, split id)\n"
+           "  --init STAGE1.safetensors  stage 2: start from a stage-1 model and attach the branch\n"
+           "  --branch none|seb|reb|full the physical branch (default: none from scratch, full with --init;\n"
+           "                           none with --init continues the backbone: the equal-compute baseline)\n"
+           "  --train-backbone         stage 2: also train the backbone and text encoder (default: frozen)\n"
+           "  --pb M --semantic-experts E --refine-experts E --top-k K   branch sizes (2, 8, 8, 2)\n"
+           "  --w-coarse X --w-fine X --w-balance X   loss weights (0.1, 0.02, 0.01)\n"
+           "  --maps DIR               external token maps (docs/BRANCH.md) instead of the simulator's\n"
+           "  --label-noise blur=R,noise=S,shift=P   degrade the maps like a VLM's would be\n"
+           "  --text-layers N          text encoder layers (2)     --plot FILE.png  loss curve (MODEL.loss.png)\n"
+           "common:\n"
            "  --steps N                optimiser steps (1000)      --batch B   batch size (8)\n"
            "  --lr X --warmup N --wd X --clip X --ema X            AdamW (1e-3, 50, 0.01, 1.0, 0 = off)\n"
            "  --s-dist logit-normal|uniform --s-shift X           flow-matching time sampling\n"
-           "  --drop-text P            probability of an empty text context (0.1), for CFG\n"
+           "  --drop-text P            probability of an empty prompt (0.1), for CFG\n"
            "  --dim --layers --heads --ffn --patch t,h,w --text-len --text-dim --freq-dim   model shape\n"
            "  --video-frames F -W W -H H   training video size    --cond 0|1  first-frame conditioning (1)\n"
            "  --max-cond-frames K --p-cond P   samples get 1..K clean first frames with probability P (3, 0.5)\n"
            "  --ckpt PATH --ckpt-every N   checkpoints (MODEL.ckpt, every 200 steps)\n"
            "  --resume CKPT            continue a run exactly      --time-limit SEC   stop early, checkpointed\n"
-           "  --log FILE.csv  -s/--seed S  -t/--threads N  -q/--quiet\n");
+           "  --log FILE.csv  -s/--seed S  -t/--threads N  -q/--quiet\n"
+           "Model defaults: physics dim 96, 4 layers, 4 heads, ffn 384, patch 2,4,4, text 64 x 48 tokens,\n"
+           "16 frames of 32x32 (a dataset's own size wins); square dim 64, patch 1,2,2, 8 frames of 16x16.\n");
 }
-
-typedef struct {
-    pp_model_config mc;
-    pp_train_config tc;
-    const char *out, *resume, *world;
-    char ckpt[1024];
-    int threads;
-} train_args;
 
 static int parse_patch(const char *v, int p[3]) {
     if (!v || sscanf(v, "%d,%d,%d", &p[0], &p[1], &p[2]) != 3 || p[0] < 1 || p[1] < 1 || p[2] < 1)
@@ -38,69 +47,147 @@ static int parse_patch(const char *v, int p[3]) {
     return 0;
 }
 
+enum { SET_SHAPE, SET_SIZE, SET_TEXT };
+
+/* Shape and video-size flags. 1 = handled, 0 = not one of these, -1 = error. */
+static int parse_shape(train_args *a, const char *f, const char *v) {
+    pp_dit_config *d = &a->mc.dit;
+    int rc = 0, kind = SET_SHAPE;
+    if (!strcmp(f, "--dim")) rc = pp_parse_int(v, f, 6, 8192, &d->dim);
+    else if (!strcmp(f, "--layers")) rc = pp_parse_int(v, f, 1, 256, &d->layers);
+    else if (!strcmp(f, "--heads")) rc = pp_parse_int(v, f, 1, 256, &d->heads);
+    else if (!strcmp(f, "--ffn")) rc = pp_parse_int(v, f, 1, 65536, &d->ffn_dim);
+    else if (!strcmp(f, "--freq-dim")) rc = pp_parse_int(v, f, 2, 4096, &d->freq_dim);
+    else if (!strcmp(f, "--patch")) rc = parse_patch(v, d->patch);
+    else if (!strcmp(f, "--text-len")) rc = pp_parse_int(v, f, 1, 4096, &d->text_len), kind = SET_TEXT;
+    else if (!strcmp(f, "--text-dim")) rc = pp_parse_int(v, f, 1, 16384, &d->text_dim), kind = SET_TEXT;
+    else if (!strcmp(f, "--video-frames")) rc = pp_parse_int(v, f, 1, 1024, &a->mc.frames), kind = SET_SIZE;
+    else if (!strcmp(f, "-W")) rc = pp_parse_int(v, f, 1, 4096, &a->mc.width), kind = SET_SIZE;
+    else if (!strcmp(f, "-H")) rc = pp_parse_int(v, f, 1, 4096, &a->mc.height), kind = SET_SIZE;
+    else if (!strcmp(f, "--cond")) rc = pp_parse_int(v, f, 0, 1, &a->mc.cond);
+    else return 0;
+    a->set[kind] = 1;
+    return rc ? -1 : 1;
+}
+
+/* The physics world's flags. 1 = handled, 0 = not one of these, -1 = error. */
+static int parse_physics(train_args *a, const char *f, const char *v) {
+    int rc = 0;
+    if (!strcmp(f, "--data")) a->data = v;
+    else if (!strcmp(f, "--maps")) a->maps = v;
+    else if (!strcmp(f, "--init")) a->init = v;
+    else if (!strcmp(f, "--branch")) a->branch = v;
+    else if (!strcmp(f, "--plot")) snprintf(a->plot, sizeof a->plot, "%s", v);
+    else if (!strcmp(f, "--label-noise")) rc = pp_label_noise_parse(v, &a->noise);
+    else if (!strcmp(f, "--text-layers")) rc = pp_parse_int(v, f, 1, 64, &a->text_layers);
+    else if (!strcmp(f, "--pb")) rc = pp_parse_int(v, f, 1, 256, &a->M);
+    else if (!strcmp(f, "--semantic-experts")) rc = pp_parse_int(v, f, 1, 256, &a->E_s);
+    else if (!strcmp(f, "--refine-experts")) rc = pp_parse_int(v, f, 1, 256, &a->E_r);
+    else if (!strcmp(f, "--top-k")) rc = pp_parse_int(v, f, 1, 256, &a->top_k);
+    else if (!strcmp(f, "--w-coarse")) rc = pp_parse_float(v, f, 0, 1000, &a->w_coarse);
+    else if (!strcmp(f, "--w-fine")) rc = pp_parse_float(v, f, 0, 1000, &a->w_fine);
+    else if (!strcmp(f, "--w-balance")) rc = pp_parse_float(v, f, 0, 1000, &a->w_balance);
+    else return 0;
+    return rc ? -1 : 1;
+}
+
+/* The trainer's flags. 1 = handled, 0 = not one of these, -1 = error. */
+static int parse_trainer(train_args *a, const char *f, const char *v) {
+    pp_train_config *t = &a->tc.base;
+    int rc = 0, s;
+    float x;
+    if (!strcmp(f, "--steps")) rc = pp_parse_int(v, f, 1, 100000000, &s), t->steps = s;
+    else if (!strcmp(f, "--batch")) rc = pp_parse_int(v, f, 1, 4096, &t->batch);
+    else if (!strcmp(f, "--lr")) rc = pp_parse_float(v, f, 1e-8, 1.0, &t->opt.lr);
+    else if (!strcmp(f, "--warmup")) rc = pp_parse_int(v, f, 0, 10000000, &t->opt.warmup);
+    else if (!strcmp(f, "--wd")) rc = pp_parse_float(v, f, 0, 1.0, &t->opt.weight_decay);
+    else if (!strcmp(f, "--clip")) rc = pp_parse_float(v, f, 0, 1e6, &t->opt.clip_norm);
+    else if (!strcmp(f, "--ema")) rc = pp_parse_float(v, f, 0, 0.999999, &t->opt.ema_decay);
+    else if (!strcmp(f, "--s-shift")) rc = pp_parse_float(v, f, 0.01, 100, &t->s_shift);
+    else if (!strcmp(f, "--drop-text")) rc = pp_parse_float(v, f, 0, 1, &t->p_drop_text);
+    else if (!strcmp(f, "--max-cond-frames")) rc = pp_parse_int(v, f, 1, 1024, &t->max_cond_frames);
+    else if (!strcmp(f, "--p-cond")) rc = pp_parse_float(v, f, 0, 1, &t->p_first_frames);
+    else if (!strcmp(f, "--ckpt-every")) rc = pp_parse_int(v, f, 0, 100000000, &s), t->ckpt_every = s;
+    else if (!strcmp(f, "--time-limit")) rc = pp_parse_float(v, f, 0, 1e9, &x), t->time_limit = x;
+    else if (!strcmp(f, "-s") || !strcmp(f, "--seed")) rc = pp_parse_int(v, f, 0, 2147483647, &s), t->seed = (uint64_t)s;
+    else if (!strcmp(f, "--log")) t->log_path = v;
+    else if (!strcmp(f, "--s-dist")) {
+        if (!strcmp(v, "logit-normal")) t->s_dist = PP_S_LOGIT_NORMAL;
+        else if (!strcmp(v, "uniform")) t->s_dist = PP_S_UNIFORM;
+        else return cli_error("--s-dist: unknown distribution '%s' (logit-normal, uniform)", v), -2;
+    } else return 0;
+    return rc ? -1 : 1;
+}
+
 /* Returns 0 ok, 1 error (printed), 2 help printed. */
 static int parse(train_args *a, int argc, char **argv) {
-    pp_dit_config *d = &a->mc.dit;
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i], *v = NULL;
         if (!strcmp(f, "-h") || !strcmp(f, "--help")) return usage(), 2;
-        if (!strcmp(f, "-q") || !strcmp(f, "--quiet")) { a->tc.quiet = 1; continue; }
+        if (!strcmp(f, "-q") || !strcmp(f, "--quiet")) { a->tc.base.quiet = 1; continue; }
+        if (!strcmp(f, "--train-backbone")) { a->train_backbone = 1; continue; }
         if (!(v = cli_value(argc, argv, &i))) return 1;
         int rc = 0;
-        float x;
         if (!strcmp(f, "-o")) a->out = v;
         else if (!strcmp(f, "--world")) a->world = v;
         else if (!strcmp(f, "--resume")) a->resume = v;
         else if (!strcmp(f, "--ckpt")) snprintf(a->ckpt, sizeof a->ckpt, "%s", v);
-        else if (!strcmp(f, "--log")) a->tc.log_path = v;
-        else if (!strcmp(f, "--steps")) { int s; rc = pp_parse_int(v, f, 1, 100000000, &s); a->tc.steps = s; }
-        else if (!strcmp(f, "--batch")) rc = pp_parse_int(v, f, 1, 4096, &a->tc.batch);
-        else if (!strcmp(f, "--lr")) rc = pp_parse_float(v, f, 1e-8, 1.0, &a->tc.opt.lr);
-        else if (!strcmp(f, "--warmup")) rc = pp_parse_int(v, f, 0, 10000000, &a->tc.opt.warmup);
-        else if (!strcmp(f, "--wd")) rc = pp_parse_float(v, f, 0, 1.0, &a->tc.opt.weight_decay);
-        else if (!strcmp(f, "--clip")) rc = pp_parse_float(v, f, 0, 1e6, &a->tc.opt.clip_norm);
-        else if (!strcmp(f, "--ema")) rc = pp_parse_float(v, f, 0, 0.999999, &a->tc.opt.ema_decay);
-        else if (!strcmp(f, "--s-shift")) rc = pp_parse_float(v, f, 0.01, 100, &a->tc.s_shift);
-        else if (!strcmp(f, "--drop-text")) rc = pp_parse_float(v, f, 0, 1, &a->tc.p_drop_text);
-        else if (!strcmp(f, "--s-dist")) {
-            if (!strcmp(v, "logit-normal")) a->tc.s_dist = PP_S_LOGIT_NORMAL;
-            else if (!strcmp(v, "uniform")) a->tc.s_dist = PP_S_UNIFORM;
-            else return cli_error("--s-dist: unknown distribution '%s' (logit-normal, uniform)", v);
-        }
-        else if (!strcmp(f, "--dim")) rc = pp_parse_int(v, f, 6, 8192, &d->dim);
-        else if (!strcmp(f, "--layers")) rc = pp_parse_int(v, f, 1, 256, &d->layers);
-        else if (!strcmp(f, "--heads")) rc = pp_parse_int(v, f, 1, 256, &d->heads);
-        else if (!strcmp(f, "--ffn")) rc = pp_parse_int(v, f, 1, 65536, &d->ffn_dim);
-        else if (!strcmp(f, "--text-len")) rc = pp_parse_int(v, f, 1, 4096, &d->text_len);
-        else if (!strcmp(f, "--text-dim")) rc = pp_parse_int(v, f, 1, 16384, &d->text_dim);
-        else if (!strcmp(f, "--freq-dim")) rc = pp_parse_int(v, f, 2, 4096, &d->freq_dim);
-        else if (!strcmp(f, "--patch")) rc = parse_patch(v, d->patch);
-        else if (!strcmp(f, "--video-frames")) rc = pp_parse_int(v, f, 1, 1024, &a->mc.frames);
-        else if (!strcmp(f, "-W")) rc = pp_parse_int(v, f, 1, 4096, &a->mc.width);
-        else if (!strcmp(f, "-H")) rc = pp_parse_int(v, f, 1, 4096, &a->mc.height);
-        else if (!strcmp(f, "--cond")) rc = pp_parse_int(v, f, 0, 1, &a->mc.cond);
-        else if (!strcmp(f, "--max-cond-frames")) rc = pp_parse_int(v, f, 1, 1024, &a->tc.max_cond_frames);
-        else if (!strcmp(f, "--p-cond")) rc = pp_parse_float(v, f, 0, 1, &a->tc.p_first_frames);
-        else if (!strcmp(f, "--ckpt-every")) { int s; rc = pp_parse_int(v, f, 0, 100000000, &s); a->tc.ckpt_every = s; }
-        else if (!strcmp(f, "--time-limit")) { rc = pp_parse_float(v, f, 0, 1e9, &x); a->tc.time_limit = x; }
-        else if (!strcmp(f, "-s") || !strcmp(f, "--seed")) { int s; rc = pp_parse_int(v, f, 0, 2147483647, &s); a->tc.seed = (uint64_t)s; }
-        else if (!strcmp(f, "-t") || !strcmp(f, "--threads")) rc = pp_parse_int(v, f, 1, 1024, &a->threads);
-        else return cli_error("train: unknown option '%s' (see prophy train --help)", f);
-        if (rc) return cli_lib_error();
+        else if (!strcmp(f, "-t") || !strcmp(f, "--threads")) rc = pp_parse_int(v, f, 1, 1024, &a->threads) ? -1 : 1;
+        else if (!(rc = parse_shape(a, f, v)) && !(rc = parse_physics(a, f, v)) && !(rc = parse_trainer(a, f, v)))
+            return cli_error("train: unknown option '%s' (see prophy train --help)", f);
+        if (rc == -2) return 1;
+        if (rc < 0) return cli_lib_error();
     }
     return 0;
 }
 
 static void defaults(train_args *a) {
     memset(a, 0, sizeof *a);
-    a->mc = (pp_model_config){.dit = {.dim = 64, .ffn_dim = 256, .heads = 4, .layers = 4, .patch = {1, 2, 2},
-                                      .out_dim = 3, .text_dim = 8, .text_len = 2, .freq_dim = 64,
+    a->mc = (pp_model_config){.dit = {.dim = 96, .ffn_dim = 384, .heads = 4, .layers = 4, .patch = {2, 4, 4},
+                                      .out_dim = 3, .text_dim = 64, .text_len = 48, .freq_dim = 64,
                                       .eps = 1e-6f, .rope_theta = 10000.0f},
-                              .frames = 8, .height = 16, .width = 16, .fps = 8, .cond = 1};
-    a->tc = pp_train_defaults();
-    a->tc.ckpt_every = 200;
-    a->tc.max_cond_frames = 3;
-    a->world = "square";
+                              .frames = 16, .height = 32, .width = 32, .fps = 10, .cond = 1};
+    a->tc = pp_prophy_train_defaults();
+    a->tc.base.ckpt_every = 200;
+    a->tc.base.max_cond_frames = 3;
+    a->world = "physics";
+    a->text_layers = 2;
+    a->M = 2, a->E_s = 8, a->E_r = 8, a->top_k = 2;
+    a->w_coarse = 0.1f, a->w_fine = 0.02f, a->w_balance = 0.01f;
+}
+
+/* The square world's own shape defaults, where the flags did not set them. */
+static void square_defaults(train_args *a) {
+    pp_dit_config *d = &a->mc.dit;
+    if (!a->set[SET_SHAPE]) d->dim = 64, d->ffn_dim = 256, d->heads = 4, d->layers = 4, d->freq_dim = 64,
+                            d->patch[0] = 1, d->patch[1] = 2, d->patch[2] = 2;
+    if (!a->set[SET_TEXT]) d->text_dim = 8, d->text_len = 2;
+    if (!a->set[SET_SIZE]) a->mc.frames = 8, a->mc.height = 16, a->mc.width = 16;
+    a->mc.fps = 8;
+}
+
+static int train_square(train_args *a) {
+    pp_model m;
+    pp_trainer *t;
+    const pp_train_config *tc = &a->tc.base;
+    if (a->resume) {
+        t = pp_trainer_resume(&m, a->resume, tc, pp_square_source());
+        if (t) fprintf(stderr, "resuming %s at step %ld\n", a->resume, pp_trainer_steps_done(t));
+    } else {
+        if (pp_model_create(&m, &a->mc)) return -1;
+        t = pp_trainer_new(&m, tc, pp_square_source());
+        if (!t) pp_model_free(&m);
+    }
+    if (!t) return -1; /* a failed resume leaves no model behind */
+    fprintf(stderr, "model: %zu parameters, %d layers, dim %d; video %dx%dx%d; batch %d; %d threads\n",
+            m.table.total, m.cfg.dit.layers, m.cfg.dit.dim, m.cfg.frames, m.cfg.height, m.cfg.width, tc->batch,
+            pp_get_threads());
+    int rc = pp_trainer_run(t);
+    if (!rc) rc = pp_model_save(&m, a->out, pp_trainer_final_weights(t), PP_F32);
+    if (!rc) fprintf(stderr, "wrote %s after %ld steps (checkpoint %s)\n", a->out, pp_trainer_steps_done(t), a->ckpt);
+    pp_trainer_free(t);
+    pp_model_free(&m);
+    return rc;
 }
 
 int cmd_train(int argc, char **argv) {
@@ -109,30 +196,16 @@ int cmd_train(int argc, char **argv) {
     int rc = parse(&a, argc, argv);
     if (rc) return rc == 2 ? 0 : 1;
     if (!a.out) return cli_error("train: -o MODEL.safetensors is required");
-    if (strcmp(a.world, "square")) return cli_error("train: unknown world '%s' (square)", a.world);
+    int square = !strcmp(a.world, "square");
+    if (!square && strcmp(a.world, "physics")) return cli_error("train: unknown world '%s' (physics, square)", a.world);
+    if (square && (a.data || a.init || a.branch || a.maps))
+        return cli_error("train: --data, --init, --branch and --maps need --world physics");
+    if (square) square_defaults(&a);
     snprintf(a.mc.world, sizeof a.mc.world, "%s", a.world);
     if (!a.ckpt[0]) snprintf(a.ckpt, sizeof a.ckpt, "%s.ckpt", a.out);
-    a.tc.ckpt_path = a.ckpt;
+    a.tc.base.ckpt_path = a.ckpt;
     if (pp_check_output_dir(a.out) || pp_check_output_dir(a.ckpt)) return cli_lib_error();
     pp_set_threads(a.threads);
-    pp_model m;
-    pp_trainer *t;
-    if (a.resume) {
-        t = pp_trainer_resume(&m, a.resume, &a.tc, pp_square_source());
-        if (t) fprintf(stderr, "resuming %s at step %ld\n", a.resume, pp_trainer_steps_done(t));
-    } else {
-        if (pp_model_create(&m, &a.mc)) return cli_lib_error();
-        t = pp_trainer_new(&m, &a.tc, pp_square_source());
-        if (!t) pp_model_free(&m);
-    }
-    if (!t) return cli_lib_error(); /* a failed resume leaves no model behind */
-    fprintf(stderr, "model: %zu parameters, %d layers, dim %d; video %dx%dx%d; batch %d; %d threads\n",
-            m.table.total, m.cfg.dit.layers, m.cfg.dit.dim, m.cfg.frames, m.cfg.height, m.cfg.width,
-            a.tc.batch, pp_get_threads());
-    rc = pp_trainer_run(t);
-    if (!rc) rc = pp_model_save(&m, a.out, pp_trainer_final_weights(t), PP_F32);
-    if (!rc) fprintf(stderr, "wrote %s after %ld steps (checkpoint %s)\n", a.out, pp_trainer_steps_done(t), a.ckpt);
-    pp_trainer_free(t);
-    pp_model_free(&m);
+    rc = square ? train_square(&a) : train_physics(&a);
     return rc ? cli_lib_error() : 0;
 }

@@ -126,7 +126,7 @@ int pp_eval_maps_load(const char *path, float **maps, int *c, int *f, int *h, in
         free(data);
         PP_FAIL("%s: not a maps file (want a 'prophy-maps C F H W' header line)", path);
     }
-    if (*c < 1 || *c > PP_NCAT || *f < 1 || *h < 1 || *w < 1 || *f > 4096 || *h > 4096 || *w > 4096) {
+    if (*c < 1 || *c > PP_NCAT + 1 || *f < 1 || *h < 1 || *w < 1 || *f > 4096 || *h > 4096 || *w > 4096) {
         free(data);
         PP_FAIL("%s: bad maps shape %d x %d x %d x %d", path, *c, *f, *h, *w);
     }
@@ -160,7 +160,7 @@ void ev_localisation(ev_ctx *c) {
         if (!ev_has_cat(c->s, k)) continue;
         const float *g = gt.maps + (size_t)k * plane;
         for (size_t p = 0; p < plane; p++) uni[p] = fmaxf(uni[p], g[p]);
-        if (o->map_cats != PP_NCAT) continue;
+        if (o->map_cats < PP_NCAT) continue; /* 17, or 18 = 17 + background */
         double iou = pp_eval_map_iou(o->maps + (size_t)k * mplane, o->map_f, o->map_h, o->map_w, g, gt.frames, gt.height, gt.width, 0.5f);
         char name[40];
         snprintf(name, sizeof name, "loc_iou_%s", pp_cat_names[k]);

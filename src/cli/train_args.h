@@ -1,0 +1,25 @@
+/* train_args.h - the parsed flags of `prophy train`, shared by the square-world
+ * trainer (cmd_train.c) and the physics-world ProPhy trainer (train_physics.c). */
+#ifndef PP_CLI_TRAIN_ARGS_H
+#define PP_CLI_TRAIN_ARGS_H
+#include "model.h"
+#include "prophy_data.h"
+#include "prophy_model.h"
+#include "prophy_train.h"
+
+typedef struct {
+    pp_model_config mc;          /* backbone shape and training video size */
+    pp_prophy_train_config tc;   /* tc.base: the common trainer settings */
+    const char *out, *resume, *world;
+    char ckpt[1024], plot[1024];
+    int threads;
+    /* physics world */
+    const char *data, *maps, *init, *branch;
+    pp_label_noise noise;
+    int train_backbone, text_layers, M, E_s, E_r, top_k;
+    float w_coarse, w_fine, w_balance;
+    int set[3];                  /* given flags: [0] model shape, [1] video size, [2] text shape */
+} train_args;
+
+int train_physics(train_args *a);
+#endif
