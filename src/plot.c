@@ -21,7 +21,7 @@ typedef struct {
 } curve;
 
 static int column(const char *header, const char *name) {
-    char buf[512];
+    char buf[1024];
     snprintf(buf, sizeof buf, "%s", header);
     int i = 0;
     for (char *tok = strtok(buf, ",\n\r"); tok; tok = strtok(NULL, ",\n\r"), i++)
