@@ -5,30 +5,44 @@
  *   prophy eval --selftest --scene NAME|all [--count N] [--seed S] [--split id|ood]
  *               [-W W -H H --video-frames F] [--cond-frames K] [--parser P]
  *               [--corrupt all|NAME] [--json]
+ *   prophy eval -m MODEL --heldout N [--split id|ood|both] [--seed S] [--cond-frames K]
+ *               [--steps N] [--cfg-scale X] [--exclude-data DIR] [--jsonl FILE]
+ *               [--table FILE.md] [-t N]
  * The selftest simulates N videos per scene (seeds S .. S+N-1), evaluates each
  * against its own spec and reports the share passing every check (pc), the
  * semantic detectors (sa), the velocity error and, with --corrupt, the share of
- * corrupted videos caught (pc_pass false). See docs/EVAL.md. */
+ * corrupted videos caught (pc_pass false). The held-out benchmark (src/eval/heldout.h)
+ * generates with a ProPhy model and evaluates what it made. See docs/EVAL.md. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "eval/eval.h"
+#include "eval/heldout.h"
+#include "prophy_model.h"
 #include "sim/sim.h"
+#include "threads.h"
 
 typedef struct {
     const char *video, *spec, *maps, *scene, *corrupt;
     int cond, json, selftest, count, frames, height, width, split, verbose;
     long long seed;
     pp_eval_parser parser;
+    /* held-out benchmark */
+    const char *model, *exclude, *jsonl, *table;
+    int heldout, cond_given, steps, threads;
+    float cfg;
 } eval_opts;
 
 static void eval_usage(FILE *f) {
     fprintf(f, "usage: prophy eval VIDEO.y4m|FRAMES_%%03d.png --spec SPEC.json [--cond-frames K] [--json]\n"
                "                   [--parser soft|threshold] [--maps MAPS.bin]\n"
                "       prophy eval --selftest --scene NAME|all [--count N] [--seed S] [--split id|ood]\n"
-               "                   [-W W -H H --video-frames F] [--cond-frames K] [--corrupt all|NAME] [--json] [-v]\n");
+               "                   [-W W -H H --video-frames F] [--cond-frames K] [--corrupt all|NAME] [--json] [-v]\n"
+               "       prophy eval -m MODEL --heldout N [--split id|ood|both] [--seed S] [--cond-frames K (3)]\n"
+               "                   [--steps N (20)] [--cfg-scale X (5)] [--exclude-data DIR] [--jsonl FILE]\n"
+               "                   [--table FILE.md] [-t N]\n");
 }
 
 static int parse_flag(eval_opts *o, int argc, char **argv, int *i) {
@@ -42,7 +56,18 @@ static int parse_flag(eval_opts *o, int argc, char **argv, int *i) {
     else if (!strcmp(a, "--maps")) { VAL(); o->maps = v; }
     else if (!strcmp(a, "--scene")) { VAL(); o->scene = v; }
     else if (!strcmp(a, "--corrupt")) { VAL(); o->corrupt = v; }
-    else if (!strcmp(a, "--cond-frames")) INT("--cond-frames", 0, 100000, &o->cond);
+    else if (!strcmp(a, "--cond-frames")) { INT("--cond-frames", 0, 100000, &o->cond); o->cond_given = 1; }
+    else if (!strcmp(a, "-m") || !strcmp(a, "--model")) { VAL(); o->model = v; }
+    else if (!strcmp(a, "--heldout")) INT("--heldout", 1, 1000000, &o->heldout);
+    else if (!strcmp(a, "--steps")) INT("--steps", 1, 10000, &o->steps);
+    else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) INT("--threads", 1, 1024, &o->threads);
+    else if (!strcmp(a, "--cfg-scale")) {
+        VAL();
+        if (pp_parse_float(v, "--cfg-scale", 0, 1000, &o->cfg)) return cli_lib_error(), -1;
+    }
+    else if (!strcmp(a, "--exclude-data")) { VAL(); o->exclude = v; }
+    else if (!strcmp(a, "--jsonl")) { VAL(); o->jsonl = v; }
+    else if (!strcmp(a, "--table")) { VAL(); o->table = v; }
     else if (!strcmp(a, "--count")) INT("--count", 1, 1000000, &o->count);
     else if (!strcmp(a, "--video-frames")) INT("--video-frames", 1, PP_SIM_MAX_FRAMES, &o->frames);
     else if (!strcmp(a, "-H")) INT("-H", 8, PP_SIM_MAX_SIZE, &o->height);
@@ -53,8 +78,9 @@ static int parse_flag(eval_opts *o, int argc, char **argv, int *i) {
         o->seed = s;
     } else if (!strcmp(a, "--split")) {
         VAL();
-        if (strcmp(v, "id") && strcmp(v, "ood")) return cli_error("--split must be 'id' or 'ood', got '%s'", v), -1;
-        o->split = !strcmp(v, "ood");
+        if (strcmp(v, "id") && strcmp(v, "ood") && strcmp(v, "both"))
+            return cli_error("--split must be 'id', 'ood' or 'both', got '%s'", v), -1;
+        o->split = !strcmp(v, "both") ? 2 : !strcmp(v, "ood");
     } else if (!strcmp(a, "--parser")) {
         VAL();
         if (strcmp(v, "soft") && strcmp(v, "threshold"))
@@ -279,10 +305,56 @@ static int selftest(eval_opts *o) {
     return rc;
 }
 
+/* ---- held-out benchmark ---- */
+static FILE *open_out(const char *path) {
+    FILE *f = fopen(path, "w");
+    if (!f) cli_error("cannot write '%s'", path);
+    return f;
+}
+
+static int heldout_table(const eval_opts *o, const pp_heldout_result *r) {
+    pp_heldout_table(r, stdout);
+    if (!o->table) return 0;
+    FILE *f = open_out(o->table);
+    if (!f) return 1;
+    pp_heldout_table(r, f);
+    return fclose(f) ? cli_error("cannot write '%s'", o->table) : 0;
+}
+
+static int heldout(const eval_opts *o) {
+    if (!o->model) return cli_error("eval --heldout needs -m MODEL");
+    if (!o->heldout) return cli_error("eval -m MODEL needs --heldout N");
+    if (o->video || o->spec || o->selftest) return cli_error("eval --heldout takes no video, --spec or --selftest");
+    pp_heldout_cfg c;
+    pp_heldout_cfg_default(&c);
+    c.n = o->heldout;
+    c.splits = o->split == 2 ? 3 : 1 << o->split;
+    c.seed = (uint64_t)o->seed;
+    if (o->cond_given) c.cond_frames = o->cond;
+    if (o->steps) c.steps = o->steps;
+    if (o->cfg >= 0) c.cfg = o->cfg;
+    c.exclude_dir = o->exclude;
+    c.progress = 1;
+    pp_set_threads(o->threads);
+    pp_prophy m;
+    if (pp_prophy_load(&m, o->model)) return cli_lib_error();
+    int rc = 0;
+    if (o->jsonl && !(c.jsonl = open_out(o->jsonl))) rc = 1;
+    pp_heldout_result r;
+    if (!rc && pp_heldout_run(&m, m.params, &c, &r)) rc = (fprintf(stderr, "\n"), cli_lib_error());
+    if (c.jsonl && fclose(c.jsonl) && !rc) rc = cli_error("cannot write '%s'", o->jsonl);
+    if (!rc) rc = heldout_table(o, &r);
+    pp_prophy_free(&m);
+    return rc;
+}
+
 int cmd_eval(int argc, char **argv) {
-    eval_opts o = {.count = 200, .frames = PP_SIM_DEF_FRAMES, .height = PP_SIM_DEF_H, .width = PP_SIM_DEF_W};
+    eval_opts o = {.count = 200, .frames = PP_SIM_DEF_FRAMES, .height = PP_SIM_DEF_H, .width = PP_SIM_DEF_W,
+                   .cfg = -1};
     int rc = parse_args(&o, argc, argv);
     if (rc) return rc == 2 ? 0 : rc;
+    if (o.heldout || o.model) return heldout(&o);
+    if (o.split == 2) return cli_error("--split both is for --heldout");
     if (o.selftest) return selftest(&o);
     return eval_one(&o);
 }

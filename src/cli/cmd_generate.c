@@ -8,6 +8,9 @@
 #include "cli.h"
 #include "flow.h"
 #include "model.h"
+#include "prophy_sample.h"
+#include "safetensors.h"
+#include "sim/sim.h"
 #include "square.h"
 #include "threads.h"
 #include "video.h"
@@ -98,9 +101,8 @@ static int make_context(const pp_model *m, const char *prompt, float *ctx) {
     PP_FAIL("model world '%s' is not supported by this build", m->cfg.world);
 }
 
-/* First-frame conditioning from --init: cond [Cc, F, H, W]; also keeps the frames. */
-static int load_init(const gen_args *a, const pp_model *m, int F, int H, int W, float *cond, float *first) {
-    if (!m->cfg.cond) PP_FAIL("%s: this model was trained without first-frame conditioning", a->model);
+/* The first K frames of --init: first [3,F,H,W] (zeros after frame K). */
+static int read_first(const gen_args *a, int F, int H, int W, float *first) {
     pp_video v;
     if (pp_video_read(&v, a->init)) return -1;
     int rc = 0;
@@ -110,17 +112,24 @@ static int load_init(const gen_args *a, const pp_model *m, int F, int H, int W, 
     if (!rc) {
         pp_video tmp = v;
         tmp.frames = a->cond_frames; /* only the first K frames are read */
-        float *x = pp_zalloc_floats((size_t)3 * F * H * W), *xk = pp_alloc_floats((size_t)3 * a->cond_frames * H * W);
+        float *xk = pp_alloc_floats((size_t)3 * a->cond_frames * H * W);
         pp_video_to_float(&tmp, xk);
+        memset(first, 0, (size_t)3 * F * H * W * sizeof(float));
         for (int c = 0; c < 3; c++)
-            memcpy(x + (size_t)c * F * H * W, xk + (size_t)c * a->cond_frames * H * W,
+            memcpy(first + (size_t)c * F * H * W, xk + (size_t)c * a->cond_frames * H * W,
                    (size_t)a->cond_frames * H * W * sizeof(float));
-        pp_flow_make_cond(cond, x, 1, 3, F, (size_t)H * W, a->cond_frames);
-        memcpy(first, x, (size_t)3 * F * H * W * sizeof(float));
-        pp_free_aligned(x), pp_free_aligned(xk);
+        pp_free_aligned(xk);
     }
     pp_video_free(&v);
     return rc;
+}
+
+/* First-frame conditioning from --init: cond [Cc, F, H, W]; also keeps the frames. */
+static int load_init(const gen_args *a, const pp_model *m, int F, int H, int W, float *cond, float *first) {
+    if (!m->cfg.cond) PP_FAIL("%s: this model was trained without first-frame conditioning", a->model);
+    if (read_first(a, F, H, W, first)) return -1;
+    pp_flow_make_cond(cond, first, 1, 3, F, (size_t)H * W, a->cond_frames);
+    return 0;
 }
 
 static int run(gen_args *a) {
@@ -173,6 +182,91 @@ static int run(gen_args *a) {
     return rc;
 }
 
+/* ---- ProPhy models (text encoder + backbone + physical branch) */
+
+/* *yes = 1 when the file is a ProPhy model (its metadata holds a vocabulary). */
+static int is_prophy_model(const char *path, int *yes) {
+    pp_st_file f;
+    if (pp_st_open(&f, path)) return -1;
+    *yes = pp_st_meta(&f, "prophy.vocab") != NULL;
+    pp_st_close(&f);
+    return 0;
+}
+
+static void warn_prompt(const pp_tok_report *rep, int L) {
+    if (rep->n_unknown) fprintf(stderr, "warning: unknown words mapped to <unk>: %s\n", rep->unknown);
+    if (rep->truncated)
+        fprintf(stderr, "warning: prompt has %d words, the model reads the first %d; the rest is ignored\n",
+                rep->n_words, L - 1);
+}
+
+/* The spec as text, made before sampling so that a prompt with no scene costs nothing. */
+static int prophy_spec(const gen_args *a, int F, int H, int W, char **out) {
+    cJSON *j = NULL;
+    if (pp_sim_spec_for_prompt(a->prompt, (uint64_t)a->seed, F, H, W, &j)) return -1;
+    *out = cJSON_Print(j);
+    cJSON_Delete(j);
+    return 0;
+}
+
+/* Everything that can fail before sampling: sizes, prompt, --init, --spec. */
+static int prophy_prepare(const gen_args *a, const pp_prophy *m, pp_gen_config *c, float **first,
+                          char **spec, pp_tok_report *rep) {
+    const pp_model_config *b = &m->cfg.base;
+    int F = a->F ? a->F : b->frames, H = a->H ? a->H : b->height, W = a->W ? a->W : b->width;
+    if (a->init) c->first = *first = pp_zalloc_floats((size_t)3 * F * H * W);
+    if (pp_gen_check(m, a->prompt, c, NULL, rep)) return -1;
+    if (a->init && read_first(a, F, H, W, *first)) return -1;
+    if (a->spec && prophy_spec(a, F, H, W, spec)) return -1;
+    return 0;
+}
+
+static int write_prophy(const gen_args *a, const pp_prophy *m, const pp_gen_result *r, const char *spec) {
+    pp_video v = {0};
+    int rc = pp_video_alloc(&v, r->F, r->H, r->W, m->cfg.base.fps);
+    if (!rc) {
+        pp_video_from_float(&v, r->video);
+        rc = pp_video_write(&v, a->out, a->upscale);
+    }
+    if (!rc && spec) rc = pp_write_file_atomic(a->spec, spec, strlen(spec));
+    pp_video_free(&v);
+    return rc;
+}
+
+static int run_prophy(const gen_args *a) {
+    double t0 = pp_now(), ts = 0;
+    pp_prophy m;
+    if (pp_prophy_load(&m, a->model)) return -1;
+    pp_gen_config c = pp_gen_defaults();
+    c.F = a->F, c.H = a->H, c.W = a->W, c.steps = a->steps, c.cfg = a->cfg, c.shift = a->shift;
+    c.seed = (uint64_t)a->seed, c.cond_frames = a->cond_frames, c.progress = progress, c.user = &ts;
+    float *first = NULL;
+    char *spec = NULL;
+    pp_tok_report rep;
+    pp_gen_result r = {0};
+    int rc = prophy_prepare(a, &m, &c, &first, &spec, &rep);
+    double t1 = pp_now(), t2 = t1;
+    if (!rc) {
+        warn_prompt(&rep, m.cfg.text.ctx);
+        fprintf(stderr, "generating %dx%dx%d with %s (ProPhy, branch %s): %d steps, cfg %.1f, seed %d, %d threads\n",
+                c.F ? c.F : m.cfg.base.frames, c.H ? c.H : m.cfg.base.height, c.W ? c.W : m.cfg.base.width,
+                a->model, pp_branch_mode_name(m.cfg.mode), a->steps, a->cfg, a->seed, pp_get_threads());
+        ts = pp_now();
+        rc = pp_prophy_generate(&m, m.params, a->prompt, &c, &r);
+        t2 = pp_now();
+    }
+    if (!rc) rc = write_prophy(a, &m, &r, spec);
+    double t3 = pp_now();
+    if (!rc)
+        fprintf(stderr, "wrote %s: load %.2f s, encode %.3f s, sample %.2f s (%.3f s/step), write %.2f s, total %.2f s\n",
+                a->out, t1 - t0, r.t_encode, r.t_sample, r.t_sample / a->steps, t3 - t2, t3 - t0);
+    pp_gen_result_free(&r);
+    pp_free_aligned(first);
+    free(spec);
+    pp_prophy_free(&m);
+    return rc;
+}
+
 int cmd_generate(int argc, char **argv) {
     gen_args a = {.seed = 42, .steps = 20, .cfg = 5.0f, .shift = 3.0f, .upscale = 1};
     int rc = parse(&a, argc, argv);
@@ -187,5 +281,7 @@ int cmd_generate(int argc, char **argv) {
         if (access(default_models[i], R_OK) == 0) a.model = default_models[i];
     if (!a.model) return cli_error("generate: no model given (-m) and none shipped in models/");
     pp_set_threads(a.threads);
-    return run(&a) ? cli_lib_error() : 0;
+    int prophy = 0;
+    if (is_prophy_model(a.model, &prophy)) return cli_lib_error();
+    return (prophy ? run_prophy(&a) : run(&a)) ? cli_lib_error() : 0;
 }

@@ -16,6 +16,7 @@ static const struct {
     {"sim", cmd_sim, "simulate and render one labelled physics video"},
     {"dataset", cmd_dataset, "write a labelled training set as shards"},
     {"eval", cmd_eval, "measure a video's adherence to physical law"},
+    {"route", cmd_route, "show which experts a ProPhy model routed each token to, as a GIF"},
     {"inspect", cmd_inspect, "validate a safetensors file and list its tensors"},
     {"bench", cmd_bench, "measure training and sampling throughput"},
 };

@@ -167,4 +167,13 @@ int pp_sim_overlay(const pp_sim_out *out, pp_video *dst);
  * are these words separated by single spaces, with ',' and '.' attached to the
  * preceding word. Returns the count; *words points to static storage. */
 int pp_sim_vocab(const char *const **words);
+
+/* The scene a prompt asks for (keyword rules derived from the templates) and the
+ * evaluation spec (docs/SPEC.md) of a video generated from it at the given size:
+ * no `states`, "source": "generated", objects and colours as the prompt says them,
+ * the rest from a simulator run with seed (src/sim/prompt_parse.c). *spec is new
+ * (caller deletes). -1 + pp_seterr when no scene matches or the size is bad. */
+#define PP_HAVE_SPEC_FOR_PROMPT 1
+int pp_sim_spec_for_prompt(const char *prompt, uint64_t seed, int frames, int height, int width,
+                           cJSON **spec);
 #endif

@@ -1,0 +1,349 @@
+/* heldout.c - the held-out benchmark (heldout.h, docs/EVAL.md "Held-out benchmark").
+ * One in-process loop: simulate -> generate (text-to-video, video prediction) ->
+ * evaluate -> tally. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "eval/eval.h"
+#include "eval/heldout.h"
+#include "prophy_sample.h"
+#include "sim/dataset.h"
+#include "sim/sim.h"
+
+void pp_heldout_cfg_default(pp_heldout_cfg *c) {
+    memset(c, 0, sizeof *c);
+    c->n = 1;
+    c->splits = 1 << PP_SPLIT_ID;
+    c->cond_frames = 3;
+    c->steps = 20;
+    c->cfg = 5.0f;
+}
+
+int pp_heldout_is_composite(const char *scene) {
+    return !strcmp(scene, "bounce_smoke") || !strcmp(scene, "collision_flame") ||
+           !strcmp(scene, "melting_explosion");
+}
+
+/* ---- the training prompts: an open-addressing set of strings ---- */
+typedef struct {
+    size_t cap, n;
+    char **slot; /* [cap], NULL = empty */
+} prompt_set;
+
+static uint64_t hash_str(const char *s) {
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+    return h;
+}
+
+static int set_has(const prompt_set *p, const char *s) {
+    if (!p->cap) return 0;
+    for (size_t i = hash_str(s) & (p->cap - 1); p->slot[i]; i = (i + 1) & (p->cap - 1))
+        if (!strcmp(p->slot[i], s)) return 1;
+    return 0;
+}
+
+static void set_grow(prompt_set *p);
+
+static void set_add(prompt_set *p, const char *s) {
+    if (set_has(p, s)) return;
+    if (2 * (p->n + 1) > p->cap) set_grow(p);
+    size_t i = hash_str(s) & (p->cap - 1);
+    while (p->slot[i]) i = (i + 1) & (p->cap - 1);
+    p->slot[i] = pp_strdup(s);
+    p->n++;
+}
+
+static void set_grow(prompt_set *p) {
+    prompt_set q = {.cap = p->cap ? 2 * p->cap : 1024};
+    q.slot = pp_calloc(q.cap, sizeof *q.slot);
+    for (size_t i = 0; i < p->cap; i++)
+        if (p->slot[i]) {
+            set_add(&q, p->slot[i]);
+            free(p->slot[i]);
+        }
+    free(p->slot);
+    *p = q;
+}
+
+static void set_free(prompt_set *p) {
+    for (size_t i = 0; i < p->cap; i++) free(p->slot[i]);
+    free(p->slot);
+    memset(p, 0, sizeof *p);
+}
+
+static int load_training_prompts(const char *dir, prompt_set *set) {
+    pp_dataset *ds = pp_dataset_open(dir);
+    if (!ds) return -1;
+    pp_sample s;
+    memset(&s, 0, sizeof s);
+    int rc;
+    while ((rc = pp_dataset_next(ds, &s)) == 1) set_add(set, s.prompt);
+    pp_sample_free(&s);
+    pp_dataset_close(ds);
+    return rc < 0 ? -1 : 0;
+}
+
+/* ---- one example ---- */
+typedef struct {
+    int pc, sa;
+    double vel, iou;   /* NaN: not applicable */
+    double t_t2v, t_pred, t_eval;
+} example_result;
+
+/* v [F][H][W][3] <- generated [3,F,H,W] */
+static void to_video(const pp_gen_result *g, pp_video *v) {
+    pp_video_alloc(v, g->F, g->H, g->W, 1.0f / PP_SIM_DT);
+    pp_video_from_float(v, g->video);
+}
+
+static int eval_json_spec(const pp_video *v, const cJSON *spec, int K, pp_eval_report *r) {
+    pp_eval_spec s;
+    if (pp_eval_spec_from_json(spec, &s)) return -1;
+    pp_eval_opts o = {.cond_frames = K};
+    int rc = pp_eval_run(v, &s, &o, r);
+    pp_eval_spec_free(&s);
+    return rc;
+}
+
+/* (c) mean over labelled categories of the IoU of the normalised routing map (> 0.5)
+ * with the simulator's map - bg (> 0). NaN when no category gives one. */
+static double routing_iou(const pp_gen_result *g, const pp_sim_out *out) {
+    if (!g->cat_maps) return NAN;
+    size_t plane = (size_t)out->frames * out->height * out->width;
+    float *gt = pp_malloc(plane * sizeof(float)), *m = pp_malloc((size_t)g->N * sizeof(float));
+    double sum = 0;
+    int n = 0;
+    for (int k = 0; k < PP_NCAT; k++) {
+        if (out->cats[k] < 0.5f) continue;
+        const float *mk = g->cat_maps + (size_t)k * g->N, *ok = out->maps + (size_t)k * plane;
+        float mx = 0;
+        for (int t = 0; t < g->N; t++) mx = fmaxf(mx, mk[t]);
+        for (int t = 0; t < g->N; t++) m[t] = mx > 0 ? mk[t] / mx : 0;
+        for (size_t p = 0; p < plane; p++) gt[p] = ok[p] - out->bg[p] > 0 ? 1.0f : 0.0f;
+        double iou = pp_eval_map_iou(m, g->gf, g->gh, g->gw, gt, out->frames, out->height, out->width, 0.5f);
+        if (isfinite(iou)) { sum += iou; n++; }
+    }
+    free(gt);
+    free(m);
+    return n ? sum / n : NAN;
+}
+
+static int model_predicts(const pp_prophy *m) {
+    const pp_dit_config *d = &m->cfg.base.dit;
+    return d->in_dim - d->out_dim == d->out_dim + 1;
+}
+
+/* (a) text-to-video, unconditioned checks with the prompt's spec (and the routing
+ * IoU from these maps when the model cannot predict from given frames). */
+static int run_t2v(const pp_prophy *m, const float *P, const pp_sim_out *out, pp_gen_config g,
+                   example_result *e) {
+    cJSON *spec;
+    if (pp_sim_spec_for_prompt(out->prompt, out->seed, out->frames, out->height, out->width, &spec)) return -1;
+    pp_gen_result gr;
+    g.routes = !model_predicts(m) && pp_prophy_has_reb(&m->cfg);
+    int rc = pp_prophy_generate(m, P, out->prompt, &g, &gr);
+    if (!rc) {
+        e->t_t2v = gr.t_encode + gr.t_sample;
+        double t0 = pp_now();
+        pp_video v;
+        pp_eval_report r;
+        to_video(&gr, &v);
+        rc = eval_json_spec(&v, spec, 0, &r);
+        e->pc = r.pc_pass, e->sa = r.sa_pass;
+        if (g.routes) e->iou = routing_iou(&gr, out);
+        e->t_eval += pp_now() - t0;
+        pp_video_free(&v);
+        pp_gen_result_free(&gr);
+    }
+    cJSON_Delete(spec);
+    return rc;
+}
+
+/* (b) video prediction from K given frames (+ the routing maps for (c)). */
+static int run_pred(const pp_prophy *m, const float *P, const pp_heldout_cfg *c, const pp_sim_out *out,
+                    pp_gen_config g, example_result *e) {
+    size_t n = (size_t)3 * out->frames * out->height * out->width;
+    float *first = pp_malloc(n * sizeof(float));
+    pp_video_to_float(&out->video, first); /* [3,F,H,W] */
+    g.cond_frames = c->cond_frames;
+    g.first = first;
+    g.routes = pp_prophy_has_reb(&m->cfg);
+    pp_gen_result gr;
+    int rc = pp_prophy_generate(m, P, out->prompt, &g, &gr);
+    free(first);
+    if (rc) return -1;
+    e->t_pred = gr.t_encode + gr.t_sample;
+    double t0 = pp_now();
+    pp_video v;
+    pp_eval_report r;
+    to_video(&gr, &v);
+    rc = eval_json_spec(&v, out->spec, c->cond_frames, &r);
+    e->vel = r.velocity_error;
+    e->iou = routing_iou(&gr, out);
+    e->t_eval += pp_now() - t0;
+    pp_video_free(&v);
+    pp_gen_result_free(&gr);
+    return rc;
+}
+
+static int run_example(const pp_prophy *m, const float *P, const pp_heldout_cfg *c, const pp_sim_out *out,
+                       example_result *e) {
+    memset(e, 0, sizeof *e);
+    e->vel = e->iou = NAN;
+    pp_gen_config g = pp_gen_defaults();
+    g.steps = c->steps;
+    g.cfg = c->cfg;
+    g.seed = out->seed;
+    if (run_t2v(m, P, out, g, e)) return -1;
+    return model_predicts(m) ? run_pred(m, P, c, out, g, e) : 0;
+}
+
+/* ---- tallies and output ---- */
+static void tally_add(pp_heldout_tally *t, const example_result *e) {
+    t->n++;
+    t->pc += e->pc;
+    t->sa += e->sa;
+    t->joint += e->pc && e->sa;
+    if (isfinite(e->vel)) { t->nvel++; t->vel_sum += e->vel; }
+    if (isfinite(e->iou)) { t->niou++; t->iou_sum += e->iou; }
+}
+
+static void add_num(cJSON *j, const char *k, double v) {
+    if (isfinite(v)) cJSON_AddNumberToObject(j, k, v);
+    else cJSON_AddNullToObject(j, k);
+}
+
+static void write_jsonl(FILE *f, const pp_sim_out *out, const example_result *e) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "scene", out->scene->name);
+    cJSON_AddStringToObject(j, "split", out->split == PP_SPLIT_OOD ? "ood" : "id");
+    cJSON_AddNumberToObject(j, "seed", (double)out->seed);
+    cJSON_AddStringToObject(j, "prompt", out->prompt);
+    cJSON_AddBoolToObject(j, "pc_pass", e->pc);
+    cJSON_AddBoolToObject(j, "sa_pass", e->sa);
+    cJSON_AddBoolToObject(j, "joint", e->pc && e->sa);
+    add_num(j, "velocity_error", e->vel);
+    add_num(j, "iou", e->iou);
+    cJSON *t = cJSON_AddObjectToObject(j, "seconds");
+    add_num(t, "text_to_video", e->t_t2v);
+    add_num(t, "prediction", e->t_pred);
+    add_num(t, "eval", e->t_eval);
+    char *s = cJSON_PrintUnformatted(j);
+    fprintf(f, "%s\n", s);
+    fflush(f);
+    free(s);
+    cJSON_Delete(j);
+}
+
+static void progress(int i, int n, double t0) {
+    double el = pp_now() - t0, eta = i ? el / i * (n - i) : 0;
+    fprintf(stderr, "\rheldout: example %d/%d, %.0fs elapsed, ETA %.0fs   ", i, n, el, eta);
+    if (i == n) fprintf(stderr, "\n");
+    fflush(stderr);
+}
+
+/* ---- the loop ---- */
+typedef struct {
+    const pp_prophy *m;
+    const float *P;
+    const pp_heldout_cfg *c;
+    const prompt_set *train;
+    pp_heldout_result *r;
+    int done, total;
+    double t0;
+} loop_ctx;
+
+/* Draws seeds for (scene, split) until c->n examples not in the training data ran. */
+static int run_scene(loop_ctx *L, int scene, int split) {
+    const pp_sim_scene *sc = pp_sim_scene_at(scene);
+    const pp_model_config *b = &L->m->cfg.base;
+    int found = 0, ns = pp_sim_nscenes();
+    for (int64_t i = 0; found < L->c->n; i++) {
+        if (i >= 100LL * L->c->n + 1000)
+            PP_FAIL("heldout: no %d prompts of scene %s outside the training data", L->c->n, sc->name);
+        pp_sim_out out;
+        uint64_t seed = pp_dataset_sample_seed(L->c->seed ^ PP_HELDOUT_SALT, i * ns + scene);
+        if (pp_sim_run(sc, seed, split, b->frames, b->height, b->width, &out)) return -1;
+        if (set_has(L->train, out.prompt)) {
+            L->r->skipped++;
+            pp_sim_free(&out);
+            continue;
+        }
+        example_result e;
+        int rc = run_example(L->m, L->P, L->c, &out, &e);
+        if (!rc) {
+            tally_add(&L->r->scene[split][scene], &e);
+            tally_add(&L->r->group[split][pp_heldout_is_composite(sc->name)], &e);
+            if (L->c->jsonl) write_jsonl(L->c->jsonl, &out, &e);
+            found++;
+            if (L->c->progress) progress(++L->done, L->total, L->t0);
+        }
+        pp_sim_free(&out);
+        if (rc) return -1;
+    }
+    return 0;
+}
+
+int pp_heldout_run(const pp_prophy *m, const float *P, const pp_heldout_cfg *c, pp_heldout_result *r) {
+    memset(r, 0, sizeof *r);
+    r->has_reb = pp_prophy_has_reb(&m->cfg);
+    r->splits = c->splits;
+    if (c->n < 1) PP_FAIL("heldout: the number of examples must be >= 1 (got %d)", c->n);
+    if (!(c->splits & 3)) PP_FAIL("heldout: no split chosen");
+    if (pp_sim_nscenes() > PP_HELDOUT_MAX_SCENES) PP_FAIL("heldout: too many scenes");
+    if (model_predicts(m) && (c->cond_frames < 1 || c->cond_frames >= m->cfg.base.frames))
+        PP_FAIL("--cond-frames %d must be in [1, %d) for the model's %d frames", c->cond_frames,
+                m->cfg.base.frames, m->cfg.base.frames);
+    prompt_set train = {0};
+    if (c->exclude_dir && load_training_prompts(c->exclude_dir, &train)) return set_free(&train), -1;
+    loop_ctx L = {.m = m, .P = P, .c = c, .train = &train, .r = r, .t0 = pp_now()};
+    L.total = c->n * pp_sim_nscenes() * ((c->splits & 1) + (c->splits >> 1 & 1));
+    int rc = 0;
+    for (int split = 0; split < 2 && !rc; split++)
+        for (int s = 0; s < pp_sim_nscenes() && !rc && (c->splits >> split & 1); s++) rc = run_scene(&L, s, split);
+    set_free(&train);
+    return rc;
+}
+
+/* ---- the table ---- */
+static void table_row(FILE *f, const char *split, const char *name, const pp_heldout_tally *t, int has_reb) {
+    if (!t->n) return;
+    double n = t->n;
+    fprintf(f, "| %s / %s | %d | %.1f | %.1f | %.1f | ", split, name, t->n, 100 * t->pc / n, 100 * t->sa / n,
+            100 * t->joint / n);
+    if (t->nvel) fprintf(f, "%.4f (%d) | ", t->vel_sum / t->nvel, t->nvel);
+    else fprintf(f, "n/a | ");
+    if (has_reb && t->niou) fprintf(f, "%.3f |\n", t->iou_sum / t->niou);
+    else fprintf(f, "n/a |\n");
+}
+
+static void table_head(FILE *f, const char *first) {
+    fprintf(f, "| %s | n | PC %% | SA %% | joint %% | vel. error (n) | IoU |\n", first);
+    fprintf(f, "|---|---:|---:|---:|---:|---:|---:|\n");
+}
+
+static pp_heldout_tally tally_sum(const pp_heldout_tally *a, const pp_heldout_tally *b) {
+    pp_heldout_tally t = {a->n + b->n, a->pc + b->pc, a->sa + b->sa, a->joint + b->joint,
+                          a->nvel + b->nvel, a->vel_sum + b->vel_sum, a->niou + b->niou, a->iou_sum + b->iou_sum};
+    return t;
+}
+
+void pp_heldout_table(const pp_heldout_result *r, FILE *f) {
+    static const char *const split_name[2] = {"id", "ood"}, *const group_name[2] = {"single", "composite"};
+    table_head(f, "split / group");
+    for (int s = 0; s < 2; s++) {
+        if (!(r->splits >> s & 1)) continue;
+        for (int g = 0; g < 2; g++) table_row(f, split_name[s], group_name[g], &r->group[s][g], r->has_reb);
+        pp_heldout_tally all = tally_sum(&r->group[s][0], &r->group[s][1]);
+        table_row(f, split_name[s], "all", &all, r->has_reb);
+    }
+    fprintf(f, "\n");
+    table_head(f, "split / scene");
+    for (int s = 0; s < 2; s++)
+        for (int k = 0; k < pp_sim_nscenes() && (r->splits >> s & 1); k++)
+            table_row(f, split_name[s], pp_sim_scene_at(k)->name, &r->scene[s][k], r->has_reb);
+    fprintf(f, "\n%d drawn example%s skipped: prompt in the training data\n", r->skipped, r->skipped == 1 ? "" : "s");
+}
