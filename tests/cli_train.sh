@@ -20,6 +20,10 @@ expect_ok   "first half" $PROPHY train $TINY --steps 3 -o $T/b.safetensors
 expect_ok   "resumed to the end" $PROPHY train $TINY --steps 6 --resume $T/b.safetensors.ckpt -o $T/b.safetensors
 check       "resume gives the same bytes" 'cmp -s $T/a.safetensors $T/b.safetensors'
 
+expect_ok   "stage 2 on 2 threads" $PROPHY train --batch 2 --steps 2 -q -t 2 --init $T/s1.safetensors -o $T/t2.safetensors
+expect_ok   "stage 2 on 1 thread" $PROPHY train --batch 2 --steps 2 -q -t 1 --init $T/s1.safetensors -o $T/t1.safetensors
+check       "the thread count does not change a byte" 'cmp -s $T/t1.safetensors $T/t2.safetensors'
+
 expect_fail "unknown branch" $PROPHY train $TINY --branch most -o $T/e.safetensors
 expect_fail "unknown world" $PROPHY train $TINY --world cubes -o $T/e.safetensors
 expect_fail "missing stage-1 model" $PROPHY train $TINY --init $T/nope.safetensors -o $T/e.safetensors

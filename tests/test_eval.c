@@ -281,3 +281,79 @@ TEST(eval_maps_file_and_localisation) {
     pp_eval_spec_free(&s);
     pp_sim_free(&out);
 }
+
+/* ---- noise videos (what a nearly untrained model produces) ----
+ * The simulator's spec of `scene` (seed, ID split, 16 frames, H x W) with its video
+ * replaced by noise: kind 0 = uniform random RGB per pixel and frame; kind 1 =
+ * smoothed noise (a random RGB value every 4 pixels, bilinearly interpolated: colour
+ * blobs of ~4 px). Returns 0 and the report, or -1. */
+static uint64_t noise_rng(uint64_t *s) { /* splitmix64 */
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static int noise_eval(const char *scene, uint64_t seed, int kind, int H, int W, pp_eval_report *r) {
+    pp_sim_out out;
+    pp_eval_spec s;
+    if (sim_spec(scene, seed, 16, H, W, &out, &s)) return -1;
+    pp_video *v = &out.video;
+    uint64_t rs = seed * 1000003u + (uint64_t)kind;
+    enum { CELL = 4 };
+    int gw = W / CELL + 2, gh = H / CELL + 2;
+    uint8_t *grid = pp_malloc((size_t)gw * gh * 3);
+    for (int f = 0; f < v->frames; f++) {
+        for (int k = 0; k < gw * gh * 3; k++) grid[k] = (uint8_t)(noise_rng(&rs) >> 56);
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                uint8_t *p = pp_video_frame(v, f) + ((size_t)y * W + x) * 3;
+                float gx = (float)x / CELL, gy = (float)y / CELL, tx = gx - (int)gx, ty = gy - (int)gy;
+                const uint8_t *g00 = grid + ((size_t)(int)gy * gw + (int)gx) * 3, *g01 = g00 + 3, *g10 = g00 + gw * 3,
+                              *g11 = g10 + 3;
+                for (int c = 0; c < 3; c++)
+                    p[c] = kind == 0 ? (uint8_t)(noise_rng(&rs) >> 56)
+                                     : (uint8_t)lrintf((1 - ty) * ((1 - tx) * g00[c] + tx * g01[c]) +
+                                                       ty * ((1 - tx) * g10[c] + tx * g11[c]));
+            }
+    }
+    free(grid);
+    int rc = pp_eval_run(v, &s, NULL, r);
+    pp_eval_spec_free(&s);
+    pp_sim_free(&out);
+    return rc;
+}
+
+/* Uniform noise must not pass semantic adherence for the ball scenes: scattered
+ * pixels of the ball's colour class are not a ball (src/eval/parse.c, compactness).
+ * PROPHY_EVAL_NOISE=N additionally prints SA/PC pass counts of N noise videos
+ * (seeds 0..N-1) per scene and noise kind (docs/EVAL.md, "Noise videos"). */
+TEST(eval_noise_fails_semantic_adherence) {
+    const char *balls[] = {"uniform_motion", "parabola", "collision", "bounce", "deformation"};
+    for (int k = 0; k < 5; k++)
+        for (uint64_t seed = 0; seed < 4; seed++) {
+            pp_eval_report r;
+            CHECK(noise_eval(balls[k], seed, 0, 32, 32, &r) == 0);
+            CHECK_MSG(!r.sa_pass, "%s seed %d: uniform noise passes SA", balls[k], (int)seed);
+        }
+    const char *env = getenv("PROPHY_EVAL_NOISE");
+    int n = env ? atoi(env) : 0;
+    if (n <= 0) return;
+    int sizes[] = {32, 16};
+    for (int z = 0; z < 2; z++) {
+        printf("\nnoise videos, %dx%d, 16 frames, %d seeds: SA passes / PC passes\n", sizes[z], sizes[z], n);
+        printf("%-18s %-14s %-14s\n", "scene", "uniform", "smoothed");
+        for (int i = 0; i < pp_sim_nscenes(); i++) {
+            const char *name = pp_sim_scene_at(i)->name;
+            int sa[2] = {0, 0}, pc[2] = {0, 0};
+            for (int kind = 0; kind < 2; kind++)
+                for (int seed = 0; seed < n; seed++) {
+                    pp_eval_report r;
+                    if (noise_eval(name, (uint64_t)seed, kind, sizes[z], sizes[z], &r)) continue;
+                    sa[kind] += r.sa_pass;
+                    pc[kind] += r.pc_pass;
+                }
+            printf("%-18s %3d / %-8d %3d / %-8d\n", name, sa[0], pc[0], sa[1], pc[1]);
+        }
+    }
+}
