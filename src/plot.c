@@ -2,7 +2,8 @@
  *
  * Reads the CSV's "step", "loss" and "diff" columns, smooths each with an EMA
  * (0.98), and draws them on a log-scaled y axis: total loss blue, diffusion loss
- * red, grid lines at each power of ten and at 2x, 5x. 640x320, white background. */
+ * red (on top), labelled grid lines at each power of ten and at 2x, 5x; the last
+ * step is written bottom right. 640x320, white background. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +93,26 @@ static void draw_curve(uint8_t *img, const curve *c, const float *y, double lo, 
     }
 }
 
+/* A 3x5 bitmap font for axis labels: digits, '.', 'e', '-', 'k' (rows top to bottom,
+ * 3 bits each, MSB = left). */
+static const char *const glyph_chars = "0123456789.e-k";
+static const uint8_t glyphs[][5] = {
+    {7, 5, 5, 5, 7}, {2, 6, 2, 2, 7}, {7, 1, 7, 4, 7}, {7, 1, 7, 1, 7}, {5, 5, 7, 1, 1}, {7, 4, 7, 1, 7},
+    {7, 4, 7, 5, 7}, {7, 1, 1, 1, 1}, {7, 5, 7, 5, 7}, {7, 5, 7, 1, 7}, {0, 0, 0, 0, 2}, {0, 7, 5, 6, 7},
+    {0, 0, 7, 0, 0}, {4, 5, 6, 5, 5}};
+
+/* Text at (x, y) = top-left, each font pixel drawn as 2x2. */
+static void text(uint8_t *img, int x, int y, const char *s, const uint8_t col[3]) {
+    for (; *s; s++, x += 8) {
+        const char *g = strchr(glyph_chars, *s);
+        if (!g) continue;
+        for (int r = 0; r < 5; r++)
+            for (int b = 0; b < 3; b++)
+                if (glyphs[g - glyph_chars][r] >> (2 - b) & 1)
+                    for (int k = 0; k < 4; k++) dot(img, x + 2 * b + k % 2, y + 2 * r + k / 2, col);
+    }
+}
+
 static void draw_grid(uint8_t *img, double lo, double hi) {
     static const uint8_t grid[3] = {225, 225, 225}, axis[3] = {120, 120, 120};
     for (int e = (int)floor(lo); e <= (int)ceil(hi); e++)
@@ -99,6 +120,9 @@ static void draw_grid(uint8_t *img, double lo, double hi) {
             float v = m * powf(10.0f, (float)e);
             int y = ypix(v, lo, hi);
             for (int x = MARGIN; x < PW - MARGIN; x++) dot(img, x, y, m == 1 ? axis : grid);
+            char lab[16];
+            snprintf(lab, sizeof lab, "%g", v);
+            if (y > 14 && y < PH - MARGIN) text(img, MARGIN + 4, y - 12, lab, axis);
         }
     for (int y = MARGIN; y < PH - MARGIN; y++) dot(img, MARGIN, y, axis);
 }
@@ -123,6 +147,9 @@ int pp_plot_loss_csv(const char *csv_path, const char *png_path) {
         draw_grid(v.rgb, lo, hi);
         draw_curve(v.rgb, &c, c.loss, lo, hi, blue);
         draw_curve(v.rgb, &c, c.diff, lo, hi, red);
+        char lab[32]; /* the last step, bottom right */
+        snprintf(lab, sizeof lab, "%.0f", c.step[c.n - 1]);
+        text(v.rgb, PW - MARGIN - 8 * (int)strlen(lab), PH - MARGIN + 6, lab, (const uint8_t[3]){120, 120, 120});
         rc = pp_video_write(&v, png_path, 1);
     }
     pp_video_free(&v);
