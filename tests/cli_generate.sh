@@ -74,8 +74,8 @@ expect_fail "prophy: --cond-frames leaves nothing" $PROPHY generate -m $P -p "a 
 expect_fail "prophy: --spec for a prompt with no scene" $PROPHY generate -m $P -p "zorble" --spec $T/x.json -o $T/x.gif
 head -c 5000 $P > $T/ptrunc.safetensors
 expect_fail "prophy: truncated model file" $PROPHY generate -m $T/ptrunc.safetensors -p "a red ball" -o $T/x.gif
-# a config that disagrees with the tensors (same header length: dim 24 -> 26)
-LC_ALL=C sed 's/\\"dim\\":24,/\\"dim\\":26,/' $P > $T/pbad.safetensors
+# a config that disagrees with the tensors (same header length: ffn 48 -> 50)
+LC_ALL=C sed 's/\\"ffn_dim\\":48,/\\"ffn_dim\\":50,/' $P > $T/pbad.safetensors
 check       "prophy: the edited config differs" '! cmp -s $P $T/pbad.safetensors'
 expect_fail "prophy: a model whose config does not match its tensors" $PROPHY generate -m $T/pbad.safetensors -p "a red ball" -o $T/x.gif
 expect_fail "prophy: a missing model file" $PROPHY generate -m $T/none.safetensors -p "a red ball" -o $T/x.gif
