@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# claims.sh [OUTDIR] [N] - the README's claim table: `prophy eval --heldout N
+# --split both` (N held-out prompts/seeds per scene and split, prompts of the
+# training set excluded) on every trained model of tools/train_shipped.sh found in
+# OUTDIR (baseline, prophy = full, seb, reb), then one combined Markdown table:
+# rows = model x split x group (single-phenomenon scenes, composites).
+# PAR=1 evaluates the models side by side, one thread each.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+D=${1:-out}
+N=${2:-8}
+P=./prophy
+models=()
+for m in baseline prophy seb reb; do [ -f "$D/$m.safetensors" ] && models+=("$m"); done
+[ ${#models[@]} -gt 0 ] || { echo "claims.sh: no trained models in $D (run tools/train_shipped.sh)" >&2; exit 1; }
+evaluate() {
+    $P eval -m "$D/$1.safetensors" --heldout "$N" --split both --exclude-data "$D/physics-data" \
+        --jsonl "$D/claims_$1.jsonl" --table "$D/claims_$1.md" "${@:2}" >/dev/null
+}
+if [ "${PAR:-0}" = 1 ]; then
+    pids=()
+    for m in "${models[@]}"; do evaluate "$m" -t 1 2>"$D/claims_$m.log" & pids+=($!); done
+    for p in "${pids[@]}"; do wait "$p"; done
+else
+    for m in "${models[@]}"; do evaluate "$m"; done
+fi
+echo "| model | split / group | n | PC % | SA % | joint % | vel. error (n) | IoU |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|"
+for g in "id / single" "id / composite" "ood / single" "ood / composite"; do
+    for m in "${models[@]}"; do
+        name=$m; [ "$m" = prophy ] && name="ProPhy (full)"; [ "$m" = baseline ] && name="baseline (none)"
+        grep -F "| $g |" "$D/claims_$m.md" | head -1 | sed "s/^| /| $name | /"
+    done
+done
