@@ -11,7 +11,7 @@ D=${1:-out}
 N=${2:-8}
 P=./prophy
 models=()
-for m in baseline prophy seb reb; do [ -f "$D/$m.safetensors" ] && models+=("$m"); done
+for m in baseline prophy prophy_bb seb reb; do [ -f "$D/$m.safetensors" ] && models+=("$m"); done
 [ ${#models[@]} -gt 0 ] || { echo "claims.sh: no trained models in $D (run tools/train_shipped.sh)" >&2; exit 1; }
 evaluate() {
     $P eval -m "$D/$1.safetensors" --heldout "$N" --split both --exclude-data "$D/physics-data" \
@@ -28,7 +28,7 @@ echo "| model | split / group | n | PC % | SA % | joint % | vel. error (n) | IoU
 echo "|---|---|---:|---:|---:|---:|---:|---:|"
 for g in "id / single" "id / composite" "ood / single" "ood / composite"; do
     for m in "${models[@]}"; do
-        name=$m; [ "$m" = prophy ] && name="ProPhy (full)"; [ "$m" = baseline ] && name="baseline (none)"
+        name=$m; [ "$m" = prophy ] && name="ProPhy (full)"; [ "$m" = baseline ] && name="baseline (none)"; [ "$m" = prophy_bb ] && name="ProPhy (full, backbone trained)"
         grep -F "| $g |" "$D/claims_$m.md" | head -1 | sed "s/^| /| $name | /"
     done
 done

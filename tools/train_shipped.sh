@@ -11,7 +11,8 @@
 # Every stage checkpoints every 250 steps; rerunning the script after a kill
 # resumes each unfinished stage exactly (finished ones are skipped).
 # On 2 cores: about 1 h (stage 1) + 20 min + 12 min. Extra arguments after OUTDIR
-# (e.g. seb reb) also train those ablations like the baseline. PAR=1 runs the
+# (seb, reb, full+bb = the full branch with the backbone not frozen) also train
+# those ablations for the same steps. PAR=1 runs the
 # stage-2 trainings side by side with one thread each (the results are the same
 # bytes: every kernel is independent of the thread count).
 set -euo pipefail
@@ -19,33 +20,43 @@ cd "$(dirname "$0")/.."
 D=${1:-out}
 shift || true
 P=./prophy
+# sizes (the defaults are the shipped model's; smaller ones only for a smoke test)
+COUNT=${COUNT:-20000} S1=${S1:-5000} S2=${S2:-1000} BATCH=${BATCH:-16}
 mkdir -p "$D"
-[ -f "$D/physics-data/manifest.json" ] || $P dataset --out "$D/physics-data" --count 20000 -q
-COMMON="--data $D/physics-data --batch 16 --lr 1e-3 --ema 0.998 -s 1 --ckpt-every 250"
+[ -f "$D/physics-data/manifest.json" ] || $P dataset --out "$D/physics-data" --count "$COUNT" -q ${DATA_FLAGS:-}
+COMMON="--data $D/physics-data --batch $BATCH --lr 1e-3 --ema 0.998 -s 1 --ckpt-every 250 ${MODEL_FLAGS:-}"
 
-# run NAME STEPS WARMUP [STAGE1 BRANCH]: train to NAME.safetensors, resuming its
-# checkpoint if there is one (the checkpoint knows the stage and the branch)
+# run NAME STEPS WARMUP [STAGE1 BRANCH [FLAG]]: train to NAME.safetensors, resuming
+# its checkpoint if there is one (the checkpoint knows the stage, branch, frozen set)
 run() {
     local name=$1 steps=$2 warmup=$3 out="$D/$1.safetensors" ck="$D/$1.safetensors.ckpt"
     local from=()
-    [ $# -ge 5 ] && from=(--init "$4" --branch "$5")
+    [ $# -ge 5 ] && from=(--init "$4" --branch "$5" ${6:+"$6"})
     [ -f "$ck.done" ] && { echo "$name: done"; return; }
     if [ -f "$ck" ]; then from=(--resume "$ck"); fi
     $P train $COMMON --steps "$steps" --warmup "$warmup" "${from[@]}" -o "$out" --log "$D/$name.csv"
     touch "$ck.done"
 }
 
-run stage1 5000 200
+run stage1 "$S1" 200
+# an ablation: seb | reb | full+bb (the full branch with the backbone trained too)
+ablation() {
+    case "$1" in
+    full+bb) run prophy_bb "$S2" 100 "$D/stage1.safetensors" full --train-backbone ;;
+    *) run "$1" "$S2" 100 "$D/stage1.safetensors" "$1" ;;
+    esac
+}
+
 if [ "${PAR:-0}" = 1 ]; then # stage 2 runs side by side, one thread each (same bytes)
     COMMON="$COMMON -t 1 -q"
     pids=()
-    run prophy 1000 100 "$D/stage1.safetensors" full & pids+=($!)
-    run baseline 1000 100 "$D/stage1.safetensors" none & pids+=($!)
-    for b in "$@"; do run "$b" 1000 100 "$D/stage1.safetensors" "$b" & pids+=($!); done
+    run prophy "$S2" 100 "$D/stage1.safetensors" full & pids+=($!)
+    run baseline "$S2" 100 "$D/stage1.safetensors" none & pids+=($!)
+    for b in "$@"; do ablation "$b" & pids+=($!); done
     for p in "${pids[@]}"; do wait "$p"; done
 else
-    run prophy 1000 100 "$D/stage1.safetensors" full
-    run baseline 1000 100 "$D/stage1.safetensors" none
-    for b in "$@"; do run "$b" 1000 100 "$D/stage1.safetensors" "$b"; done
+    run prophy "$S2" 100 "$D/stage1.safetensors" full
+    run baseline "$S2" 100 "$D/stage1.safetensors" none
+    for b in "$@"; do ablation "$b"; done
 fi
 echo "shipped model: $D/prophy.safetensors (cp it to models/)"
