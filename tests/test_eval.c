@@ -325,7 +325,9 @@ static int noise_eval(const char *scene, uint64_t seed, int kind, int H, int W, 
 }
 
 /* Uniform noise must not pass semantic adherence for the ball scenes: scattered
- * pixels of the ball's colour class are not a ball (src/eval/parse.c, compactness).
+ * pixels of the ball's colour class are not a ball (src/eval/parse.c, compactness);
+ * nor for the fluid scenes: noise in a fluid's colour class is not coherent from
+ * frame to frame or between neighbouring pixels (src/eval/sa.c, fluid_coherence).
  * PROPHY_EVAL_NOISE=N additionally prints SA/PC pass counts of N noise videos
  * (seeds 0..N-1) per scene and noise kind (docs/EVAL.md, "Noise videos"). */
 TEST(eval_noise_fails_semantic_adherence) {
@@ -335,6 +337,14 @@ TEST(eval_noise_fails_semantic_adherence) {
             pp_eval_report r;
             CHECK(noise_eval(balls[k], seed, 0, 32, 32, &r) == 0);
             CHECK_MSG(!r.sa_pass, "%s seed %d: uniform noise passes SA", balls[k], (int)seed);
+        }
+    const char *fluids[] = {"smoke",     "flame",        "liquid",          "melting",
+                            "explosion", "bounce_smoke", "collision_flame", "melting_explosion"};
+    for (int k = 0; k < 8; k++)
+        for (uint64_t seed = 0; seed < 4; seed++) {
+            pp_eval_report r;
+            CHECK(noise_eval(fluids[k], seed, 0, 32, 32, &r) == 0);
+            CHECK_MSG(!r.sa_pass, "%s seed %d: uniform noise passes SA", fluids[k], (int)seed);
         }
     const char *env = getenv("PROPHY_EVAL_NOISE");
     int n = env ? atoi(env) : 0;
