@@ -90,6 +90,7 @@ static int load_training_prompts(const char *dir, prompt_set *set) {
 typedef struct {
     int pc, sa;
     double vel, iou;   /* NaN: not applicable */
+    double iou0;       /* the IoU of a map marking every token (the chance level of iou) */
     double t_t2v, t_pred, t_eval;
 } example_result;
 
@@ -109,12 +110,15 @@ static int eval_json_spec(const pp_video *v, const cJSON *spec, int K, pp_eval_r
 }
 
 /* (c) mean over labelled categories of the IoU of the normalised routing map (> 0.5)
- * with the simulator's map - bg (> 0). NaN when no category gives one. */
-static double routing_iou(const pp_gen_result *g, const pp_sim_out *out) {
+ * with the simulator's map - bg (> 0). NaN when no category gives one. *chance
+ * receives the same mean for a map that marks every token (= the phenomenon's
+ * share of the video): the level a map without localisation reaches. */
+static double routing_iou(const pp_gen_result *g, const pp_sim_out *out, double *chance) {
+    *chance = NAN;
     if (!g->cat_maps) return NAN;
     size_t plane = (size_t)out->frames * out->height * out->width;
     float *gt = pp_malloc(plane * sizeof(float)), *m = pp_malloc((size_t)g->N * sizeof(float));
-    double sum = 0;
+    double sum = 0, sum0 = 0;
     int n = 0;
     for (int k = 0; k < PP_NCAT; k++) {
         if (out->cats[k] < 0.5f) continue;
@@ -122,12 +126,14 @@ static double routing_iou(const pp_gen_result *g, const pp_sim_out *out) {
         float mx = 0;
         for (int t = 0; t < g->N; t++) mx = fmaxf(mx, mk[t]);
         for (int t = 0; t < g->N; t++) m[t] = mx > 0 ? mk[t] / mx : 0;
-        for (size_t p = 0; p < plane; p++) gt[p] = ok[p] - out->bg[p] > 0 ? 1.0f : 0.0f;
+        size_t on = 0;
+        for (size_t p = 0; p < plane; p++) on += (gt[p] = ok[p] - out->bg[p] > 0 ? 1.0f : 0.0f) > 0;
         double iou = pp_eval_map_iou(m, g->gf, g->gh, g->gw, gt, out->frames, out->height, out->width, 0.5f);
-        if (isfinite(iou)) { sum += iou; n++; }
+        if (isfinite(iou)) { sum += iou; sum0 += (double)on / plane; n++; }
     }
     free(gt);
     free(m);
+    if (n) *chance = sum0 / n;
     return n ? sum / n : NAN;
 }
 
@@ -153,7 +159,7 @@ static int run_t2v(const pp_prophy *m, const float *P, const pp_sim_out *out, pp
         to_video(&gr, &v);
         rc = eval_json_spec(&v, spec, 0, &r);
         e->pc = r.pc_pass, e->sa = r.sa_pass;
-        if (g.routes) e->iou = routing_iou(&gr, out);
+        if (g.routes) e->iou = routing_iou(&gr, out, &e->iou0);
         e->t_eval += pp_now() - t0;
         pp_video_free(&v);
         pp_gen_result_free(&gr);
@@ -182,7 +188,7 @@ static int run_pred(const pp_prophy *m, const float *P, const pp_heldout_cfg *c,
     to_video(&gr, &v);
     rc = eval_json_spec(&v, out->spec, c->cond_frames, &r);
     e->vel = r.velocity_error;
-    e->iou = routing_iou(&gr, out);
+    e->iou = routing_iou(&gr, out, &e->iou0);
     e->t_eval += pp_now() - t0;
     pp_video_free(&v);
     pp_gen_result_free(&gr);
@@ -192,7 +198,7 @@ static int run_pred(const pp_prophy *m, const float *P, const pp_heldout_cfg *c,
 static int run_example(const pp_prophy *m, const float *P, const pp_heldout_cfg *c, const pp_sim_out *out,
                        example_result *e) {
     memset(e, 0, sizeof *e);
-    e->vel = e->iou = NAN;
+    e->vel = e->iou = e->iou0 = NAN;
     pp_gen_config g = pp_gen_defaults();
     g.steps = c->steps;
     g.cfg = c->cfg;
@@ -208,7 +214,7 @@ static void tally_add(pp_heldout_tally *t, const example_result *e) {
     t->sa += e->sa;
     t->joint += e->pc && e->sa;
     if (isfinite(e->vel)) { t->nvel++; t->vel_sum += e->vel; }
-    if (isfinite(e->iou)) { t->niou++; t->iou_sum += e->iou; }
+    if (isfinite(e->iou)) { t->niou++; t->iou_sum += e->iou; t->iou0_sum += e->iou0; }
 }
 
 static void add_num(cJSON *j, const char *k, double v) {
@@ -227,6 +233,7 @@ static void write_jsonl(FILE *f, const pp_sim_out *out, const example_result *e)
     cJSON_AddBoolToObject(j, "joint", e->pc && e->sa);
     add_num(j, "velocity_error", e->vel);
     add_num(j, "iou", e->iou);
+    add_num(j, "iou_all_tokens", e->iou0);
     cJSON *t = cJSON_AddObjectToObject(j, "seconds");
     add_num(t, "text_to_video", e->t_t2v);
     add_num(t, "prediction", e->t_pred);
@@ -316,18 +323,18 @@ static void table_row(FILE *f, const char *split, const char *name, const pp_hel
             100 * t->joint / n);
     if (t->nvel) fprintf(f, "%.4f (%d) | ", t->vel_sum / t->nvel, t->nvel);
     else fprintf(f, "n/a | ");
-    if (has_reb && t->niou) fprintf(f, "%.3f |\n", t->iou_sum / t->niou);
+    if (has_reb && t->niou) fprintf(f, "%.3f (%.3f) |\n", t->iou_sum / t->niou, t->iou0_sum / t->niou);
     else fprintf(f, "n/a |\n");
 }
 
 static void table_head(FILE *f, const char *first) {
-    fprintf(f, "| %s | n | PC %% | SA %% | joint %% | vel. error (n) | IoU |\n", first);
+    fprintf(f, "| %s | n | PC %% | SA %% | joint %% | vel. error (n) | IoU (all tokens) |\n", first);
     fprintf(f, "|---|---:|---:|---:|---:|---:|---:|\n");
 }
 
 static pp_heldout_tally tally_sum(const pp_heldout_tally *a, const pp_heldout_tally *b) {
     pp_heldout_tally t = {a->n + b->n, a->pc + b->pc, a->sa + b->sa, a->joint + b->joint,
-                          a->nvel + b->nvel, a->vel_sum + b->vel_sum, a->niou + b->niou, a->iou_sum + b->iou_sum};
+                          a->nvel + b->nvel, a->vel_sum + b->vel_sum, a->niou + b->niou, a->iou_sum + b->iou_sum, a->iou0_sum + b->iou0_sum};
     return t;
 }
 

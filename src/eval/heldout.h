@@ -41,6 +41,7 @@ typedef struct {
     double vel_sum;          /* over finite velocity errors */
     int niou;
     double iou_sum;          /* over finite per-example IoUs */
+    double iou0_sum;         /* the all-tokens map's IoU of the same examples (chance level) */
 } pp_heldout_tally;
 
 typedef struct {
