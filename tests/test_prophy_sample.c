@@ -110,7 +110,8 @@ TEST(prophy_sample_given_frames_kept) {
         CHECK(memcmp(a.video + 3 * hw, b.video + 3 * hw, hw * sizeof(float)) != 0); /* frame 3 */
     }
     c.cond_frames = 4; /* nothing left to predict */
-    CHECK(pp_prophy_generate(&g.m, g.m.params, "a red ball", &c, &b) != 0);
+    pp_gen_result e;
+    CHECK(pp_prophy_generate(&g.m, g.m.params, "a red ball", &c, &e) != 0);
     pp_gen_result_free(&src), pp_gen_result_free(&a), pp_gen_result_free(&b);
     tiny_free(&g);
 }
