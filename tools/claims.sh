@@ -13,7 +13,8 @@ P=./prophy
 models=()
 for m in baseline prophy prophy_bb seb reb; do [ -f "$D/$m.safetensors" ] && models+=("$m"); done
 [ ${#models[@]} -gt 0 ] || { echo "claims.sh: no trained models in $D (run tools/train_shipped.sh)" >&2; exit 1; }
-evaluate() {
+evaluate() { # (a table newer than its model is kept: rerunning only finishes what is missing)
+    [ "$D/claims_$1.md" -nt "$D/$1.safetensors" ] && return 0
     $P eval -m "$D/$1.safetensors" --heldout "$N" --split both --exclude-data "$D/physics-data" \
         --jsonl "$D/claims_$1.jsonl" --table "$D/claims_$1.md" "${@:2}" >/dev/null
 }
