@@ -13,7 +13,7 @@ expect_ok "heldout 1 id" $PROPHY eval -m "$T/m.safetensors" --heldout 1 --split 
 cp "$CLI_TMP/out" "$T/stdout.md"
 cp "$CLI_TMP/err" "$T/stderr.txt"
 check "table rows" 'grep -q "^| id / single | 11 |" "$T/h.md" && grep -q "^| id / composite | 3 |" "$T/h.md"'
-check "table columns" 'grep -q "^| split / group | n | PC % | SA % | joint % | vel. error (n) | IoU (all tokens) |" "$T/h.md"'
+check "table columns" 'grep -q "^| split / group | n | PC % | SA % | joint % | vel. error (n) | IoU gen. / sim. video (all tokens) |" "$T/h.md"'
 check "per-scene rows" '[ $(grep -c "^| id / [a-z_]* | 1 |" "$T/h.md") -eq 14 ]'
 check "same table on stdout" 'cmp -s "$T/h.md" "$T/stdout.md"'
 check "REB model has an IoU" 'grep "^| id / all " "$T/h.md" | grep -qv "n/a |$"'

@@ -17,10 +17,10 @@ for s in $($P sim --list); do
     $P sim --scene "$s" --seed 900001 -o "$D/${s}_sim.gif" --spec "$tmp/$s.json" --upscale 4
     p=$(prompt_of "$tmp/$s.json")
     echo "$s: $p"
-    $P generate -m "$M" -p "$p" -s 1 -o "$D/$s.gif" --upscale 4 2>"$tmp/gen.log" || { cat "$tmp/gen.log"; exit 1; }
-    echo "| $s | $p | ![]($(basename "$D")/$s.gif) | ![]($(basename "$D")/${s}_sim.gif) |" >> "$tmp/table.md"
+    $P generate -m "$M" -p "$p" -s 1 -o "$D/$s.gif" --upscale 4 ${THREADS:+-t $THREADS} 2>"$tmp/gen.log" || { cat "$tmp/gen.log"; exit 1; }
+    echo "| $s | $p | ![]($D/$s.gif) | ![]($D/${s}_sim.gif) |" >> "$tmp/table.md"
 done
 p=$(prompt_of "$tmp/bounce_smoke.json")
-$P route -m "$M" -p "$p" -s 1 -o "$D/route.gif" --upscale 4 --json > "$D/route.json"
+$P route -m "$M" -p "$p" -s 1 -o "$D/route.gif" --upscale 4 ${THREADS:+-t $THREADS} --json > "$D/route.json"
 echo "route: $p"
 cat "$tmp/table.md"

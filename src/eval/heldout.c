@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "branch/align.h"
 #include "common.h"
 #include "eval/eval.h"
+#include "flow.h"
 #include "eval/heldout.h"
 #include "prophy_sample.h"
 #include "sim/dataset.h"
@@ -91,6 +93,7 @@ typedef struct {
     int pc, sa;
     double vel, iou;   /* NaN: not applicable */
     double iou0;       /* the IoU of a map marking every token (the chance level of iou) */
+    double iou_sim;    /* the router's IoU on the simulator's own video (NaN: no REB) */
     double t_t2v, t_pred, t_eval;
 } example_result;
 
@@ -195,15 +198,54 @@ static int run_pred(const pp_prophy *m, const float *P, const pp_heldout_cfg *c,
     return rc;
 }
 
+/* (d) the router on the simulator's own video: one forward pass at s = 0.5 (noise
+ * from the example's seed) with the prompt, the fine-align head's category maps,
+ * their IoU as in (c). Separates what the router localises from how good the
+ * generated video is. */
+static void run_sim_routes(const pp_prophy *m, const float *P, const pp_sim_out *out, example_result *e) {
+    const pp_prophy_config *mc = &m->cfg;
+    const pp_dit_config *d = &mc->base.dit;
+    if (!pp_prophy_has_reb(mc)) return;
+    int F = out->frames, H = out->height, W = out->width, L = mc->text.ctx, Cc = d->in_dim - d->out_dim;
+    size_t vox = (size_t)F * H * W;
+    pp_gen_result g = {.gf = F / d->patch[0], .gh = H / d->patch[1], .gw = W / d->patch[2]};
+    g.N = g.gf * g.gh * g.gw;
+    float *x0 = pp_alloc_floats(3 * vox), *eps = pp_alloc_floats(3 * vox), *tgt = pp_alloc_floats(3 * vox);
+    float *v = pp_alloc_floats(3 * vox), *xin = pp_alloc_floats((3 + (size_t)Cc) * vox);
+    float *cond = Cc ? pp_zalloc_floats((size_t)Cc * vox) : NULL, *Pr = pp_alloc_floats((size_t)g.N * PP_NCAT);
+    int *ids = pp_malloc((size_t)L * sizeof(int));
+    pp_video_to_float(&out->video, x0);
+    pp_rng r;
+    pp_rng_seed(&r, out->seed ^ 0x5eedULL);
+    pp_rng_fill_normal(&r, eps, 3 * vox, 1.0f);
+    float s = 0.5f, t = 500.0f;
+    pp_flow_make_batch(xin, tgt, x0, eps, &s, cond, 1, 3, Cc, vox);
+    pp_prophy_acts *a = pp_prophy_acts_new(m, 1, F, H, W, 0);
+    if (a && !pp_tok_encode(&m->vocab, out->prompt, L, ids, NULL) && !pp_prophy_forward(m, P, a, xin, &t, ids, v)) {
+        pp_fine_predict(&m->align, P, Pr, pp_prophy_acts_rho_r(a), g.N);
+        g.cat_maps = pp_alloc_floats((size_t)PP_NCAT * g.N); /* [N,17] -> [17,N] */
+        for (int n = 0; n < g.N; n++)
+            for (int c = 0; c < PP_NCAT; c++) g.cat_maps[(size_t)c * g.N + n] = Pr[(size_t)n * PP_NCAT + c];
+        double chance;
+        e->iou_sim = routing_iou(&g, out, &chance);
+        pp_free_aligned(g.cat_maps);
+    }
+    pp_prophy_acts_free(a);
+    float *bufs[] = {x0, eps, tgt, v, xin, cond, Pr};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) pp_free_aligned(bufs[i]);
+    free(ids);
+}
+
 static int run_example(const pp_prophy *m, const float *P, const pp_heldout_cfg *c, const pp_sim_out *out,
                        example_result *e) {
     memset(e, 0, sizeof *e);
-    e->vel = e->iou = e->iou0 = NAN;
+    e->vel = e->iou = e->iou0 = e->iou_sim = NAN;
     pp_gen_config g = pp_gen_defaults();
     g.steps = c->steps;
     g.cfg = c->cfg;
     g.seed = out->seed;
     if (run_t2v(m, P, out, g, e)) return -1;
+    run_sim_routes(m, P, out, e);
     return model_predicts(m) ? run_pred(m, P, c, out, g, e) : 0;
 }
 
@@ -215,6 +257,7 @@ static void tally_add(pp_heldout_tally *t, const example_result *e) {
     t->joint += e->pc && e->sa;
     if (isfinite(e->vel)) { t->nvel++; t->vel_sum += e->vel; }
     if (isfinite(e->iou)) { t->niou++; t->iou_sum += e->iou; t->iou0_sum += e->iou0; }
+    if (isfinite(e->iou_sim)) { t->niou_sim++; t->iou_sim_sum += e->iou_sim; }
 }
 
 static void add_num(cJSON *j, const char *k, double v) {
@@ -234,6 +277,7 @@ static void write_jsonl(FILE *f, const pp_sim_out *out, const example_result *e)
     add_num(j, "velocity_error", e->vel);
     add_num(j, "iou", e->iou);
     add_num(j, "iou_all_tokens", e->iou0);
+    add_num(j, "iou_simulator_video", e->iou_sim);
     cJSON *t = cJSON_AddObjectToObject(j, "seconds");
     add_num(t, "text_to_video", e->t_t2v);
     add_num(t, "prediction", e->t_pred);
@@ -323,18 +367,20 @@ static void table_row(FILE *f, const char *split, const char *name, const pp_hel
             100 * t->joint / n);
     if (t->nvel) fprintf(f, "%.4f (%d) | ", t->vel_sum / t->nvel, t->nvel);
     else fprintf(f, "n/a | ");
-    if (has_reb && t->niou) fprintf(f, "%.3f (%.3f) |\n", t->iou_sum / t->niou, t->iou0_sum / t->niou);
+    if (has_reb && t->niou && t->niou_sim)
+        fprintf(f, "%.3f / %.3f (%.3f) |\n", t->iou_sum / t->niou, t->iou_sim_sum / t->niou_sim, t->iou0_sum / t->niou);
     else fprintf(f, "n/a |\n");
 }
 
 static void table_head(FILE *f, const char *first) {
-    fprintf(f, "| %s | n | PC %% | SA %% | joint %% | vel. error (n) | IoU (all tokens) |\n", first);
+    fprintf(f, "| %s | n | PC %% | SA %% | joint %% | vel. error (n) | IoU gen. / sim. video (all tokens) |\n", first);
     fprintf(f, "|---|---:|---:|---:|---:|---:|---:|\n");
 }
 
 static pp_heldout_tally tally_sum(const pp_heldout_tally *a, const pp_heldout_tally *b) {
     pp_heldout_tally t = {a->n + b->n, a->pc + b->pc, a->sa + b->sa, a->joint + b->joint,
-                          a->nvel + b->nvel, a->vel_sum + b->vel_sum, a->niou + b->niou, a->iou_sum + b->iou_sum, a->iou0_sum + b->iou0_sum};
+                          a->nvel + b->nvel, a->vel_sum + b->vel_sum, a->niou + b->niou, a->iou_sum + b->iou_sum, a->iou0_sum + b->iou0_sum,
+                          a->niou_sim + b->niou_sim, a->iou_sim_sum + b->iou_sim_sum};
     return t;
 }
 

@@ -42,6 +42,8 @@ typedef struct {
     int niou;
     double iou_sum;          /* over finite per-example IoUs */
     double iou0_sum;         /* the all-tokens map's IoU of the same examples (chance level) */
+    int niou_sim;
+    double iou_sim_sum;      /* the router's IoU on the simulator's own videos */
 } pp_heldout_tally;
 
 typedef struct {
