@@ -13,6 +13,9 @@ typedef void (*pp_test_fn)(void);
 void pp_test_register(const char *name, pp_test_fn fn);
 void pp_test_fail(const char *file, int line, const char *fmt, ...);
 int pp_test_failed(void); /* has the running test failed so far */
+/* A path in this run's scratch directory (created on first use, removed with its
+ * contents at exit); the 8 most recent results stay valid. */
+const char *pp_test_path(const char *name);
 
 #define TEST(name)                                                                      \
     static void test_##name(void);                                                      \

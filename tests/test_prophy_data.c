@@ -18,40 +18,7 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static char g_dir[64];
-
-static void rm_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            struct stat st;
-            if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) rm_tree(p);
-            else unlink(p);
-        }
-    closedir(d);
-    rmdir(dir);
-}
-
-__attribute__((destructor)) static void cleanup(void) {
-    if (g_dir[0]) rm_tree(g_dir);
-}
-
-/* A path in this run's scratch directory. */
-static const char *tpath(const char *name) {
-    static char buf[4][256];
-    static int k;
-    if (!g_dir[0]) {
-        snprintf(g_dir, sizeof g_dir, "/tmp/pp_data_test.XXXXXX");
-        if (!mkdtemp(g_dir)) abort();
-    }
-    char *p = buf[k++ % 4];
-    snprintf(p, 256, "%s/%s", g_dir, name);
-    return p;
-}
+#define tpath pp_test_path
 
 /* The shared tiny dataset: 4 samples of 4 frames 16x16, every scene, seed 5. */
 static const char *tiny_dataset(void) {

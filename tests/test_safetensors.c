@@ -15,40 +15,7 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static char g_dir[64];
-
-static void rm_dir(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            struct stat st;
-            if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) rmdir(p);
-            else unlink(p);
-        }
-    closedir(d);
-    rmdir(dir);
-}
-
-__attribute__((destructor)) static void cleanup(void) {
-    if (g_dir[0]) rm_dir(g_dir);
-}
-
-/* A path in this run's scratch directory. */
-static const char *tpath(const char *name) {
-    static char buf[4][256];
-    static int k;
-    if (!g_dir[0]) {
-        snprintf(g_dir, sizeof g_dir, "/tmp/pp_st_test.XXXXXX");
-        if (!mkdtemp(g_dir)) abort();
-    }
-    char *p = buf[k++ % 4];
-    snprintf(p, 256, "%s/%s", g_dir, name);
-    return p;
-}
+#define tpath pp_test_path
 
 static void write_bytes(const char *path, const void *p, size_t n) {
     FILE *f = fopen(path, "wb");
@@ -69,7 +36,7 @@ static uint8_t *st_bytes(const char *header, uint64_t hlen, size_t data_len, siz
 }
 
 static int count_tmp_files(void) {
-    DIR *d = opendir(g_dir);
+    DIR *d = opendir(tpath("")); /* the scratch directory */
     int n = 0;
     struct dirent *e;
     while (d && (e = readdir(d))) n += strstr(e->d_name, ".tmp.") != NULL;
