@@ -137,41 +137,6 @@ static int ext_check(const char *path, float *m, size_t cnt) {
     return 0;
 }
 
-/* Source coordinate of output pixel i (align_corners=False), clamped: index + weight. */
-static void lin_coord(int i, int n_out, int n_in, int *i0, int *i1, float *w) {
-    float s = ((float)i + 0.5f) * (float)n_in / (float)n_out - 0.5f;
-    if (s < 0) s = 0;
-    *i0 = (int)s;
-    if (*i0 > n_in - 1) *i0 = n_in - 1;
-    *i1 = *i0 + 1 < n_in ? *i0 + 1 : n_in - 1;
-    *w = s - (float)*i0;
-    if (*w > 1) *w = 1;
-}
-
-/* src [C,Fs,Hs,Ws] -> dst [C,F,H,W]: nearest frame, bilinear in space. */
-static void ext_resample(const float *src, int C, int Fs, int Hs, int Ws, float *dst, int F, int H, int W) {
-    for (int c = 0; c < C; c++)
-        for (int f = 0; f < F; f++) {
-            int fs = (int)floor(((double)f + 0.5) * Fs / F);
-            if (fs > Fs - 1) fs = Fs - 1;
-            const float *s = src + ((size_t)c * Fs + fs) * Hs * Ws;
-            float *d = dst + ((size_t)c * F + f) * H * W;
-            for (int y = 0; y < H; y++) {
-                int y0, y1;
-                float wy;
-                lin_coord(y, H, Hs, &y0, &y1, &wy);
-                for (int x = 0; x < W; x++) {
-                    int x0, x1;
-                    float wx;
-                    lin_coord(x, W, Ws, &x0, &x1, &wx);
-                    float top = s[(size_t)y0 * Ws + x0] * (1 - wx) + s[(size_t)y0 * Ws + x1] * wx;
-                    float bot = s[(size_t)y1 * Ws + x0] * (1 - wx) + s[(size_t)y1 * Ws + x1] * wx;
-                    d[(size_t)y * W + x] = top * (1 - wy) + bot * wy;
-                }
-            }
-        }
-}
-
 int pp_external_maps_load(const char *path, int F, int H, int W, float *maps, float *bg) {
     float *m;
     int fs, hs, ws;
@@ -181,8 +146,8 @@ int pp_external_maps_load(const char *path, int F, int H, int W, float *maps, fl
         return -1;
     }
     /* channels 0..16 -> maps, channel 17 -> bg (contiguous in the source) */
-    ext_resample(m, PP_NCAT, fs, hs, ws, maps, F, H, W);
-    ext_resample(m + (size_t)PP_NCAT * fs * hs * ws, 1, fs, hs, ws, bg, F, H, W);
+    pp_eval_map_resample(m, PP_NCAT, fs, hs, ws, maps, F, H, W);
+    pp_eval_map_resample(m + (size_t)PP_NCAT * fs * hs * ws, 1, fs, hs, ws, bg, F, H, W);
     free(m);
     return 0;
 }

@@ -98,6 +98,20 @@ static float bilinear(const float *m, int h, int w, float y, float x) {
     return a + fy * (b - a);
 }
 
+void pp_eval_map_resample(const float *src, int C, int Fs, int Hs, int Ws, float *dst, int F, int H, int W) {
+    for (int c = 0; c < C; c++)
+        for (int t = 0; t < F; t++) {
+            int ts = (int)(((double)t + 0.5) * Fs / F);
+            ts = ts >= Fs ? Fs - 1 : ts;
+            const float *m = src + ((size_t)c * Fs + ts) * Hs * Ws;
+            float *d = dst + ((size_t)c * F + t) * H * W;
+            for (int y = 0; y < H; y++)
+                for (int x = 0; x < W; x++)
+                    d[(size_t)y * W + x] = bilinear(m, Hs, Ws, ((float)y + 0.5f) * (float)Hs / (float)H - 0.5f,
+                                                    ((float)x + 0.5f) * (float)Ws / (float)W - 0.5f);
+        }
+}
+
 double pp_eval_map_iou(const float *m, int mf, int mh, int mw, const float *g, int f, int h, int w, float thr) {
     double inter = 0, uni = 0;
     for (int t = 0; t < f; t++) {
