@@ -30,8 +30,7 @@ static int parse_mode(const train_args *a, pp_branch_mode def, pp_branch_mode *m
 }
 
 /* Stage 1: a fresh model with the simulator's vocabulary. */
-static int stage1(train_args *a, pp_prophy *m, const float **unused) {
-    (void)unused;
+static int stage1(train_args *a, pp_prophy *m) {
     pp_branch_mode mode;
     if (parse_mode(a, PP_BRANCH_NONE, &mode)) return -1;
     const char *const *words;
@@ -118,7 +117,7 @@ static pp_prophy_trainer *make_trainer(train_args *a, pp_prophy *m, pp_phys_sour
     int F, H, W;
     pp_phys_source_size(src, &F, &H, &W);
     a->mc.frames = F, a->mc.height = H, a->mc.width = W;
-    if (a->init ? stage2(a, m) : stage1(a, m, NULL)) return NULL;
+    if (a->init ? stage2(a, m) : stage1(a, m)) return NULL;
     pp_prophy_trainer *t = check_size(m, src) ? NULL : pp_prophy_trainer_new(m, &a->tc, src);
     if (!t) pp_prophy_free(m);
     return t;
