@@ -18,7 +18,7 @@ LDLIBS  += -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas -lcjson -lpng -lgif -lm
 LDFLAGS += -fopenmp $(SAN)
 
 BUILD   ?= build
-LIBSRC  := $(filter-out src/cli/%,$(wildcard src/*.c src/*/*.c))
+LIBSRC  := $(filter-out src/cli/%,$(wildcard src/*/*.c))
 CLISRC  := $(wildcard src/cli/*.c)
 TESTSRC := $(wildcard tests/*.c)
 LIBOBJ  := $(LIBSRC:%.c=$(BUILD)/%.o)
@@ -63,6 +63,6 @@ clean:
 -include $(LIBOBJ:.o=.d) $(CLIOBJ:.o=.d) $(TESTOBJ:.o=.d)
 
 # Speed of the numeric core's hot ops alone: make bench/bench_ops && bench/bench_ops
-OPSOBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard src/ops_*.c)) $(BUILD)/src/common.o $(BUILD)/src/rng.o
+OPSOBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard src/nn/ops_*.c)) $(BUILD)/src/base/common.o $(BUILD)/src/base/rng.o
 bench/bench_ops: bench/bench_ops.c $(OPSOBJ)
 	$(CC) $(filter-out -MMD -MP,$(CFLAGS)) $(LDFLAGS) -o $@ $^ $(LDLIBS)

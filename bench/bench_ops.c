@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-#include "common.h"
-#include "ops.h"
-#include "rng.h"
+#include "base/common.h"
+#include "nn/ops.h"
+#include "base/rng.h"
 
 static int g_reps = 7;
 static double g_cpu; /* median CPU seconds (all threads) of the last median_time */

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "branch/experts.h"
-#include "common.h"
-#include "params.h"
-#include "rng.h"
+#include "base/common.h"
+#include "nn/params.h"
+#include "base/rng.h"
 #include "test.h"
 
 /* ================================================================ helpers */

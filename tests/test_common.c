@@ -1,7 +1,7 @@
 /* test_common.c - rng determinism and the small helpers of common.c */
 #include <string.h>
-#include "common.h"
-#include "rng.h"
+#include "base/common.h"
+#include "base/rng.h"
 #include "test.h"
 
 TEST(rng_deterministic_and_normal) {

@@ -5,12 +5,12 @@
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
-#include "common.h"
-#include "dit.h"
-#include "flow.h"
-#include "ops.h"
-#include "optim.h"
-#include "safetensors.h"
+#include "base/common.h"
+#include "wan/dit.h"
+#include "wan/flow.h"
+#include "nn/ops.h"
+#include "nn/optim.h"
+#include "io/safetensors.h"
 #include "test.h"
 
 static pp_dit_config tiny_config(void) {

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "base/common.h"
 #include "eval/eval.h"
 #include "sim/sim.h"
 #include "test.h"

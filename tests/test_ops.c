@@ -2,9 +2,9 @@
  * every backward against central finite differences of L = sum(out * r). */
 #include <stdlib.h>
 #include <string.h>
-#include "common.h"
-#include "ops.h"
-#include "rng.h"
+#include "base/common.h"
+#include "nn/ops.h"
+#include "base/rng.h"
 #include "test_ops_util.h"
 #include "test.h"
 

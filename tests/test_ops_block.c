@@ -2,9 +2,9 @@
  * residual, attention and 3D RoPE, against naive references and finite differences. */
 #include <stdlib.h>
 #include <string.h>
-#include "common.h"
-#include "ops.h"
-#include "ops_util.h"
+#include "base/common.h"
+#include "nn/ops.h"
+#include "nn/ops_util.h"
 #include "test_ops_util.h"
 #include "test.h"
 

@@ -1,6 +1,6 @@
 /* test_ops_patch.c - patchify / unpatchify index layouts, round trips and adjoints. */
-#include "common.h"
-#include "ops.h"
+#include "base/common.h"
+#include "nn/ops.h"
 #include "test_ops_util.h"
 #include "test.h"
 

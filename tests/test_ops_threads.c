@@ -3,8 +3,8 @@
  * sums of parameter gradients, attention's split backward (few heads per thread). */
 #include <omp.h>
 #include <string.h>
-#include "common.h"
-#include "ops.h"
+#include "base/common.h"
+#include "nn/ops.h"
 #include "test_ops_util.h"
 #include "test.h"
 

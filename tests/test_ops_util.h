@@ -7,8 +7,8 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include "common.h"
-#include "rng.h"
+#include "base/common.h"
+#include "base/rng.h"
 #include "test.h"
 
 static inline float *zeros(size_t n) { return pp_zalloc_floats(n); }

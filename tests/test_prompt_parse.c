@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "base/common.h"
 #include "eval/eval.h"
 #include "sim/sim.h"
 #include "test.h"

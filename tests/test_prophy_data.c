@@ -5,8 +5,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "common.h"
-#include "prophy_data.h"
+#include "base/common.h"
+#include "prophy/data.h"
 #include "sim/dataset.h"
 #include "sim/sim.h"
 #include "test.h"

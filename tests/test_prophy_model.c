@@ -4,12 +4,12 @@
  * file and the sampler adapter. */
 #include <stdlib.h>
 #include <string.h>
-#include "common.h"
-#include "flow.h"
-#include "ops.h"
-#include "optim.h"
-#include "prophy_model.h"
-#include "safetensors.h"
+#include "base/common.h"
+#include "wan/flow.h"
+#include "nn/ops.h"
+#include "nn/optim.h"
+#include "prophy/model.h"
+#include "io/safetensors.h"
 #include "test.h"
 
 /* ---------------------------------------------------------------- rig */

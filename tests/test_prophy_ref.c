@@ -4,9 +4,9 @@
  * term and every parameter gradient, at <= 1e-4 relative error per tensor. */
 #include <stdlib.h>
 #include <string.h>
-#include "common.h"
-#include "prophy_model.h"
-#include "safetensors.h"
+#include "base/common.h"
+#include "prophy/model.h"
+#include "io/safetensors.h"
 #include "test.h"
 
 #define REL_TOL 1e-4

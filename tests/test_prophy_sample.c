@@ -3,8 +3,8 @@
  * errors (empty prompt, sizes, no conditioning channels). */
 #include <stdlib.h>
 #include <string.h>
-#include "common.h"
-#include "prophy_sample.h"
+#include "base/common.h"
+#include "prophy/generate.h"
 #include "test.h"
 
 typedef struct {

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "common.h"
-#include "prophy_train.h"
+#include "base/common.h"
+#include "prophy/train.h"
 #include "sim/dataset.h"
 #include "sim/sim.h"
 #include "test.h"

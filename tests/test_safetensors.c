@@ -8,9 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "rng.h"
-#include "safetensors.h"
+#include "base/common.h"
+#include "base/rng.h"
+#include "io/safetensors.h"
 #include "test.h"
 
 /* ---------------------------------------------------------------- helpers */

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "common.h"
+#include "base/common.h"
 #include "sim/dataset.h"
 #include "sim/sim.h"
 #include "test.h"

@@ -13,10 +13,10 @@
  *   of a frozen square (persistence), as a measurement. */
 #include <stdlib.h>
 #include <string.h>
-#include "common.h"
-#include "flow.h"
-#include "model.h"
-#include "square.h"
+#include "base/common.h"
+#include "wan/flow.h"
+#include "prophy/config.h"
+#include "square/square.h"
 #include "test.h"
 
 typedef struct {

@@ -1,9 +1,9 @@
 /* test_text.c - the tokenizer and the small text encoder */
 #include <stdlib.h>
 #include <string.h>
-#include "common.h"
-#include "params.h"
-#include "rng.h"
+#include "base/common.h"
+#include "nn/params.h"
+#include "base/rng.h"
 #include "test.h"
 #include "text/text_encoder.h"
 #include "text/tokenizer.h"

@@ -6,11 +6,11 @@
 #include <string.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
-#include "common.h"
-#include "safetensors.h"
-#include "square.h"
+#include "base/common.h"
+#include "io/safetensors.h"
+#include "square/square.h"
 #include "test.h"
-#include "train.h"
+#include "train/trainer.h"
 
 static pp_model_config small_cfg(void) {
     pp_model_config c = {.dit = {.dim = 32, .ffn_dim = 64, .heads = 2, .layers = 2, .patch = {1, 2, 2},

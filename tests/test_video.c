@@ -4,10 +4,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "base/common.h"
 #include "test.h"
-#include "video.h"
-#include "video_impl.h"
+#include "io/video.h"
+#include "io/video_impl.h"
 
 #define tmp_path pp_test_path
 

@@ -4,8 +4,8 @@
 #include <string.h>
 #include "branch/align.h"
 #include "branch/branch_util.h"
-#include "common.h"
-#include "ops.h"
+#include "base/common.h"
+#include "nn/ops.h"
 
 /* ---------------------------------------------------------------- parameters */
 

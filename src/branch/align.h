@@ -12,9 +12,9 @@
 #ifndef PP_BRANCH_ALIGN_H
 #define PP_BRANCH_ALIGN_H
 #include <stddef.h>
-#include "params.h"
-#include "physics.h"
-#include "rng.h"
+#include "nn/params.h"
+#include "base/categories.h"
+#include "base/rng.h"
 
 /* The paper's weights; the caller applies them (see above). */
 #define PP_LOSS_W_COARSE 0.1f

@@ -3,8 +3,8 @@
 #define PP_BRANCH_UTIL_H
 #include <math.h>
 #include <stddef.h>
-#include "common.h"
-#include "rng.h"
+#include "base/common.h"
+#include "base/rng.h"
 
 /* PyTorch's nn.Linear default init: W [out,in] and b [out] ~ U(-1/sqrt(in), 1/sqrt(in)). */
 static inline void pp_branch_init_linear(float *W, float *b, int out, int in, pp_rng *rng) {

@@ -19,8 +19,8 @@
 #ifndef PP_BRANCH_REB_H
 #define PP_BRANCH_REB_H
 #include <stddef.h>
-#include "params.h"
-#include "rng.h"
+#include "nn/params.h"
+#include "base/rng.h"
 
 #define PP_REB_MAX_EXPERTS 64
 

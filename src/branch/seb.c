@@ -3,8 +3,8 @@
 #include <string.h>
 #include "branch/branch_util.h"
 #include "branch/seb.h"
-#include "common.h"
-#include "ops.h"
+#include "base/common.h"
+#include "nn/ops.h"
 
 /* ---------------------------------------------------------------- trilinear resampling */
 

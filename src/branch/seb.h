@@ -18,8 +18,8 @@
 #ifndef PP_BRANCH_SEB_H
 #define PP_BRANCH_SEB_H
 #include <stddef.h>
-#include "params.h"
-#include "rng.h"
+#include "nn/params.h"
+#include "base/rng.h"
 
 typedef struct {
     int E;             /* E_s, number of semantic experts (basis maps) */

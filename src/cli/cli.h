@@ -3,7 +3,7 @@
  * the subcommand name) and returns the process exit status. */
 #ifndef PP_CLI_H
 #define PP_CLI_H
-#include "common.h"
+#include "base/common.h"
 
 int cmd_train(int argc, char **argv);
 int cmd_generate(int argc, char **argv);

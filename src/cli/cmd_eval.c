@@ -19,10 +19,10 @@
 
 #include "cli.h"
 #include "eval/eval.h"
-#include "eval/heldout.h"
-#include "prophy_model.h"
+#include "benchmark/heldout.h"
+#include "prophy/model.h"
 #include "sim/sim.h"
-#include "threads.h"
+#include "base/threads.h"
 
 typedef struct {
     const char *video, *spec, *maps, *scene, *corrupt;

@@ -6,14 +6,14 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
-#include "flow.h"
-#include "model.h"
-#include "prophy_sample.h"
-#include "safetensors.h"
+#include "wan/flow.h"
+#include "prophy/config.h"
+#include "prophy/generate.h"
+#include "io/safetensors.h"
 #include "sim/sim.h"
-#include "square.h"
-#include "threads.h"
-#include "video.h"
+#include "square/square.h"
+#include "base/threads.h"
+#include "io/video.h"
 
 static const char *const default_models[] = {"models/prophy.safetensors", "models/square.safetensors"};
 

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "safetensors.h"
+#include "io/safetensors.h"
 
 static void usage(FILE *out) {
     fprintf(out,

@@ -14,10 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
-#include "prophy_sample.h"
+#include "prophy/generate.h"
 #include "sim/sim.h"
-#include "threads.h"
-#include "video.h"
+#include "base/threads.h"
+#include "io/video.h"
 
 #define ROUTE_SHOW 3 /* categories on the right panel */
 

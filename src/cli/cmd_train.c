@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
-#include "square.h"
-#include "threads.h"
-#include "train.h"
+#include "square/square.h"
+#include "base/threads.h"
+#include "train/trainer.h"
 #include "train_args.h"
 
 static void usage(void) {

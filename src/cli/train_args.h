@@ -2,10 +2,10 @@
  * trainer (cmd_train.c) and the physics-world ProPhy trainer (train_physics.c). */
 #ifndef PP_CLI_TRAIN_ARGS_H
 #define PP_CLI_TRAIN_ARGS_H
-#include "model.h"
-#include "prophy_data.h"
-#include "prophy_model.h"
-#include "prophy_train.h"
+#include "prophy/config.h"
+#include "prophy/data.h"
+#include "prophy/model.h"
+#include "prophy/train.h"
 
 typedef struct {
     pp_model_config mc;          /* backbone shape and training video size */

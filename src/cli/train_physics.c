@@ -7,7 +7,7 @@
 #include <string.h>
 #include "cli.h"
 #include "sim/sim.h"
-#include "threads.h"
+#include "base/threads.h"
 #include "train_args.h"
 
 /* Branch sizes and loss weights from the flags. */

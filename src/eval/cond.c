@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "base/common.h"
 #include "eval/eval_impl.h"
 
 static const pp_eval_ostate *truth(const pp_eval_spec *s, int f, int i) { return &s->st[(size_t)f * s->nobj + i]; }

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "base/common.h"
 #include "eval/eval_impl.h"
 
 const char *const pp_eval_corruption_names[PP_CORRUPT_N] = {

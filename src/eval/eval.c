@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "base/common.h"
 #include "eval/eval_impl.h"
 
 void ev_check(pp_eval_report *r, const char *name, double value, double tol, int pass) {

@@ -15,8 +15,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <cjson/cJSON.h>
-#include "physics.h"
-#include "video.h"
+#include "base/categories.h"
+#include "io/video.h"
 
 #define PP_EVAL_MAX_OBJ 8
 #define PP_EVAL_MAX_PARAMS 16

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "base/common.h"
 #include "eval/eval_impl.h"
 
 float ev_world_x(const pp_eval_spec *s, int W, float col) { return (col + 0.5f) * s->world_w / (float)W; }

@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "base/common.h"
 #include "eval/eval_impl.h"
 
 static double present_fraction(const ev_ctx *c, int i) {

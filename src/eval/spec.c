@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "base/common.h"
 #include "eval/eval.h"
 
 /* Optional number field: 0 = absent (out untouched), 1 = read, -1 = wrong type. */

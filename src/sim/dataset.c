@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <omp.h>
-#include "common.h"
+#include "base/common.h"
 #include "sim/dataset.h"
 
 #define SHARD_MAGIC "PPDSHRD1"

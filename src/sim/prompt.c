@@ -7,7 +7,7 @@
  * vocabulary exactly. Prompts are lowercase, end with '.', and use ',' only. */
 #include <stdlib.h>
 #include <string.h>
-#include "sim_internal.h"
+#include "sim/sim_internal.h"
 
 const uint8_t sim_palette[PAL_N][3] = {{255, 0, 0}, {0, 0, 255}, {0, 200, 0}, {160, 0, 220}};
 

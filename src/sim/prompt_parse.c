@@ -27,7 +27,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "common.h"
+#include "base/common.h"
 #include "sim/sim.h"
 
 #define MAX_TOK 96

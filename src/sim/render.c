@@ -8,7 +8,7 @@
  * the shape, so a colour-threshold parser (PhyWorld's R>127, G<127, B<127 on a
  * white background) counts the pixel centres inside the disc: an unbiased
  * estimate of the area and the centroid. */
-#include "sim_internal.h"
+#include "sim/sim_internal.h"
 
 float sim_clampf(float x, float lo, float hi) { return x < lo ? lo : x > hi ? hi : x; }
 

@@ -1,7 +1,7 @@
 /* sim.c - the scene table, parameters, the run driver and the labels around it. */
 #include <stdlib.h>
 #include <string.h>
-#include "sim_internal.h"
+#include "sim/sim_internal.h"
 
 /* ---------------------------------------------------------------- scenes */
 

@@ -16,8 +16,8 @@
 #define PP_SIM_H
 #include <stdint.h>
 #include <cjson/cJSON.h>
-#include "physics.h"
-#include "video.h"
+#include "base/categories.h"
+#include "io/video.h"
 
 #define PP_SIM_DEF_W 32
 #define PP_SIM_DEF_H 32

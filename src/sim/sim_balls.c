@@ -9,7 +9,7 @@
  * of a quadratic. Masses are proportional to r^2 (PhyWorld). */
 #include <stdlib.h>
 #include <string.h>
-#include "sim_internal.h"
+#include "sim/sim_internal.h"
 
 #define MAX_EVENTS_PER_STEP 256
 #define REST_SPEED 0.6 /* units/s: a bounce slower than this (apex < 0.02 units) comes to rest */

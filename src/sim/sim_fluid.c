@@ -9,7 +9,7 @@
  * constant rate and drives the colour (orange -> yellow -> white). */
 #include <stdlib.h>
 #include <string.h>
-#include "sim_internal.h"
+#include "sim/sim_internal.h"
 
 #define CELL (1.0f / 3.0f)
 #define SUBSTEPS 2

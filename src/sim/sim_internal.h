@@ -4,8 +4,8 @@
 #ifndef PP_SIM_INTERNAL_H
 #define PP_SIM_INTERNAL_H
 #include <math.h>
-#include "common.h"
-#include "rng.h"
+#include "base/common.h"
+#include "base/rng.h"
 #include "sim.h"
 
 typedef struct { float x0, x1, y0, y1; } sim_rect; /* world units */

@@ -4,7 +4,7 @@
  * draws frame by frame. World units, seconds; y up. */
 #include <stdlib.h>
 #include <string.h>
-#include "sim_internal.h"
+#include "sim/sim_internal.h"
 
 enum { K_LIQUID, K_MELT, K_EXPL, K_DEFORM };
 

@@ -2,8 +2,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "common.h"
-#include "ops.h"
+#include "base/common.h"
+#include "nn/ops.h"
 #include "text/text_encoder.h"
 #include "text/tokenizer.h"
 

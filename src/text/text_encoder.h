@@ -24,8 +24,8 @@
 #ifndef PP_TEXT_ENCODER_H
 #define PP_TEXT_ENCODER_H
 #include <stddef.h>
-#include "params.h"
-#include "rng.h"
+#include "nn/params.h"
+#include "base/rng.h"
 
 typedef struct {
     int vocab;     /* V, specials included */

@@ -2,7 +2,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "common.h"
+#include "base/common.h"
 #include "text/tokenizer.h"
 
 static const char *const k_special[PP_TOK_NSPECIAL] = {"<pad>", "<unk>", "<eos>"};

@@ -1,0 +1,36 @@
+/* optim.h - AdamW (decoupled weight decay, PyTorch's update) with global-norm
+ * gradient clipping, linear warmup, optional EMA of the weights, and detection of
+ * non-finite gradients (the step is skipped and reported, never applied). */
+#ifndef PP_OPTIM_H
+#define PP_OPTIM_H
+#include <stddef.h>
+#include "nn/params.h"
+
+typedef struct {
+    float lr, beta1, beta2, eps, weight_decay;
+    float clip_norm; /* <= 0: no clipping */
+    int warmup;      /* steps of linear warmup from lr/warmup to lr */
+    float ema_decay; /* 0: no EMA */
+} pp_adamw_config;
+
+typedef struct {
+    pp_adamw_config cfg;
+    size_t n;       /* floats, = table->total */
+    float *m, *v;   /* moments, same layout as the parameters */
+    float *ema;     /* EMA of the parameters, or NULL */
+    long step;      /* optimiser steps taken (skipped ones not counted) */
+    long skipped;   /* steps skipped for a non-finite gradient */
+} pp_adamw;
+
+pp_adamw_config pp_adamw_defaults(void);
+void pp_adamw_init(pp_adamw *o, const pp_adamw_config *cfg, size_t n, const float *params);
+void pp_adamw_free(pp_adamw *o);
+float pp_adamw_lr(const pp_adamw *o); /* learning rate of the next step (warmup applied) */
+/* Global L2 norm of the gradient, accumulated in double; NaN/inf if any entry is. */
+double pp_grad_norm(const float *g, size_t n);
+/* One step over the tensors that are not frozen (the gradient norm is theirs).
+ * Clips, then updates params; weight decay only on tensors with decay=1.
+ * Returns 0 if applied, 1 if skipped because the gradient was not finite.
+ * *norm_out (may be NULL) receives the norm before clipping. */
+int pp_adamw_step(pp_adamw *o, const pp_params *t, float *params, float *grads, double *norm_out);
+#endif

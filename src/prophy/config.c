@@ -1,0 +1,154 @@
+/* model.c - see model.h */
+#include <stdlib.h>
+#include <string.h>
+#include "base/common.h"
+#include "prophy/config.h"
+
+int pp_model_config_check(pp_model_config *c) {
+    if (c->cond) c->dit.in_dim = 2 * c->dit.out_dim + 1;
+    else c->dit.in_dim = c->dit.out_dim;
+    if (pp_dit_config_check(&c->dit)) return -1;
+    if (c->frames < 1 || c->height < 1 || c->width < 1)
+        PP_FAIL("model config: frames, height and width must be positive");
+    if (c->frames % c->dit.patch[0] || c->height % c->dit.patch[1] || c->width % c->dit.patch[2])
+        PP_FAIL("model config: video %dx%dx%d is not divisible by the patch %d,%d,%d", c->frames,
+                c->height, c->width, c->dit.patch[0], c->dit.patch[1], c->dit.patch[2]);
+    if (!(c->fps > 0)) c->fps = 10.0f;
+    return 0;
+}
+
+cJSON *pp_model_config_to_json(const pp_model_config *c) {
+    const pp_dit_config *d = &c->dit;
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "format", "prophy-model-1");
+    cJSON_AddStringToObject(j, "world", c->world);
+    cJSON_AddNumberToObject(j, "dim", d->dim);
+    cJSON_AddNumberToObject(j, "ffn_dim", d->ffn_dim);
+    cJSON_AddNumberToObject(j, "heads", d->heads);
+    cJSON_AddNumberToObject(j, "layers", d->layers);
+    cJSON_AddItemToObject(j, "patch", cJSON_CreateIntArray(d->patch, 3));
+    cJSON_AddNumberToObject(j, "in_dim", d->in_dim);
+    cJSON_AddNumberToObject(j, "out_dim", d->out_dim);
+    cJSON_AddNumberToObject(j, "text_dim", d->text_dim);
+    cJSON_AddNumberToObject(j, "text_len", d->text_len);
+    cJSON_AddNumberToObject(j, "freq_dim", d->freq_dim);
+    cJSON_AddNumberToObject(j, "eps", d->eps);
+    cJSON_AddNumberToObject(j, "rope_theta", d->rope_theta);
+    cJSON_AddNumberToObject(j, "frames", c->frames);
+    cJSON_AddNumberToObject(j, "height", c->height);
+    cJSON_AddNumberToObject(j, "width", c->width);
+    cJSON_AddNumberToObject(j, "fps", c->fps);
+    cJSON_AddNumberToObject(j, "cond", c->cond);
+    return j;
+}
+
+static int get_num(const cJSON *j, const char *k, const char *where, double *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, k);
+    if (!cJSON_IsNumber(v)) PP_FAIL("%s: model config lacks the number '%s'", where, k);
+    *out = v->valuedouble;
+    return 0;
+}
+
+int pp_model_config_from_json(pp_model_config *c, const char *json, const char *where) {
+    memset(c, 0, sizeof *c);
+    cJSON *j = json ? cJSON_Parse(json) : NULL;
+    if (!j || !cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        PP_FAIL("%s: no valid model config (metadata 'prophy.config')", where);
+    }
+    struct { const char *k; int *i; float *f; } fields[] = {
+        {"dim", &c->dit.dim, 0}, {"ffn_dim", &c->dit.ffn_dim, 0}, {"heads", &c->dit.heads, 0},
+        {"layers", &c->dit.layers, 0}, {"in_dim", &c->dit.in_dim, 0}, {"out_dim", &c->dit.out_dim, 0},
+        {"text_dim", &c->dit.text_dim, 0}, {"text_len", &c->dit.text_len, 0},
+        {"freq_dim", &c->dit.freq_dim, 0}, {"eps", 0, &c->dit.eps}, {"rope_theta", 0, &c->dit.rope_theta},
+        {"frames", &c->frames, 0}, {"height", &c->height, 0}, {"width", &c->width, 0},
+        {"fps", 0, &c->fps}, {"cond", &c->cond, 0},
+    };
+    int rc = 0;
+    for (size_t i = 0; i < sizeof fields / sizeof *fields && !rc; i++) {
+        double v = 0;
+        rc = get_num(j, fields[i].k, where, &v);
+        if (fields[i].i) *fields[i].i = (int)v;
+        else *fields[i].f = (float)v;
+    }
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "patch");
+    if (!rc && (!cJSON_IsArray(p) || cJSON_GetArraySize(p) != 3)) rc = -1, pp_seterr("%s: model config: 'patch' must be 3 numbers", where);
+    for (int i = 0; !rc && i < 3; i++) c->dit.patch[i] = cJSON_GetArrayItem(p, i)->valueint;
+    const cJSON *w = cJSON_GetObjectItemCaseSensitive(j, "world");
+    snprintf(c->world, sizeof c->world, "%s", cJSON_IsString(w) ? w->valuestring : "unknown");
+    cJSON_Delete(j);
+    if (rc) return -1;
+    int in_dim = c->dit.in_dim;
+    if (pp_model_config_check(c)) return -1;
+    if (in_dim != c->dit.in_dim) PP_FAIL("%s: model config: in_dim %d disagrees with cond=%d", where, in_dim, c->cond);
+    return 0;
+}
+
+int pp_model_create(pp_model *m, const pp_model_config *cfg) {
+    memset(m, 0, sizeof *m);
+    m->cfg = *cfg;
+    if (pp_model_config_check(&m->cfg) || pp_dit_init(&m->dit, &m->cfg.dit, &m->table)) return -1;
+    m->params = pp_zalloc_floats(m->table.total);
+    return 0;
+}
+
+void pp_model_free(pp_model *m) {
+    pp_dit_free(&m->dit);
+    pp_params_free(&m->table);
+    pp_free_aligned(m->params);
+    memset(m, 0, sizeof *m);
+}
+
+int pp_st_set_meta_json(pp_st_writer *w, const char *key, const cJSON *j) {
+    char *s = cJSON_PrintUnformatted(j);
+    int rc = pp_st_set_meta(w, key, s);
+    free(s);
+    return rc;
+}
+
+int pp_params_write(const pp_params *t, const float *params, pp_st_writer *w, pp_dtype as) {
+    int rc = 0;
+    for (int i = 0; i < t->n && !rc; i++) {
+        const pp_param *p = &t->p[i];
+        rc = pp_st_add_f32(w, p->name, as, p->ndim, p->shape, params + p->offset);
+    }
+    return rc;
+}
+
+int pp_params_read(const pp_params *t, float *params, const pp_st_file *f) {
+    for (int i = 0; i < t->n; i++) {
+        const pp_param *p = &t->p[i];
+        if (pp_st_load_f32(f, p->name, params + p->offset, p->ndim, p->shape)) return -1;
+    }
+    return 0;
+}
+
+int pp_model_add_to_writer(const pp_model *m, pp_st_writer *w, const float *params, pp_dtype as) {
+    cJSON *j = pp_model_config_to_json(&m->cfg);
+    int rc = pp_st_set_meta_json(w, "prophy.config", j);
+    cJSON_Delete(j);
+    return rc ? rc : pp_params_write(&m->table, params ? params : m->params, w, as);
+}
+
+int pp_model_save(const pp_model *m, const char *path, const float *params, pp_dtype as) {
+    pp_st_writer *w = pp_st_writer_new();
+    int rc = pp_model_add_to_writer(m, w, params, as);
+    if (!rc) rc = pp_st_save(w, path);
+    pp_st_writer_free(w);
+    return rc;
+}
+
+int pp_model_load_weights(pp_model *m, const pp_st_file *f) { return pp_params_read(&m->table, m->params, f); }
+
+int pp_model_load(pp_model *m, const char *path) {
+    pp_st_file f;
+    memset(m, 0, sizeof *m);
+    if (pp_st_open(&f, path)) return -1;
+    pp_model_config cfg;
+    int rc = pp_model_config_from_json(&cfg, pp_st_meta(&f, "prophy.config"), path);
+    if (!rc) rc = pp_model_create(m, &cfg);
+    if (!rc) rc = pp_model_load_weights(m, &f);
+    pp_st_close(&f);
+    if (rc) pp_model_free(m);
+    return rc;
+}

@@ -1,0 +1,382 @@
+/* prophy_model.c - the assembled ProPhy model: config, parameter layout, init,
+ * freezing and the model file. The forward/backward is in prophy_forward.c. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "branch/branch_util.h"
+#include "base/common.h"
+#include "prophy/model.h"
+
+/* ------------------------------------------------------------------ config */
+
+static const char *const mode_names[] = {"none", "seb", "reb", "full"};
+
+const char *pp_branch_mode_name(pp_branch_mode m) {
+    return (unsigned)m < 4 ? mode_names[m] : "?";
+}
+
+int pp_branch_mode_parse(const char *s, pp_branch_mode *out) {
+    for (int i = 0; i < 4; i++)
+        if (s && !strcmp(s, mode_names[i])) {
+            *out = (pp_branch_mode)i;
+            return 0;
+        }
+    PP_FAIL("unknown branch mode '%s' (expected none, seb, reb or full)", s ? s : "");
+}
+
+void pp_prophy_config_default(pp_prophy_config *c, const pp_model_config *base, int vocab) {
+    memset(c, 0, sizeof *c);
+    c->base = *base;
+    const pp_dit_config *d = &base->dit;
+    c->text = (pp_text_config){.vocab = vocab, .dim = d->text_dim, .heads = d->text_dim % 2 ? 1 : 2,
+                               .layers = 2, .ctx = d->text_len, .zero_pads = 1};
+    c->mode = PP_BRANCH_FULL;
+    c->M = d->layers < 2 ? d->layers : 2;
+    pp_experts_cfg_default(&c->ex, d->dim, d->text_dim, base->frames / d->patch[0],
+                           base->height / d->patch[1], base->width / d->patch[2]);
+    c->w_coarse = 0.1f, c->w_fine_align = 0.02f, c->w_balance = 0.01f;
+}
+
+int pp_prophy_config_check(pp_prophy_config *c) {
+    if (pp_model_config_check(&c->base)) return -1;
+    const pp_dit_config *d = &c->base.dit;
+    c->text.dim = d->text_dim, c->text.ctx = d->text_len;
+    c->ex.C = d->dim, c->ex.text_dim = d->text_dim;
+    if (c->ex.gf0 < 1 || c->ex.gh0 < 1 || c->ex.gw0 < 1) {
+        c->ex.gf0 = c->base.frames / d->patch[0];
+        c->ex.gh0 = c->base.height / d->patch[1];
+        c->ex.gw0 = c->base.width / d->patch[2];
+    }
+    if ((unsigned)c->mode > PP_BRANCH_FULL) PP_FAIL("model config: bad branch mode %d", (int)c->mode);
+    if (c->mode != PP_BRANCH_NONE && (c->M < 1 || c->M > d->layers))
+        PP_FAIL("model config: Physical Blocks M = %d must be in [1, layers = %d]", c->M, d->layers);
+    if (!(c->w_coarse >= 0) || !(c->w_fine_align >= 0) || !(c->w_balance >= 0) ||
+        !isfinite(c->w_coarse + c->w_fine_align + c->w_balance))
+        PP_FAIL("model config: loss weights must be finite and >= 0");
+    return 0;
+}
+
+cJSON *pp_prophy_config_to_json(const pp_prophy_config *c) {
+    cJSON *j = pp_model_config_to_json(&c->base);
+    cJSON *t = cJSON_AddObjectToObject(j, "text_encoder");
+    cJSON_AddNumberToObject(t, "vocab", c->text.vocab);
+    cJSON_AddNumberToObject(t, "heads", c->text.heads);
+    cJSON_AddNumberToObject(t, "layers", c->text.layers);
+    cJSON_AddNumberToObject(t, "zero_pads", c->text.zero_pads);
+    cJSON *b = cJSON_AddObjectToObject(j, "branch");
+    const pp_experts_cfg *e = &c->ex;
+    cJSON_AddStringToObject(b, "mode", pp_branch_mode_name(c->mode));
+    cJSON_AddNumberToObject(b, "M", c->M);
+    cJSON_AddNumberToObject(b, "E_s", e->E_s);
+    cJSON_AddNumberToObject(b, "seb_hidden", e->seb_hidden);
+    int grid[3] = {e->gf0, e->gh0, e->gw0};
+    cJSON_AddItemToObject(b, "grid", cJSON_CreateIntArray(grid, 3));
+    cJSON_AddNumberToObject(b, "E_r", e->E_r);
+    cJSON_AddNumberToObject(b, "top_k", e->top_k);
+    cJSON_AddNumberToObject(b, "reb_renorm", e->reb_renorm);
+    cJSON_AddNumberToObject(b, "fine_hidden", e->fine_hidden);
+    cJSON_AddNumberToObject(b, "coarse_squared", e->coarse_squared);
+    cJSON_AddNumberToObject(b, "fine_sum", e->fine_sum);
+    cJSON_AddNumberToObject(b, "w_coarse", c->w_coarse);
+    cJSON_AddNumberToObject(b, "w_fine_align", c->w_fine_align);
+    cJSON_AddNumberToObject(b, "w_balance", c->w_balance);
+    return j;
+}
+
+typedef struct {
+    const char *k;
+    int *i;
+    float *f;
+} json_field;
+
+static int read_fields(const cJSON *o, const char *obj, const json_field *fs, size_t n,
+                       const char *where) {
+    for (size_t i = 0; i < n; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, fs[i].k);
+        if (!cJSON_IsNumber(v)) PP_FAIL("%s: model config lacks the number '%s.%s'", where, obj, fs[i].k);
+        if (fs[i].i) *fs[i].i = (int)v->valuedouble;
+        else *fs[i].f = (float)v->valuedouble;
+    }
+    return 0;
+}
+
+static int text_from_json(pp_prophy_config *c, const cJSON *t, const char *where) {
+    if (!cJSON_IsObject(t)) PP_FAIL("%s: model config has no 'text_encoder' (a backbone-only file?)", where);
+    json_field fs[] = {{"vocab", &c->text.vocab, 0}, {"heads", &c->text.heads, 0},
+                       {"layers", &c->text.layers, 0}, {"zero_pads", &c->text.zero_pads, 0}};
+    return read_fields(t, "text_encoder", fs, sizeof fs / sizeof *fs, where);
+}
+
+static int branch_from_json(pp_prophy_config *c, const cJSON *b, const char *where) {
+    if (!cJSON_IsObject(b)) PP_FAIL("%s: model config has no 'branch' object", where);
+    const cJSON *mode = cJSON_GetObjectItemCaseSensitive(b, "mode");
+    if (!cJSON_IsString(mode) || pp_branch_mode_parse(mode->valuestring, &c->mode))
+        PP_FAIL("%s: model config: 'branch.mode' must be none, seb, reb or full", where);
+    pp_experts_cfg *e = &c->ex;
+    json_field fs[] = {{"M", &c->M, 0},           {"E_s", &e->E_s, 0},
+                       {"seb_hidden", &e->seb_hidden, 0}, {"E_r", &e->E_r, 0},
+                       {"top_k", &e->top_k, 0},   {"reb_renorm", &e->reb_renorm, 0},
+                       {"fine_hidden", &e->fine_hidden, 0}, {"coarse_squared", &e->coarse_squared, 0},
+                       {"fine_sum", &e->fine_sum, 0}, {"w_coarse", 0, &c->w_coarse},
+                       {"w_fine_align", 0, &c->w_fine_align}, {"w_balance", 0, &c->w_balance}};
+    if (read_fields(b, "branch", fs, sizeof fs / sizeof *fs, where)) return -1;
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(b, "grid");
+    if (!cJSON_IsArray(g) || cJSON_GetArraySize(g) != 3)
+        PP_FAIL("%s: model config: 'branch.grid' must be 3 numbers", where);
+    e->gf0 = cJSON_GetArrayItem(g, 0)->valueint;
+    e->gh0 = cJSON_GetArrayItem(g, 1)->valueint;
+    e->gw0 = cJSON_GetArrayItem(g, 2)->valueint;
+    return 0;
+}
+
+int pp_prophy_config_from_json(pp_prophy_config *c, const char *json, const char *where) {
+    memset(c, 0, sizeof *c);
+    if (pp_model_config_from_json(&c->base, json, where)) return -1;
+    cJSON *j = cJSON_Parse(json);
+    int rc = text_from_json(c, cJSON_GetObjectItemCaseSensitive(j, "text_encoder"), where);
+    if (!rc) rc = branch_from_json(c, cJSON_GetObjectItemCaseSensitive(j, "branch"), where);
+    cJSON_Delete(j);
+    if (rc) return -1;
+    if (pp_prophy_config_check(c)) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", pp_lasterr());
+        PP_FAIL("%s: %s", where, msg);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ layout */
+
+static pp_lin lin_declare(pp_params *t, const char *name, int in, int out) {
+    pp_lin l = {0, 0, in, out};
+    l.w = pp_params_addf(t, 2, out, in, 0, 0, 0, "%s.weight", name);
+    l.b = pp_params_addf(t, 1, out, 0, 0, 0, 0, "%s.bias", name);
+    return l;
+}
+
+/* The alignment heads of align.h, only the parts the mode uses. */
+static void align_declare(pp_prophy *m) {
+    const pp_prophy_config *c = &m->cfg;
+    pp_align *a = &m->align;
+    memset(a, 0, sizeof *a);
+    a->cfg = (pp_align_cfg){.E_s = c->ex.E_s, .E_r = c->ex.E_r, .fine_hidden = c->ex.fine_hidden,
+                            .coarse_squared = c->ex.coarse_squared, .fine_sum = c->ex.fine_sum};
+    if (pp_prophy_has_seb(c)) {
+        pp_lin l = lin_declare(&m->table, "branch.align.coarse", c->ex.E_s, PP_NCAT);
+        a->cw = l.w, a->cb = l.b;
+    }
+    if (pp_prophy_has_reb(c)) {
+        pp_lin l0 = lin_declare(&m->table, "branch.align.fine.0", c->ex.E_r, c->ex.fine_hidden);
+        pp_lin l2 = lin_declare(&m->table, "branch.align.fine.2", c->ex.fine_hidden, PP_NCAT);
+        a->f0w = l0.w, a->f0b = l0.b, a->f2w = l2.w, a->f2b = l2.b;
+    }
+}
+
+static int branch_declare(pp_prophy *m) {
+    const pp_prophy_config *c = &m->cfg;
+    const pp_dit_config *d = &c->base.dit;
+    const pp_experts_cfg *e = &c->ex;
+    if (pp_prophy_has_seb(c)) {
+        pp_seb_cfg sc = {.E = e->E_s, .C = d->dim, .text_dim = d->text_dim, .hidden = e->seb_hidden,
+                         .gf0 = e->gf0, .gh0 = e->gh0, .gw0 = e->gw0};
+        if (pp_seb_declare(&m->seb, &m->table, &sc)) return -1;
+    }
+    int M = pp_prophy_n_pb(c);
+    m->pb = pp_calloc((size_t)(M ? M : 1), sizeof *m->pb);
+    m->inject = pp_calloc((size_t)(M ? M : 1), sizeof *m->inject);
+    for (int j = 0; j < M; j++) {
+        char name[48];
+        snprintf(name, sizeof name, "branch.pb.%d", j);
+        pp_dit_block_declare(&m->pb[j], &m->table, name, d->dim, d->ffn_dim);
+        snprintf(name, sizeof name, "branch.inject.%d", j);
+        m->inject[j] = lin_declare(&m->table, name, d->dim, d->dim);
+    }
+    if (pp_prophy_has_reb(c)) {
+        pp_reb_cfg rc = {.E = e->E_r, .C = d->dim, .top_k = e->top_k, .renorm = e->reb_renorm};
+        if (pp_reb_declare(&m->reb, &m->table, &rc)) return -1;
+        m->reb_inject = lin_declare(&m->table, "branch.reb_inject", d->dim, d->dim);
+    }
+    if (c->mode != PP_BRANCH_NONE && (e->E_s < 1 || e->E_r < 1 || e->fine_hidden < 1))
+        PP_FAIL("model config: E_s=%d E_r=%d fine_hidden=%d must all be >= 1", e->E_s, e->E_r,
+                e->fine_hidden);
+    align_declare(m);
+    return 0;
+}
+
+static int copy_vocab(pp_vocab *dst, const pp_vocab *src) {
+    size_t len = 0;
+    char *s = pp_vocab_serialize(src, &len);
+    int rc = pp_vocab_parse(dst, s, len);
+    free(s);
+    return rc;
+}
+
+int pp_prophy_create(pp_prophy *m, const pp_prophy_config *cfg, const pp_vocab *vocab) {
+    memset(m, 0, sizeof *m);
+    m->cfg = *cfg;
+    m->cfg.text.vocab = vocab->n;
+    int rc = pp_prophy_config_check(&m->cfg);
+    if (!rc) rc = copy_vocab(&m->vocab, vocab);
+    if (!rc) rc = pp_text_encoder_create(&m->te, &m->cfg.text, &m->table);
+    if (!rc) rc = pp_dit_init(&m->dit, &m->cfg.base.dit, &m->table);
+    if (!rc) rc = branch_declare(m);
+    if (rc) {
+        pp_prophy_free(m);
+        return -1;
+    }
+    m->params = pp_zalloc_floats(m->table.total);
+    return 0;
+}
+
+void pp_prophy_free(pp_prophy *m) {
+    pp_text_encoder_free(&m->te);
+    pp_dit_free(&m->dit);
+    pp_vocab_free(&m->vocab);
+    free(m->pb);
+    free(m->inject);
+    pp_params_free(&m->table);
+    pp_free_aligned(m->params);
+    memset(m, 0, sizeof *m);
+}
+
+/* ------------------------------------------------------------------ init */
+
+static int starts_with(const char *s, const char *prefix) { return !strncmp(s, prefix, strlen(prefix)); }
+
+/* PB j <- backbone block j, tensor by tensor (both declared by pp_dit_block_declare). */
+static void copy_block(const pp_prophy *m, float *P, int j) {
+    char src[PP_NAME_MAX], pre[32];
+    snprintf(pre, sizeof pre, "branch.pb.%d.", j);
+    for (int i = 0; i < m->table.n; i++) {
+        const pp_param *d = &m->table.p[i];
+        if (!starts_with(d->name, pre)) continue;
+        snprintf(src, sizeof src, "blocks.%d.%s", j, d->name + strlen(pre));
+        const pp_param *s = pp_params_find(&m->table, src);
+        memcpy(P + d->offset, P + s->offset, d->numel * sizeof(float));
+    }
+}
+
+static void zero_lin(float *P, pp_lin l) {
+    memset(P + l.w, 0, (size_t)l.in * l.out * sizeof(float));
+    memset(P + l.b, 0, (size_t)l.out * sizeof(float));
+}
+
+void pp_prophy_attach_branch(const pp_prophy *m, float *P, pp_rng *rng) {
+    const pp_prophy_config *c = &m->cfg;
+    for (int j = 0; j < pp_prophy_n_pb(c); j++) {
+        copy_block(m, P, j);
+        zero_lin(P, m->inject[j]);
+    }
+    if (pp_prophy_has_seb(c)) {
+        pp_seb_init(&m->seb, P, rng);
+        pp_branch_init_linear(P + m->align.cw, P + m->align.cb, PP_NCAT, c->ex.E_s, rng);
+    }
+    if (pp_prophy_has_reb(c)) {
+        pp_reb_init(&m->reb, P, rng);
+        zero_lin(P, m->reb_inject);
+        const pp_align *a = &m->align;
+        pp_branch_init_linear(P + a->f0w, P + a->f0b, c->ex.fine_hidden, c->ex.E_r, rng);
+        pp_branch_init_linear(P + a->f2w, P + a->f2b, PP_NCAT, c->ex.fine_hidden, rng);
+    }
+}
+
+void pp_prophy_init_weights(const pp_prophy *m, float *P, pp_rng *rng) {
+    pp_dit_init_weights(&m->dit, P, rng);
+    pp_text_encoder_init(&m->te, P, rng);
+    pp_prophy_attach_branch(m, P, rng);
+}
+
+int pp_prophy_copy_weights(const pp_prophy *dst, float *Pd, const pp_prophy *src, const float *Ps,
+                           int *copied) {
+    int n = 0;
+    for (int i = 0; i < dst->table.n; i++) {
+        const pp_param *d = &dst->table.p[i], *s = pp_params_find(&src->table, d->name);
+        int same = s && s->ndim == d->ndim && !memcmp(s->shape, d->shape, sizeof(int64_t) * d->ndim);
+        if (same) {
+            memcpy(Pd + d->offset, Ps + s->offset, d->numel * sizeof(float));
+            n++;
+        } else if (!starts_with(d->name, "branch.")) {
+            PP_FAIL("model '%s' lacks tensor '%s' (or has another shape)",
+                    pp_branch_mode_name(src->cfg.mode), d->name);
+        }
+    }
+    if (copied) *copied = n;
+    return 0;
+}
+
+int pp_prophy_freeze_backbone(pp_prophy *m, int frozen, int with_text) {
+    int n = 0;
+    for (int i = 0; i < m->table.n; i++) {
+        pp_param *p = &m->table.p[i];
+        if (starts_with(p->name, "branch.")) continue;
+        if (starts_with(p->name, "text_encoder.") && !with_text) continue;
+        p->frozen = frozen;
+        n++;
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------------ model file */
+
+int pp_prophy_add_to_writer(const pp_prophy *m, pp_st_writer *w, const float *params, pp_dtype as) {
+    cJSON *j = pp_prophy_config_to_json(&m->cfg);
+    char *v = pp_vocab_serialize(&m->vocab, NULL);
+    int rc = pp_st_set_meta_json(w, "prophy.config", j);
+    if (!rc) rc = pp_st_set_meta(w, "prophy.vocab", v);
+    free(v);
+    cJSON_Delete(j);
+    return rc ? rc : pp_params_write(&m->table, params ? params : m->params, w, as);
+}
+
+int pp_prophy_save(const pp_prophy *m, const char *path, const float *params, pp_dtype as) {
+    pp_st_writer *w = pp_st_writer_new();
+    int rc = pp_prophy_add_to_writer(m, w, params, as);
+    if (!rc) rc = pp_st_save(w, path);
+    pp_st_writer_free(w);
+    return rc;
+}
+
+int pp_prophy_load_weights(pp_prophy *m, const pp_st_file *f) {
+    if (pp_params_read(&m->table, m->params, f)) return -1;
+    for (int i = 0; i < pp_st_count(f); i++) { /* a model tensor the config does not declare */
+        const char *name = pp_st_at(f, i)->name;
+        if (!starts_with(name, "optim.") && !pp_params_find(&m->table, name))
+            PP_FAIL("%s: tensor '%s' is not part of the model its config describes (branch '%s')",
+                    f->path, name, pp_branch_mode_name(m->cfg.mode));
+    }
+    return 0;
+}
+
+static int vocab_from_file(pp_vocab *v, const pp_st_file *f, int expect) {
+    const char *s = pp_st_meta(f, "prophy.vocab");
+    if (!s) PP_FAIL("%s: no tokenizer vocabulary (metadata 'prophy.vocab')", f->path);
+    if (pp_vocab_parse(v, s, strlen(s))) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", pp_lasterr());
+        PP_FAIL("%s: %s", f->path, msg);
+    }
+    if (v->n != expect) {
+        int n = v->n;
+        pp_vocab_free(v);
+        PP_FAIL("%s: the vocabulary has %d tokens but the config says text_encoder.vocab = %d",
+                f->path, n, expect);
+    }
+    return 0;
+}
+
+int pp_prophy_load(pp_prophy *m, const char *path) {
+    pp_st_file f;
+    memset(m, 0, sizeof *m);
+    if (pp_st_open(&f, path)) return -1;
+    pp_prophy_config cfg;
+    pp_vocab v;
+    memset(&v, 0, sizeof v);
+    int rc = pp_prophy_config_from_json(&cfg, pp_st_meta(&f, "prophy.config"), path);
+    if (!rc) rc = vocab_from_file(&v, &f, cfg.text.vocab);
+    if (!rc) rc = pp_prophy_create(m, &cfg, &v);
+    if (!rc) rc = pp_prophy_load_weights(m, &f);
+    pp_vocab_free(&v);
+    pp_st_close(&f);
+    if (rc) pp_prophy_free(m);
+    return rc;
+}

@@ -1,0 +1,124 @@
+/* dit.h - the Wan2.1 video diffusion transformer (the backbone), forward and backward.
+ *
+ * Data flow for one call (B videos of F x H x W pixels, in_dim channels):
+ *
+ *   x [B,in,F,H,W] --patchify--> [B,N,in*pt*ph*pw] --patch_embedding--> h [B,N,dim]
+ *   t [B] --sinusoid(freq_dim)--> time_embedding --> e [B,dim]
+ *        --SiLU, time_projection--> e0 [B,6,dim]
+ *   context [B,L,text_dim] --text_embedding--> c [B,L,dim]
+ *   for each block:  (mod = blocks.i.modulation + e0: shift/scale/gate x 2)
+ *       h += gate0 * self_attn(LN(h)*(1+scale0)+shift0)      qk-RMSNorm, 3D RoPE
+ *       h += cross_attn(norm3(h), c)                           qk-RMSNorm, no RoPE
+ *       h += gate1 * ffn(LN(h)*(1+scale1)+shift1)
+ *   head: LN(h)*(1+scale)+shift with (shift,scale) = head.modulation + e
+ *         --head.head--> [B,N,pt*ph*pw*out] --unpatchify--> out [B,out,F,H,W]
+ *
+ * N = (F/pt)(H/ph)(W/pw). Parameter names and layouts are Wan2.1's state-dict keys. */
+#ifndef PP_DIT_H
+#define PP_DIT_H
+#include <stddef.h>
+#include "nn/params.h"
+#include "base/rng.h"
+
+typedef struct {
+    int dim, ffn_dim, heads, layers;
+    int patch[3]; /* pt, ph, pw */
+    int in_dim, out_dim;
+    int text_dim, text_len, freq_dim;
+    float eps;        /* LayerNorm / RMSNorm epsilon (Wan: 1e-6) */
+    float rope_theta; /* 10000 */
+} pp_dit_config;
+
+typedef struct { size_t w, b; int in, out; } pp_lin; /* offsets of a Linear's weight [out,in] and bias [out] */
+
+typedef struct {
+    size_t modulation;            /* [1,6,dim] */
+    pp_lin sa_q, sa_k, sa_v, sa_o; /* self_attn.{q,k,v,o} */
+    size_t sa_norm_q, sa_norm_k;  /* [dim] */
+    size_t norm3_w, norm3_b;      /* [dim] */
+    pp_lin ca_q, ca_k, ca_v, ca_o; /* cross_attn.* */
+    size_t ca_norm_q, ca_norm_k;
+    pp_lin ffn0, ffn2;
+} pp_dit_block;
+
+typedef struct {
+    pp_dit_config cfg;
+    pp_lin patch;    /* patch_embedding as a Linear over (c,kt,kh,kw) */
+    pp_lin text0, text2, time0, time2, tproj;
+    size_t head_mod; /* [1,2,dim] */
+    pp_lin head;
+    pp_dit_block *blocks;
+} pp_dit;
+
+/* Validates the config (heads divide dim, head dim even and >= 6, ...) and declares
+ * the backbone's tensors in `table` (which other model parts may share). */
+int pp_dit_config_check(const pp_dit_config *cfg);
+int pp_dit_init(pp_dit *m, const pp_dit_config *cfg, pp_params *table);
+void pp_dit_free(pp_dit *m);
+/* Wan2.1's initialisation: xavier-uniform Linears with zero bias, N(0,.02) for the
+ * text and time embeddings, zero head, modulation ~ N(0,1)/sqrt(dim). */
+void pp_dit_init_weights(const pp_dit *m, float *params, pp_rng *rng);
+/* Forward FLOPs per sample for a grid (the formula the benchmarks share). */
+double pp_dit_flops(const pp_dit_config *c, int F, int H, int W);
+
+/* Activations of one call. train = 1 keeps what the backward needs, layer by layer;
+ * train = 0 reuses one layer's buffers (sampling). */
+typedef struct pp_dit_acts pp_dit_acts;
+pp_dit_acts *pp_dit_acts_new(const pp_dit *m, int B, int F, int H, int W, int train);
+void pp_dit_acts_free(pp_dit_acts *a);
+size_t pp_dit_acts_bytes(const pp_dit_acts *a);
+
+/* out [B,out,F,H,W] = model(x [B,in,F,H,W], t [B] in [0,1000], ctx [B,L,text_dim]). */
+void pp_dit_forward(const pp_dit *m, const float *params, pp_dit_acts *a, const float *x,
+                    const float *t, const float *ctx, float *out);
+/* Accumulates d(loss)/d(params) into grads given dout [B,out,F,H,W]; also
+ * accumulates d/d(ctx) into dctx when not NULL (a jointly trained text encoder). */
+void pp_dit_backward(const pp_dit *m, const float *params, float *grads, pp_dit_acts *a,
+                     const float *dout, float *dctx);
+
+/* ---- stages, for models that wrap the backbone (the physical branch injects
+ * into the residual stream between blocks and runs backbone-shaped blocks of its
+ * own). pp_dit_forward = embed, every block, head; pp_dit_backward mirrors it. */
+
+/* Residual stream at block boundary l (0 = after the patch embedding), [B*N, dim]. */
+float *pp_dit_stream(const pp_dit_acts *a, int l);
+int pp_dit_acts_batch(const pp_dit_acts *a);
+int pp_dit_acts_tokens(const pp_dit_acts *a); /* N */
+void pp_dit_acts_grid(const pp_dit_acts *a, int *gf, int *gh, int *gw);
+/* Embeds x, t and ctx; writes the stream at boundary 0. */
+void pp_dit_embed_forward(const pp_dit *m, const float *P, pp_dit_acts *a, const float *x, const float *t,
+                          const float *ctx);
+void pp_dit_head_forward(const pp_dit *m, const float *P, pp_dit_acts *a, float *out);
+/* Zeroes the accumulators of d(e0) and d(text embedding) before a backward. */
+void pp_dit_backward_begin(const pp_dit *m, pp_dit_acts *a);
+/* Writes d(loss)/d(stream at the last boundary) into dh [B*N, dim]. */
+void pp_dit_head_backward(const pp_dit *m, const float *P, float *G, pp_dit_acts *a, const float *dout, float *dh);
+void pp_dit_embed_backward(const pp_dit *m, const float *P, float *G, pp_dit_acts *a, const float *dh0,
+                           float *dctx);
+
+/* A transformer block's own activations (the backbone keeps one per layer). */
+typedef struct pp_block_acts pp_block_acts;
+pp_block_acts *pp_block_acts_new(const pp_dit *m, const pp_dit_acts *a);
+void pp_block_acts_free(pp_block_acts *s);
+/* Declares a backbone-shaped block's tensors under `prefix` ("blocks.3"). */
+void pp_dit_block_declare(pp_dit_block *b, pp_params *t, const char *prefix, int dim, int ffn);
+void pp_dit_block_init(const pp_dit_block *b, int dim, float *P, pp_rng *r);
+/* Block i of the backbone is pp_dit_block_forward(m, P, &m->blocks[i], a, s_i, h_i, h_{i+1}).
+ * It uses the call's shared time modulation e0, text embedding and RoPE from `a`. */
+void pp_dit_block_forward(const pp_dit *m, const float *P, const pp_dit_block *b, pp_dit_acts *a,
+                          pp_block_acts *s, const float *xin, float *xout);
+/* dx: in = d/d(xout); out (in place) = d/d(xin). Accumulates b's parameter
+ * gradients into G, and d(e0), d(text embedding) into a's accumulators. */
+void pp_dit_block_backward(const pp_dit *m, const float *P, float *G, const pp_dit_block *b,
+                           pp_dit_acts *a, pp_block_acts *s, const float *xin, float *dx);
+
+/* Adapter for the sampler (pp_velocity_fn in flow.h): runs the backbone with
+ * inference activations, (re)made when the batch or grid changes. */
+typedef struct {
+    const pp_dit *m;
+    const float *params;
+    int F, H, W;
+    pp_dit_acts *acts; /* owned; free with pp_dit_acts_free */
+} pp_dit_runner;
+void pp_dit_velocity(void *runner, const float *xin, const float *t, const float *ctx, int B, float *v);
+#endif
