@@ -1,42 +1,16 @@
 # cli_generate.sh - prophy generate / train / bench from the command line:
 # what works, and one clear error line for every bad input.
 . tests/cli_lib.sh
-M=models/square.safetensors
 T=$CLI_TMP
 
-expect_ok   "generate a gif with the shipped square model" $PROPHY generate -m $M -p "a red square moves right" -o $T/a.gif --steps 4 -t 1
-check       "the gif exists and starts with GIF8" '[ "$(head -c 4 $T/a.gif)" = GIF8 ]'
-expect_ok   "generate y4m + spec" $PROPHY generate -m $M -p "a blue square moves up" -o $T/b.y4m --spec $T/b.json --steps 4 -t 1
-check       "the spec names the prompt" 'grep -q "a blue square moves up" $T/b.json'
-expect_ok   "same seed, same bytes (run 2)" $PROPHY generate -m $M -p "a blue square moves up" -o $T/b2.y4m --steps 4 -t 1
-check       "sampling is bit-for-bit deterministic" 'cmp -s $T/b.y4m $T/b2.y4m'
-expect_ok   "first-frame prediction from a y4m" $PROPHY generate -m $M -p "a blue square moves up" --init $T/b.y4m --cond-frames 2 -o $T/c_%03d.png --steps 4 -t 1
-expect_ok   "the same with another seed" $PROPHY generate -m $M -p "a blue square moves up" --init $T/b.y4m --cond-frames 2 -o $T/d_%03d.png --steps 4 -s 7 -t 1
-check       "the 2 given frames are kept as they are" 'cmp -s $T/c_000.png $T/d_000.png && cmp -s $T/c_001.png $T/d_001.png'
-check       "the predicted frames depend on the seed" '! cmp -s $T/c_007.png $T/d_007.png'
-
-expect_fail "empty prompt"                $PROPHY generate -m $M -p "" -o $T/x.gif
-expect_fail "no prompt"                   $PROPHY generate -m $M -o $T/x.gif
-expect_fail "unknown colour word"         $PROPHY generate -m $M -p "a purple square moves right" -o $T/x.gif
-expect_fail "--steps 0"                   $PROPHY generate -m $M -p "a red square moves right" --steps 0 -o $T/x.gif
-expect_fail "negative --cfg-scale"        $PROPHY generate -m $M -p "a red square moves right" --cfg-scale -2 -o $T/x.gif
-expect_fail "size not divisible by patch" $PROPHY generate -m $M -p "a red square moves right" -W 18 -o $T/x.gif
-expect_fail "missing model file"          $PROPHY generate -m $T/none.safetensors -p "a red square" -o $T/x.gif
-head -c 5000 $M > $T/trunc.safetensors
-expect_fail "truncated model file"        $PROPHY generate -m $T/trunc.safetensors -p "a red square moves right" -o $T/x.gif
-expect_fail "a safetensors file that is no model" $PROPHY generate -m tests/fixtures/dit_ref.safetensors -p "a red square moves right" -o $T/x.gif
-expect_fail "first frames of the wrong size" $PROPHY generate -m $M -p "a red square moves right" --init $T/b.y4m --cond-frames 2 -W 8 -H 8 -o $T/x.gif
-expect_fail "--cond-frames without --init" $PROPHY generate -m $M -p "a red square moves right" --cond-frames 2 -o $T/x.gif
-expect_fail "unknown output format"       $PROPHY generate -m $M -p "a red square moves right" -o $T/x.avi --steps 1
-expect_fail "output into a missing directory" $PROPHY generate -m $M -p "a red square moves right" -o $T/nodir/x.gif
-expect_fail "unknown option"              $PROPHY generate -m $M -p "a red square moves right" --bogus 3 -o $T/x.gif
-
-expect_ok   "train 3 steps of a tiny model" $PROPHY train -q --steps 3 --batch 2 --dim 24 --heads 2 --layers 1 --ffn 32 --patch 1,4,4 -o $T/m.safetensors -t 1
-check       "training wrote the model and a checkpoint" '[ -s $T/m.safetensors ] && [ -s $T/m.safetensors.ckpt ]'
-expect_ok   "resume to 5 steps" $PROPHY train -q --resume $T/m.safetensors.ckpt --steps 5 --batch 2 -o $T/m2.safetensors -t 1
-head -c 3000 $T/m.safetensors.ckpt > $T/trunc.ckpt
-expect_fail "resume from a truncated checkpoint" $PROPHY train -q --resume $T/trunc.ckpt --steps 5 -o $T/m3.safetensors
-expect_fail "resume from a model that is no checkpoint" $PROPHY train -q --resume $T/m.safetensors --steps 5 -o $T/m3.safetensors
+expect_fail "no prompt"                   $PROPHY generate -o $T/x.gif
+expect_fail "no output"                   $PROPHY generate -p "a red ball"
+expect_fail "unknown option"              $PROPHY generate -p "a red ball" --bogus 3 -o $T/x.gif
+expect_fail "unknown output format"       $PROPHY generate -p "a red ball" -o $T/x.avi --steps 1
+expect_fail "output into a missing directory" $PROPHY generate -p "a red ball" -o $T/nodir/x.gif
+expect_fail "--cond-frames without --init" $PROPHY generate -p "a red ball" --cond-frames 2 -o $T/x.gif
+expect_fail "--init without --cond-frames" $PROPHY generate -p "a red ball" --init $T/none.y4m -o $T/x.gif
+expect_fail "a safetensors file that is no model" $PROPHY generate -m tests/fixtures/dit_ref.safetensors -p "a red ball" -o $T/x.gif
 expect_fail "heads that do not divide dim" $PROPHY train -q --steps 1 --dim 30 --heads 4 -o $T/m4.safetensors
 expect_fail "negative learning rate"      $PROPHY train -q --steps 1 --lr -1 -o $T/m4.safetensors
 expect_fail "train into a missing directory" $PROPHY train -q --steps 1 -o $T/nodir/m.safetensors

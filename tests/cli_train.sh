@@ -19,6 +19,8 @@ expect_ok   "straight run" $PROPHY train $TINY --steps 6 -o $T/a.safetensors
 expect_ok   "first half" $PROPHY train $TINY --steps 3 -o $T/b.safetensors
 expect_ok   "resumed to the end" $PROPHY train $TINY --steps 6 --resume $T/b.safetensors.ckpt -o $T/b.safetensors
 check       "resume gives the same bytes" 'cmp -s $T/a.safetensors $T/b.safetensors'
+expect_ok   "resume with a new --log" $PROPHY train $TINY --steps 8 --resume $T/a.safetensors.ckpt --log $T/new.csv -o $T/c.safetensors
+check       "the new log has its header and the 2 resumed steps" '[ $(wc -l < $T/new.csv) -eq 3 ] && head -1 $T/new.csv | grep -q "^step,loss,diff" && [ -s $T/c.safetensors ]'
 
 expect_ok   "stage 2 on 2 threads" $PROPHY train --batch 2 --steps 2 -q -t 2 --init $T/s1.safetensors -o $T/t2.safetensors
 expect_ok   "stage 2 on 1 thread" $PROPHY train --batch 2 --steps 2 -q -t 1 --init $T/s1.safetensors -o $T/t1.safetensors
@@ -27,7 +29,7 @@ check       "the thread count does not change a byte" 'cmp -s $T/t1.safetensors 
 expect_fail "unknown branch" $PROPHY train $TINY --branch most -o $T/e.safetensors
 expect_fail "unknown world" $PROPHY train $TINY --world cubes -o $T/e.safetensors
 expect_fail "missing stage-1 model" $PROPHY train $TINY --init $T/nope.safetensors -o $T/e.safetensors
-expect_fail "a square model is not a stage-1 model" $PROPHY train -q --init models/square.safetensors -o $T/e.safetensors
+expect_fail "a safetensors file that is no stage-1 model" $PROPHY train -q --init tests/fixtures/dit_ref.safetensors -o $T/e.safetensors
 expect_fail "--maps without --data" $PROPHY train $TINY --maps $T -o $T/e.safetensors
 expect_fail "a missing dataset" $PROPHY train $TINY --data $T/nodata -o $T/e.safetensors
 expect_fail "bad label noise" $PROPHY train $TINY --label-noise blurry=2 -o $T/e.safetensors
@@ -35,6 +37,5 @@ expect_fail "--resume with --init" $PROPHY train $TINY --resume $T/b.safetensors
 expect_fail "more physical blocks than layers" $PROPHY train $TINY --init $T/s1.safetensors --pb 3 -o $T/e.safetensors
 expect_fail "size not divisible by the patch" $PROPHY train $TINY -W 18 -o $T/e.safetensors
 expect_fail "--steps 0" $PROPHY train $TINY --steps 0 -o $T/e.safetensors
-expect_fail "--data with the square world" $PROPHY train --world square --data $T -o $T/e.safetensors
 expect_fail "a truncated checkpoint" sh -c "head -c 1000 $T/b.safetensors.ckpt > $T/t.ckpt && $PROPHY train $TINY --resume $T/t.ckpt -o $T/e.safetensors"
 cli_summary

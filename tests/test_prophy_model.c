@@ -406,13 +406,32 @@ TEST(prophy_model_file_roundtrip) {
     CHECK(m2.cfg.w_balance == 0.03f && m2.cfg.text.layers == 1 && m2.cfg.base.cond == 1);
     CHECK(m2.vocab.n == g.voc.n && !strcmp(pp_vocab_word(&m2.vocab, 5), pp_vocab_word(&g.voc, 5)));
     pp_prophy_free(&m2);
-    /* the backbone part is still a plain model file */
-    pp_model bb;
-    CHECK(pp_model_load(&bb, path) == 0);
-    const pp_param *p = pp_params_find(&bb.table, "blocks.1.ffn.0.weight"), *q = pp_params_find(&g.m.table, p->name);
-    CHECK(!memcmp(bb.params + p->offset, g.P + q->offset, p->numel * sizeof(float)));
-    pp_model_free(&bb);
+    /* the backbone's tensors are stored under Wan's names */
+    pp_st_file f;
+    CHECK(pp_st_open(&f, path) == 0);
+    const pp_param *q = pp_params_find(&g.m.table, "blocks.1.ffn.0.weight");
+    float *w = pp_alloc_floats(q->numel);
+    CHECK(pp_st_load_f32(&f, q->name, w, q->ndim, q->shape) == 0);
+    CHECK(!memcmp(w, g.P + q->offset, q->numel * sizeof(float)));
+    pp_free_aligned(w);
+    pp_st_close(&f);
     remove(path);
+    rig_free(&g);
+}
+
+TEST(prophy_model_file_non_finite_weights_refused) {
+    rig g;
+    rig_make(&g, PP_BRANCH_FULL, 2, 2, 4, 4, 9);
+    const char *path = pp_test_path("nan_model.safetensors");
+    const pp_param *q = pp_params_find(&g.m.table, "blocks.0.self_attn.q.weight");
+    for (int k = 0; k < 2; k++) {
+        g.P[q->offset + 3] = k ? INFINITY : NAN;
+        CHECK(pp_prophy_save(&g.m, path, g.P, PP_F32) == 0);
+        pp_prophy m2;
+        CHECK(pp_prophy_load(&m2, path) != 0);
+        CHECK_MSG(strstr(pp_lasterr(), "'blocks.0.self_attn.q.weight'") && strstr(pp_lasterr(), "non-finite"), "%s",
+                  pp_lasterr());
+    }
     rig_free(&g);
 }
 

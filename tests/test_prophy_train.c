@@ -189,3 +189,30 @@ TEST(prophy_train_reads_external_maps) {
     CHECK_MSG(sim > 0, "the simulator's maps give fine-align loss %g", sim);
     CHECK_MSG(ext == 0, "all-background external maps give fine-align loss %g (want 0: empty mask)", ext);
 }
+
+/* A poisoned weight makes every step non-finite: each is skipped with the weights
+ * untouched, and after max_skips in a row the run stops with an error instead of
+ * writing a broken model. */
+TEST(prophy_train_stops_after_non_finite_steps) {
+    pp_prophy m;
+    make_model(&m, PP_BRANCH_NONE);
+    pp_phys_source *src = sim_source();
+    pp_prophy_train_config tc = quick(20);
+    tc.base.max_skips = 3;
+    pp_prophy_trainer *t = pp_prophy_trainer_new(&m, &tc, src);
+    const pp_param *p = pp_params_find(&m.table, "blocks.0.ffn.0.weight");
+    m.params[p->offset] = NAN;
+    float *before = pp_alloc_floats(m.table.total);
+    memcpy(before, m.params, m.table.total * sizeof(float));
+    fprintf(stderr, "(the next warnings are expected) ");
+    pp_prophy_losses L;
+    CHECK(pp_prophy_trainer_step(t, &L) == 0 && isnan(L.total));
+    CHECK(memcmp(before, m.params, m.table.total * sizeof(float)) == 0);
+    CHECK(pp_prophy_trainer_run(t) != 0);
+    CHECK_MSG(strstr(pp_lasterr(), "3 steps in a row"), "%s", pp_lasterr());
+    CHECK(pp_prophy_trainer_steps_done(t) == 3);
+    pp_free_aligned(before);
+    pp_prophy_trainer_free(t);
+    pp_prophy_free(&m);
+    pp_phys_source_close(src);
+}

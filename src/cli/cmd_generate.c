@@ -5,17 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "cli.h"
-#include "wan/flow.h"
-#include "prophy/config.h"
-#include "prophy/generate.h"
-#include "io/safetensors.h"
-#include "sim/sim.h"
-#include "square/square.h"
 #include "base/threads.h"
+#include "cli.h"
 #include "io/video.h"
+#include "prophy/generate.h"
+#include "sim/sim.h"
 
-static const char *const default_models[] = {"models/prophy.safetensors", "models/square.safetensors"};
+static const char *const default_models[] = {"models/prophy.safetensors"};
 
 typedef struct {
     const char *prompt, *model, *out, *spec, *init;
@@ -70,37 +66,6 @@ static void progress(void *user, int step, int steps) {
     if (step == steps) fputc('\n', stderr);
 }
 
-static int write_spec(const gen_args *a, const pp_model *m, int F, int H, int W) {
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "format", "prophy-spec-1");
-    cJSON_AddStringToObject(j, "scene", m->cfg.world);
-    cJSON_AddNumberToObject(j, "seed", a->seed);
-    cJSON_AddStringToObject(j, "prompt", a->prompt);
-    cJSON_AddStringToObject(j, "source", "generated");
-    cJSON *v = cJSON_AddObjectToObject(j, "video");
-    cJSON_AddNumberToObject(v, "frames", F);
-    cJSON_AddNumberToObject(v, "height", H);
-    cJSON_AddNumberToObject(v, "width", W);
-    cJSON_AddNumberToObject(v, "fps", m->cfg.fps);
-    char *s = cJSON_Print(j);
-    cJSON_Delete(j);
-    int rc = pp_write_file_atomic(a->spec, s, strlen(s));
-    free(s);
-    return rc;
-}
-
-/* The text context for the model's world. */
-static int make_context(const pp_model *m, const char *prompt, float *ctx) {
-    const pp_dit_config *d = &m->cfg.dit;
-    if (!strcmp(m->cfg.world, "square")) {
-        pp_square s;
-        if (pp_square_parse(&s, prompt)) return -1;
-        pp_square_context(&s, ctx, d->text_len, d->text_dim);
-        return 0;
-    }
-    PP_FAIL("model world '%s' is not supported by this build", m->cfg.world);
-}
-
 /* The first K frames of --init: first [3,F,H,W] (zeros after frame K). */
 static int read_first(const gen_args *a, int F, int H, int W, float *first) {
     pp_video v;
@@ -122,75 +87,6 @@ static int read_first(const gen_args *a, int F, int H, int W, float *first) {
     }
     pp_video_free(&v);
     return rc;
-}
-
-/* First-frame conditioning from --init: cond [Cc, F, H, W]; also keeps the frames. */
-static int load_init(const gen_args *a, const pp_model *m, int F, int H, int W, float *cond, float *first) {
-    if (!m->cfg.cond) PP_FAIL("%s: this model was trained without first-frame conditioning", a->model);
-    if (read_first(a, F, H, W, first)) return -1;
-    pp_flow_make_cond(cond, first, 1, 3, F, (size_t)H * W, a->cond_frames);
-    return 0;
-}
-
-static int run(gen_args *a) {
-    double t0 = pp_now();
-    pp_model m;
-    if (pp_model_load(&m, a->model)) return -1;
-    int F = a->F ? a->F : m.cfg.frames, H = a->H ? a->H : m.cfg.height, W = a->W ? a->W : m.cfg.width;
-    const pp_dit_config *d = &m.cfg.dit;
-    int rc = 0;
-    if (F % d->patch[0] || H % d->patch[1] || W % d->patch[2])
-        rc = -1, pp_seterr("video %d frames x %dx%d is not divisible by the model's patch %d,%d,%d", F, H, W,
-                           d->patch[0], d->patch[1], d->patch[2]);
-    size_t vox = (size_t)F * H * W, n = 3 * vox;
-    int Cc = d->in_dim - d->out_dim;
-    float *ctx = pp_zalloc_floats((size_t)d->text_len * d->text_dim), *x = pp_alloc_floats(n);
-    float *cond = pp_zalloc_floats((size_t)(Cc ? Cc : 1) * vox), *first = pp_zalloc_floats(n);
-    if (!rc) rc = make_context(&m, a->prompt, ctx);
-    if (!rc && a->init) rc = load_init(a, &m, F, H, W, cond, first);
-    double t1 = pp_now();
-    if (!rc) {
-        fprintf(stderr, "generating %dx%dx%d with %s: %d steps, cfg %.1f, seed %d, %d threads\n", F, H, W,
-                a->model, a->steps, a->cfg, a->seed, pp_get_threads());
-        pp_rng r;
-        pp_rng_seed(&r, (uint64_t)a->seed);
-        pp_rng_fill_normal(&r, x, n, 1.0f);
-        pp_dit_runner run = {.m = &m.dit, .params = m.params, .F = F, .H = H, .W = W};
-        pp_sample_config sc = {.steps = a->steps, .shift = a->shift, .cfg = a->cfg, .progress = progress, .user = &t1};
-        pp_flow_sample(pp_dit_velocity, &run, &sc, x, Cc ? cond : NULL, ctx, 1, 3, Cc, vox,
-                       (size_t)d->text_len * d->text_dim);
-        pp_dit_acts_free(run.acts);
-        if (a->init) /* the given frames are kept as they are */
-            for (int c = 0; c < 3; c++) memcpy(x + c * vox, first + c * vox, (size_t)a->cond_frames * H * W * sizeof(float));
-    }
-    double t2 = pp_now();
-    pp_video v = {0};
-    if (!rc) rc = pp_video_alloc(&v, F, H, W, m.cfg.fps);
-    if (!rc) {
-        pp_video_from_float(&v, x);
-        rc = pp_video_write(&v, a->out, a->upscale);
-    }
-    if (!rc && a->spec) rc = write_spec(a, &m, F, H, W);
-    double t3 = pp_now();
-    if (!rc)
-        fprintf(stderr, "wrote %s  (load %.2f s, sample %.2f s, write %.2f s, total %.2f s)\n", a->out, t1 - t0,
-                t2 - t1, t3 - t2, t3 - t0);
-    pp_video_free(&v);
-    float *bufs[] = {ctx, x, cond, first};
-    for (int i = 0; i < 4; i++) pp_free_aligned(bufs[i]);
-    pp_model_free(&m);
-    return rc;
-}
-
-/* ---- ProPhy models (text encoder + backbone + physical branch) */
-
-/* *yes = 1 when the file is a ProPhy model (its metadata holds a vocabulary). */
-static int is_prophy_model(const char *path, int *yes) {
-    pp_st_file f;
-    if (pp_st_open(&f, path)) return -1;
-    *yes = pp_st_meta(&f, "prophy.vocab") != NULL;
-    pp_st_close(&f);
-    return 0;
 }
 
 static void warn_prompt(const pp_tok_report *rep, int L) {
@@ -281,7 +177,5 @@ int cmd_generate(int argc, char **argv) {
         if (access(default_models[i], R_OK) == 0) a.model = default_models[i];
     if (!a.model) return cli_error("generate: no model given (-m) and none shipped in models/");
     pp_set_threads(a.threads);
-    int prophy = 0;
-    if (is_prophy_model(a.model, &prophy)) return cli_lib_error();
-    return (prophy ? run_prophy(&a) : run(&a)) ? cli_lib_error() : 0;
+    return run_prophy(&a) ? cli_lib_error() : 0;
 }

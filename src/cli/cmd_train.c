@@ -1,21 +1,15 @@
-/* cmd_train.c - `prophy train`: flow-matching training with AdamW, live progress,
- * a CSV log, atomic checkpoints and exact --resume. The physics world trains the
- * ProPhy model (train_physics.c: stage 1 from scratch, stage 2 with --init); the
- * square world trains the backbone alone (the first proof). */
+/* cmd_train.c - `prophy train`: the flags of ProPhy training on the physics world
+ * (train_physics.c runs it: stage 1 from scratch, stage 2 with --init). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
-#include "square/square.h"
 #include "base/threads.h"
-#include "train/trainer.h"
 #include "train_args.h"
 
 static void usage(void) {
     printf("usage: prophy train [options] -o MODEL.safetensors\n"
-           "  --world physics|square   the data: the built-in physics world (the ProPhy model, default)\n"
-           "                           or one coloured square moving at constant speed (backbone only)\n"
-           "physics world:\n"
+           "  --world physics          the data: the built-in physics world (the only one)\n"
            "  --data DIR               a dataset made by `prophy dataset` (default: simulate on the fly, split id)\n"
            "  --init STAGE1.safetensors  stage 2: start from a stage-1 model and attach the branch\n"
            "  --branch none|seb|reb|full the physical branch (default: none from scratch, full with --init;\n"
@@ -26,7 +20,6 @@ static void usage(void) {
            "  --maps DIR               external token maps (docs/BRANCH.md) instead of the simulator's\n"
            "  --label-noise blur=R,noise=S,shift=P   degrade the maps like a VLM's would be\n"
            "  --text-layers N          text encoder layers (2)     --plot FILE.png  loss curve (MODEL.loss.png)\n"
-           "common:\n"
            "  --steps N                optimiser steps (1000)      --batch B   batch size (8)\n"
            "  --lr X --warmup N --wd X --clip X --ema X            AdamW (1e-3, 50, 0.01, 1.0, 0 = off)\n"
            "  --s-dist logit-normal|uniform --s-shift X           flow-matching time sampling\n"
@@ -38,7 +31,7 @@ static void usage(void) {
            "  --resume CKPT            continue a run exactly      --time-limit SEC   stop early, checkpointed\n"
            "  --log FILE.csv  -s/--seed S  -t/--threads N  -q/--quiet\n"
            "Model defaults: physics dim 96, 4 layers, 4 heads, ffn 384, patch 2,4,4, text 64 x 48 tokens,\n"
-           "16 frames of 32x32 (a dataset's own size wins); square dim 64, patch 1,2,2, 8 frames of 16x16.\n");
+           "16 frames of 32x32 (a dataset's own size wins).\n");
 }
 
 static int parse_patch(const char *v, int p[3]) {
@@ -103,17 +96,17 @@ static int parse_trainer(train_args *a, const char *f, const char *v) {
     else if (!strcmp(f, "--wd")) rc = pp_parse_float(v, f, 0, 1.0, &t->opt.weight_decay);
     else if (!strcmp(f, "--clip")) rc = pp_parse_float(v, f, 0, 1e6, &t->opt.clip_norm);
     else if (!strcmp(f, "--ema")) rc = pp_parse_float(v, f, 0, 0.999999, &t->opt.ema_decay);
-    else if (!strcmp(f, "--s-shift")) rc = pp_parse_float(v, f, 0.01, 100, &t->s_shift);
-    else if (!strcmp(f, "--drop-text")) rc = pp_parse_float(v, f, 0, 1, &t->p_drop_text);
-    else if (!strcmp(f, "--max-cond-frames")) rc = pp_parse_int(v, f, 1, 1024, &t->max_cond_frames);
-    else if (!strcmp(f, "--p-cond")) rc = pp_parse_float(v, f, 0, 1, &t->p_first_frames);
+    else if (!strcmp(f, "--s-shift")) rc = pp_parse_float(v, f, 0.01, 100, &a->tc.s_shift);
+    else if (!strcmp(f, "--drop-text")) rc = pp_parse_float(v, f, 0, 1, &a->tc.p_drop_text);
+    else if (!strcmp(f, "--max-cond-frames")) rc = pp_parse_int(v, f, 1, 1024, &a->tc.max_cond_frames);
+    else if (!strcmp(f, "--p-cond")) rc = pp_parse_float(v, f, 0, 1, &a->tc.p_first_frames);
     else if (!strcmp(f, "--ckpt-every")) rc = pp_parse_int(v, f, 0, 100000000, &s), t->ckpt_every = s;
     else if (!strcmp(f, "--time-limit")) rc = pp_parse_float(v, f, 0, 1e9, &x), t->time_limit = x;
     else if (!strcmp(f, "-s") || !strcmp(f, "--seed")) rc = pp_parse_int(v, f, 0, 2147483647, &s), t->seed = (uint64_t)s;
     else if (!strcmp(f, "--log")) t->log_path = v;
     else if (!strcmp(f, "--s-dist")) {
-        if (!strcmp(v, "logit-normal")) t->s_dist = PP_S_LOGIT_NORMAL;
-        else if (!strcmp(v, "uniform")) t->s_dist = PP_S_UNIFORM;
+        if (!strcmp(v, "logit-normal")) a->tc.s_dist = PP_S_LOGIT_NORMAL;
+        else if (!strcmp(v, "uniform")) a->tc.s_dist = PP_S_UNIFORM;
         else return cli_error("--s-dist: unknown distribution '%s' (logit-normal, uniform)", v), -2;
     } else return 0;
     return rc ? -1 : 1;
@@ -149,45 +142,10 @@ static void defaults(train_args *a) {
                               .frames = 16, .height = 32, .width = 32, .fps = 10, .cond = 1};
     a->tc = pp_prophy_train_defaults();
     a->tc.base.ckpt_every = 200;
-    a->tc.base.max_cond_frames = 3;
     a->world = "physics";
     a->text_layers = 2;
     a->M = 2, a->E_s = 8, a->E_r = 8, a->top_k = 2;
     a->w_coarse = 0.1f, a->w_fine = 0.02f, a->w_balance = 0.01f;
-}
-
-/* The square world's own shape defaults, where the flags did not set them. */
-static void square_defaults(train_args *a) {
-    pp_dit_config *d = &a->mc.dit;
-    if (!a->set[SET_SHAPE]) d->dim = 64, d->ffn_dim = 256, d->heads = 4, d->layers = 4, d->freq_dim = 64,
-                            d->patch[0] = 1, d->patch[1] = 2, d->patch[2] = 2;
-    if (!a->set[SET_TEXT]) d->text_dim = 8, d->text_len = 2;
-    if (!a->set[SET_SIZE]) a->mc.frames = 8, a->mc.height = 16, a->mc.width = 16;
-    a->mc.fps = 8;
-}
-
-static int train_square(train_args *a) {
-    pp_model m;
-    pp_trainer *t;
-    const pp_train_config *tc = &a->tc.base;
-    if (a->resume) {
-        t = pp_trainer_resume(&m, a->resume, tc, pp_square_source());
-        if (t) fprintf(stderr, "resuming %s at step %ld\n", a->resume, pp_trainer_steps_done(t));
-    } else {
-        if (pp_model_create(&m, &a->mc)) return -1;
-        t = pp_trainer_new(&m, tc, pp_square_source());
-        if (!t) pp_model_free(&m);
-    }
-    if (!t) return -1; /* a failed resume leaves no model behind */
-    fprintf(stderr, "model: %zu parameters, %d layers, dim %d; video %dx%dx%d; batch %d; %d threads\n",
-            m.table.total, m.cfg.dit.layers, m.cfg.dit.dim, m.cfg.frames, m.cfg.height, m.cfg.width, tc->batch,
-            pp_get_threads());
-    int rc = pp_trainer_run(t);
-    if (!rc) rc = pp_model_save(&m, a->out, pp_trainer_final_weights(t), PP_F32);
-    if (!rc) fprintf(stderr, "wrote %s after %ld steps (checkpoint %s)\n", a->out, pp_trainer_steps_done(t), a->ckpt);
-    pp_trainer_free(t);
-    pp_model_free(&m);
-    return rc;
 }
 
 int cmd_train(int argc, char **argv) {
@@ -196,16 +154,11 @@ int cmd_train(int argc, char **argv) {
     int rc = parse(&a, argc, argv);
     if (rc) return rc == 2 ? 0 : 1;
     if (!a.out) return cli_error("train: -o MODEL.safetensors is required");
-    int square = !strcmp(a.world, "square");
-    if (!square && strcmp(a.world, "physics")) return cli_error("train: unknown world '%s' (physics, square)", a.world);
-    if (square && (a.data || a.init || a.branch || a.maps))
-        return cli_error("train: --data, --init, --branch and --maps need --world physics");
-    if (square) square_defaults(&a);
+    if (strcmp(a.world, "physics")) return cli_error("train: unknown world '%s' (physics)", a.world);
     snprintf(a.mc.world, sizeof a.mc.world, "%s", a.world);
     if (!a.ckpt[0]) snprintf(a.ckpt, sizeof a.ckpt, "%s.ckpt", a.out);
     a.tc.base.ckpt_path = a.ckpt;
     if (pp_check_output_dir(a.out) || pp_check_output_dir(a.ckpt)) return cli_lib_error();
     pp_set_threads(a.threads);
-    rc = square ? train_square(&a) : train_physics(&a);
-    return rc ? cli_lib_error() : 0;
+    return train_physics(&a) ? cli_lib_error() : 0;
 }

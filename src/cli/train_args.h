@@ -1,5 +1,5 @@
-/* train_args.h - the parsed flags of `prophy train`, shared by the square-world
- * trainer (cmd_train.c) and the physics-world ProPhy trainer (train_physics.c). */
+/* train_args.h - the parsed flags of `prophy train` (cmd_train.c), run by
+ * train_physics.c. */
 #ifndef PP_CLI_TRAIN_ARGS_H
 #define PP_CLI_TRAIN_ARGS_H
 #include "prophy/config.h"
@@ -13,7 +13,6 @@ typedef struct {
     const char *out, *resume, *world;
     char ckpt[1024], plot[1024];
     int threads;
-    /* physics world */
     const char *data, *maps, *init, *branch;
     pp_label_noise noise;
     int train_backbone, text_layers, M, E_s, E_r, top_k;

@@ -138,7 +138,7 @@ static void describe(const pp_prophy *m, const train_args *a) {
 int train_physics(train_args *a) {
     if (a->resume && (a->init || a->branch)) PP_FAIL("--resume continues a run: --init and --branch come from it");
     if (!a->plot[0]) snprintf(a->plot, sizeof a->plot, "%s.loss.png", a->out);
-    if (a->tc.base.log_path) a->tc.plot_path = a->plot;
+    if (a->tc.base.log_path) a->tc.base.plot_path = a->plot;
     if (pp_check_output_dir(a->plot)) return -1;
     pp_phys_source *src = open_source(a);
     if (!src) return -1;

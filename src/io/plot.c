@@ -1,15 +1,15 @@
-/* plot.c - the loss-curve PNG of a training log (pp_plot_loss_csv, prophy_train.h).
+/* plot.c - the loss-curve PNG of a training log (plot.h).
  *
- * Reads the CSV's "step", "loss" and "diff" columns, smooths each with an EMA
- * (0.98), and draws them on a log-scaled y axis: total loss blue, diffusion loss
- * red (on top), labelled grid lines at each power of ten and at 2x, 5x; the last
- * step is written bottom right. 640x320, white background. */
+ * Reads the CSV's "step" and "loss" columns and the one after "loss", smooths
+ * each with an EMA (0.98), and draws them on a log-scaled y axis: total loss
+ * blue, the first term red (on top), labelled grid lines at each power of ten and
+ * at 2x, 5x; the last step is written bottom right. 640x320, white background. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "base/common.h"
-#include "prophy/train.h"
+#include "io/plot.h"
 #include "io/video.h"
 
 #define PW 640
@@ -46,7 +46,7 @@ static int read_csv(const char *path, curve *c) {
     if (!f) PP_FAIL("%s: cannot open the training log", path);
     char line[1024];
     int cs = -1, cl = -1, cd = -1;
-    if (fgets(line, sizeof line, f)) cs = column(line, "step"), cl = column(line, "loss"), cd = column(line, "diff");
+    if (fgets(line, sizeof line, f)) cs = column(line, "step"), cl = column(line, "loss"), cd = cl >= 0 && column(line, "grad_norm") != cl + 1 ? cl + 1 : -1;
     if (cs < 0 || cl < 0) {
         fclose(f);
         PP_FAIL("%s: not a training log (no step/loss columns)", path);

@@ -879,3 +879,11 @@ int pp_st_save(const pp_st_writer *w, const char *path) {
     free(hdr.s);
     return rc;
 }
+
+int pp_st_set_meta_json(pp_st_writer *w, const char *key, const void *json) {
+    char *s = cJSON_PrintUnformatted((const cJSON *)json);
+    if (!s) PP_FAIL("metadata '%s': cannot print its JSON", key);
+    int rc = pp_st_set_meta(w, key, s);
+    free(s);
+    return rc;
+}

@@ -122,6 +122,8 @@ int pp_st_add_f32(pp_st_writer *w, const char *name, pp_dtype as, int ndim, cons
                   const float *data);
 /* Set a "__metadata__" string (copied); setting a key again replaces its value. */
 int pp_st_set_meta(pp_st_writer *w, const char *key, const char *value);
+/* A JSON value (a cJSON *) as a metadata string. */
+int pp_st_set_meta_json(pp_st_writer *w, const char *key, const void *json);
 /* Write the file atomically (see above). The writer stays usable afterwards. */
 int pp_st_save(const pp_st_writer *w, const char *path);
 

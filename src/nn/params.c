@@ -5,6 +5,8 @@
 #include <string.h>
 #include "base/common.h"
 #include "nn/params.h"
+#include <math.h>
+#include "io/safetensors.h"
 
 size_t pp_params_add(pp_params *t, const char *name, int ndim, const int64_t *shape) {
     if (t->n == t->cap) {
@@ -54,4 +56,26 @@ int pp_params_freeze(pp_params *t, const char *prefix, int frozen) {
     for (int i = 0; i < t->n; i++)
         if (!strncmp(t->p[i].name, prefix, len)) t->p[i].frozen = frozen, n++;
     return n;
+}
+
+int pp_params_write(const pp_params *t, const float *params, pp_st_writer *w, pp_dtype as) {
+    int rc = 0;
+    for (int i = 0; i < t->n && !rc; i++) {
+        const pp_param *p = &t->p[i];
+        rc = pp_st_add_f32(w, p->name, as, p->ndim, p->shape, params + p->offset);
+    }
+    return rc;
+}
+
+int pp_params_read(const pp_params *t, float *params, const pp_st_file *f) {
+    for (int i = 0; i < t->n; i++) {
+        const pp_param *p = &t->p[i];
+        float *x = params + p->offset;
+        if (pp_st_load_f32(f, p->name, x, p->ndim, p->shape)) return -1;
+        for (size_t k = 0; k < p->numel; k++)
+            if (!isfinite(x[k]))
+                PP_FAIL("%s: tensor '%s' holds a non-finite value (%g at index %zu): the model is damaged", f->path,
+                        p->name, (double)x[k], k);
+    }
+    return 0;
 }

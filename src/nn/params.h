@@ -9,6 +9,7 @@
 #define PP_PARAMS_H
 #include <stddef.h>
 #include <stdint.h>
+#include "io/safetensors.h"
 
 #define PP_MAX_NDIM 5
 #define PP_NAME_MAX 96
@@ -39,4 +40,11 @@ const pp_param *pp_params_find(const pp_params *t, const char *name);
  * returns how many tensors matched. */
 int pp_params_freeze(pp_params *t, const char *prefix, int frozen);
 void pp_params_free(pp_params *t);
+
+/* ---- a table's tensors in a safetensors file (io/safetensors.h) */
+/* Adds every tensor (values from params) to a writer, stored as `as`. */
+int pp_params_write(const pp_params *t, const float *params, pp_st_writer *w, pp_dtype as);
+/* Loads every tensor, checked by name and shape; a tensor holding NaN or inf is an
+ * error naming it (a model that cannot produce a video is refused on load). */
+int pp_params_read(const pp_params *t, float *params, const pp_st_file *f);
 #endif

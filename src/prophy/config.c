@@ -1,4 +1,4 @@
-/* model.c - see model.h */
+/* config.c - see config.h */
 #include <stdlib.h>
 #include <string.h>
 #include "base/common.h"
@@ -84,71 +84,3 @@ int pp_model_config_from_json(pp_model_config *c, const char *json, const char *
     return 0;
 }
 
-int pp_model_create(pp_model *m, const pp_model_config *cfg) {
-    memset(m, 0, sizeof *m);
-    m->cfg = *cfg;
-    if (pp_model_config_check(&m->cfg) || pp_dit_init(&m->dit, &m->cfg.dit, &m->table)) return -1;
-    m->params = pp_zalloc_floats(m->table.total);
-    return 0;
-}
-
-void pp_model_free(pp_model *m) {
-    pp_dit_free(&m->dit);
-    pp_params_free(&m->table);
-    pp_free_aligned(m->params);
-    memset(m, 0, sizeof *m);
-}
-
-int pp_st_set_meta_json(pp_st_writer *w, const char *key, const cJSON *j) {
-    char *s = cJSON_PrintUnformatted(j);
-    int rc = pp_st_set_meta(w, key, s);
-    free(s);
-    return rc;
-}
-
-int pp_params_write(const pp_params *t, const float *params, pp_st_writer *w, pp_dtype as) {
-    int rc = 0;
-    for (int i = 0; i < t->n && !rc; i++) {
-        const pp_param *p = &t->p[i];
-        rc = pp_st_add_f32(w, p->name, as, p->ndim, p->shape, params + p->offset);
-    }
-    return rc;
-}
-
-int pp_params_read(const pp_params *t, float *params, const pp_st_file *f) {
-    for (int i = 0; i < t->n; i++) {
-        const pp_param *p = &t->p[i];
-        if (pp_st_load_f32(f, p->name, params + p->offset, p->ndim, p->shape)) return -1;
-    }
-    return 0;
-}
-
-int pp_model_add_to_writer(const pp_model *m, pp_st_writer *w, const float *params, pp_dtype as) {
-    cJSON *j = pp_model_config_to_json(&m->cfg);
-    int rc = pp_st_set_meta_json(w, "prophy.config", j);
-    cJSON_Delete(j);
-    return rc ? rc : pp_params_write(&m->table, params ? params : m->params, w, as);
-}
-
-int pp_model_save(const pp_model *m, const char *path, const float *params, pp_dtype as) {
-    pp_st_writer *w = pp_st_writer_new();
-    int rc = pp_model_add_to_writer(m, w, params, as);
-    if (!rc) rc = pp_st_save(w, path);
-    pp_st_writer_free(w);
-    return rc;
-}
-
-int pp_model_load_weights(pp_model *m, const pp_st_file *f) { return pp_params_read(&m->table, m->params, f); }
-
-int pp_model_load(pp_model *m, const char *path) {
-    pp_st_file f;
-    memset(m, 0, sizeof *m);
-    if (pp_st_open(&f, path)) return -1;
-    pp_model_config cfg;
-    int rc = pp_model_config_from_json(&cfg, pp_st_meta(&f, "prophy.config"), path);
-    if (!rc) rc = pp_model_create(m, &cfg);
-    if (!rc) rc = pp_model_load_weights(m, &f);
-    pp_st_close(&f);
-    if (rc) pp_model_free(m);
-    return rc;
-}

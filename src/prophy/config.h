@@ -1,54 +1,22 @@
-/* model.h - a prophy model as a file: its config, its parameter table and its
- * weights, saved as one safetensors file whose tensors carry Wan2.1's key names
- * and whose "__metadata__" holds the config as JSON ("prophy.config").
- *
- * Training checkpoints are the same file plus the optimiser moments
- * ("optim.m", "optim.v", flat over the parameter layout), the EMA ("optim.ema")
- * and the exact trainer state (metadata "prophy.train": step, RNG words, ...). */
-#ifndef PP_MODEL_H
-#define PP_MODEL_H
+/* config.h - the backbone part of a model's config: the DiT's shape, the video
+ * size it was trained at, first-frame conditioning and the world of its data. It
+ * is the base of the ProPhy model's config (prophy/model.h) and is stored with it
+ * as JSON in the model file's metadata "prophy.config". */
+#ifndef PP_PROPHY_CONFIG_H
+#define PP_PROPHY_CONFIG_H
 #include <cjson/cJSON.h>
 #include "wan/dit.h"
-#include "nn/params.h"
-#include "io/safetensors.h"
 
 typedef struct {
     pp_dit_config dit;
     int frames, height, width; /* the video size the model was trained at (defaults) */
     float fps;
     int cond;                  /* 1: in_dim = 2*out_dim + 1 (first-frame conditioning channels) */
-    char world[32];            /* the data it was trained on: "square", "physics", ... */
+    char world[32];            /* the data it was trained on: "physics" */
 } pp_model_config;
-
-typedef struct {
-    pp_model_config cfg;
-    pp_params table;
-    pp_dit dit;
-    float *params; /* table.total floats */
-} pp_model;
 
 /* Makes the config consistent (in_dim from cond) and validates it. */
 int pp_model_config_check(pp_model_config *c);
 cJSON *pp_model_config_to_json(const pp_model_config *c);
 int pp_model_config_from_json(pp_model_config *c, const char *json, const char *where);
-
-/* Shared by every model file: a JSON object as a metadata string, and a parameter
- * table's tensors (from `params`) written to / loaded from a file, checked by name
- * and shape. */
-int pp_st_set_meta_json(pp_st_writer *w, const char *key, const cJSON *j);
-int pp_params_write(const pp_params *t, const float *params, pp_st_writer *w, pp_dtype as);
-int pp_params_read(const pp_params *t, float *params, const pp_st_file *f);
-
-int pp_model_create(pp_model *m, const pp_model_config *cfg); /* zero weights */
-void pp_model_free(pp_model *m);
-/* Adds the config and every parameter (from `params`, e.g. the EMA copy, or
- * m->params when NULL) to a writer. */
-int pp_model_add_to_writer(const pp_model *m, pp_st_writer *w, const float *params, pp_dtype as);
-/* Saves weights only (atomic). */
-int pp_model_save(const pp_model *m, const char *path, const float *params, pp_dtype as);
-/* Opens a model file: reads its config, checks every tensor against it (missing,
- * misshapen, non-float: one clear error), loads the weights. */
-int pp_model_load(pp_model *m, const char *path);
-/* Loads the weights of an already opened file into an existing model. */
-int pp_model_load_weights(pp_model *m, const pp_st_file *f);
 #endif

@@ -10,22 +10,18 @@ struct pp_prophy_trainer {
     pp_prophy *m;
     pp_prophy_train_config cfg;
     pp_phys_source *src;
-    pp_adamw opt;
-    pp_rng rng;
-    long step;
+    pp_train_state st;             /* AdamW, RNG, counters */
     int B, F, H, W, C, Cc, L, N;
     size_t vox;
     pp_prophy_acts *acts;
     int *ids;                          /* [B,L] */
     float *G, *video, *eps, *s, *t, *cond, *xin, *target;
     float *labels, *maps, *bg, *Qr;    /* [B,17], [B,17,F,H,W], [B,F,H,W], [B,N,17] */
-    double last_norm;
 };
 
 pp_prophy_train_config pp_prophy_train_defaults(void) {
-    pp_prophy_train_config c = {.base = pp_train_defaults()};
-    c.base.max_cond_frames = 3;
-    return c;
+    return (pp_prophy_train_config){.base = pp_train_defaults(), .s_dist = PP_S_LOGIT_NORMAL, .s_shift = 1.0f,
+                                    .p_drop_text = 0.1f, .p_first_frames = 0.5f, .max_cond_frames = 3};
 }
 
 static void alloc_buffers(pp_prophy_trainer *t) {
@@ -87,8 +83,7 @@ pp_prophy_trainer *pp_prophy_trainer_new(pp_prophy *m, const pp_prophy_train_con
     pp_prophy_trainer *t = trainer_alloc(m, c, src);
     if (!t) return NULL;
     apply_freeze(t);
-    pp_rng_seed(&t->rng, c->base.seed);
-    pp_adamw_init(&t->opt, &c->base.opt, m->table.total, m->params);
+    pp_train_state_init(&t->st, &c->base, m->table.total, m->params);
     return t;
 }
 
@@ -98,7 +93,7 @@ void pp_prophy_trainer_free(pp_prophy_trainer *t) {
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) pp_free_aligned(bufs[i]);
     free(t->ids);
     pp_prophy_acts_free(t->acts);
-    pp_adamw_free(&t->opt);
+    pp_train_state_free(&t->st);
     free(t);
 }
 
@@ -107,14 +102,14 @@ void pp_prophy_trainer_free(pp_prophy_trainer *t) {
 /* Example b of the batch: video, ids (text dropout), labels, maps. */
 static int load_example(pp_prophy_trainer *t, int b) {
     pp_phys_example ex;
-    if (pp_phys_source_draw(t->src, &t->rng, &ex)) return -1;
+    if (pp_phys_source_draw(t->src, &t->st.rng, &ex)) return -1;
     size_t n = (size_t)t->C * t->vox;
     memcpy(t->video + b * n, ex.video, n * sizeof(float));
     memcpy(t->labels + b * PP_NCAT, ex.cats, PP_NCAT * sizeof(float));
     memcpy(t->maps + (size_t)b * PP_NCAT * t->vox, ex.maps, PP_NCAT * t->vox * sizeof(float));
     memcpy(t->bg + (size_t)b * t->vox, ex.bg, t->vox * sizeof(float));
     int *ids = t->ids + (size_t)b * t->L;
-    if (pp_rng_uniform(&t->rng) < t->cfg.base.p_drop_text) {
+    if (pp_rng_uniform(&t->st.rng) < t->cfg.p_drop_text) {
         pp_prophy_empty_ids(ids, t->L);
     } else {
         pp_tok_report rep;
@@ -124,16 +119,16 @@ static int load_example(pp_prophy_trainer *t, int b) {
 }
 
 static int make_batch(pp_prophy_trainer *t) {
-    const pp_train_config *c = &t->cfg.base;
+    const pp_prophy_train_config *c = &t->cfg;
     size_t hw = (size_t)t->H * t->W;
     for (int b = 0; b < t->B; b++) {
         if (load_example(t, b)) return -1;
-        t->s[b] = pp_flow_draw_s(&t->rng, c->s_dist, c->s_shift);
+        t->s[b] = pp_flow_draw_s(&t->st.rng, c->s_dist, c->s_shift);
         t->t[b] = 1000.0f * t->s[b];
         if (t->Cc) { /* first-frame conditioning: k clean frames + mask, or none */
             int k = 0;
-            if (pp_rng_uniform(&t->rng) < c->p_first_frames)
-                k = 1 + (int)pp_rng_below(&t->rng, (uint32_t)(c->max_cond_frames > 0 ? c->max_cond_frames : 1));
+            if (pp_rng_uniform(&t->st.rng) < c->p_first_frames)
+                k = 1 + (int)pp_rng_below(&t->st.rng, (uint32_t)(c->max_cond_frames > 0 ? c->max_cond_frames : 1));
             if (k >= t->F) k = t->F - 1;
             pp_flow_make_cond(t->cond + (size_t)b * t->Cc * t->vox, t->video + (size_t)b * t->C * t->vox, 1, t->C,
                               t->F, hw, k);
@@ -141,7 +136,7 @@ static int make_batch(pp_prophy_trainer *t) {
     }
     const int *p = t->m->cfg.base.dit.patch;
     pp_prophy_token_targets(t->Qr, t->maps, t->bg, t->B, t->F, t->H, t->W, p[0], p[1], p[2]);
-    pp_rng_fill_normal(&t->rng, t->eps, (size_t)t->B * t->C * t->vox, 1.0f);
+    pp_rng_fill_normal(&t->st.rng, t->eps, (size_t)t->B * t->C * t->vox, 1.0f);
     pp_flow_make_batch(t->xin, t->target, t->video, t->eps, t->s, t->cond, t->B, t->C, t->Cc, t->vox);
     return 0;
 }
@@ -153,13 +148,7 @@ int pp_prophy_trainer_step(pp_prophy_trainer *t, pp_prophy_losses *L) {
                          .Qr = t->Qr};
     memset(t->G, 0, m->table.total * sizeof(float));
     if (pp_prophy_step(m, m->params, t->G, t->acts, &b, NULL, L)) return -1;
-    t->step++;
-    if (!isfinite(L->total) || pp_adamw_step(&t->opt, &m->table, m->params, t->G, &t->last_norm)) {
-        if (!isfinite(L->total)) t->opt.skipped++; /* else pp_adamw_step counted it */
-        fprintf(stderr, "\nprophy: warning: step %ld: non-finite %s, step skipped (%ld so far)\n", t->step,
-                isfinite(L->total) ? "gradient" : "loss", t->opt.skipped);
-        L->total = NAN;
-    }
+    if (pp_train_apply(&t->st, &m->table, m->params, t->G, L->total)) L->total = NAN;
     return 0;
 }
 
@@ -168,23 +157,14 @@ int pp_prophy_trainer_step(pp_prophy_trainer *t, pp_prophy_losses *L) {
 int pp_prophy_trainer_save_checkpoint(pp_prophy_trainer *t, const char *path) {
     pp_st_writer *w = pp_st_writer_new();
     int rc = pp_prophy_add_to_writer(t->m, w, NULL, PP_F32);
-    if (!rc) rc = pp_train_add_optim(w, &t->opt);
     cJSON *extra = cJSON_CreateObject();
     cJSON_AddBoolToObject(extra, "freeze_backbone", t->cfg.freeze_backbone);
     cJSON_AddBoolToObject(extra, "freeze_text", t->cfg.freeze_text);
-    char *state = pp_train_state_json(&t->rng, t->step, &t->opt, &t->cfg.base, extra);
-    if (!rc) rc = pp_st_set_meta(w, "prophy.train", state);
-    free(state);
+    if (!rc) rc = pp_train_write_state(&t->st, w, extra);
+    else cJSON_Delete(extra);
     if (!rc) rc = pp_st_save(w, path);
     pp_st_writer_free(w);
     return rc;
-}
-
-static void read_freeze(pp_prophy_train_config *c, const char *json) {
-    cJSON *j = json ? cJSON_Parse(json) : NULL;
-    c->freeze_backbone = cJSON_IsTrue(cJSON_GetObjectItem(j, "freeze_backbone"));
-    c->freeze_text = cJSON_IsTrue(cJSON_GetObjectItem(j, "freeze_text"));
-    cJSON_Delete(j);
 }
 
 pp_prophy_trainer *pp_prophy_trainer_resume(pp_prophy *m, const char *ckpt, const pp_prophy_train_config *c,
@@ -196,16 +176,20 @@ pp_prophy_trainer *pp_prophy_trainer_resume(pp_prophy *m, const char *ckpt, cons
         return NULL;
     }
     pp_prophy_train_config cc = *c;
-    const char *state = pp_st_meta(&f, "prophy.train");
-    read_freeze(&cc, state);
-    pp_prophy_trainer *t = trainer_alloc(m, &cc, src);
+    cJSON *meta = pp_train_state_meta(&f);
+    pp_prophy_trainer *t = NULL;
+    if (meta) { /* the frozen set comes from the checkpoint */
+        cc.freeze_backbone = cJSON_IsTrue(cJSON_GetObjectItem(meta, "freeze_backbone"));
+        cc.freeze_text = cJSON_IsTrue(cJSON_GetObjectItem(meta, "freeze_text"));
+        cJSON_Delete(meta);
+        t = trainer_alloc(m, &cc, src);
+    }
     int rc = t ? 0 : -1;
     if (!rc) {
         apply_freeze(t);
-        pp_adamw_init(&t->opt, &cc.base.opt, m->table.total, m->params);
-        rc = pp_train_load_optim(&f, &t->opt, m->params);
+        pp_train_state_init(&t->st, &cc.base, m->table.total, m->params);
+        rc = pp_train_read_state(&t->st, &f);
     }
-    if (!rc) rc = pp_train_state_parse(state, ckpt, &t->rng, &t->step, &t->opt);
     pp_st_close(&f);
     if (rc) {
         pp_prophy_trainer_free(t);
@@ -215,92 +199,34 @@ pp_prophy_trainer *pp_prophy_trainer_resume(pp_prophy *m, const char *ckpt, cons
     return t;
 }
 
-long pp_prophy_trainer_steps_done(const pp_prophy_trainer *t) { return t->step; }
+long pp_prophy_trainer_steps_done(const pp_prophy_trainer *t) { return t->st.step; }
 
 const float *pp_prophy_trainer_final_weights(const pp_prophy_trainer *t) {
-    return t->opt.ema ? t->opt.ema : t->m->params;
+    return pp_train_final_weights(&t->st, t->m->params);
 }
 
-/* ---- the loop */
+/* ---- the loop (train.h) */
 
-typedef struct {
-    double diff, coarse, fine, bal; /* smoothed terms */
-    int init;
-} smooth_losses;
+enum { T_LOSS, T_DIFF, T_COARSE, T_FINE, T_BALANCE, NTERMS };
 
-static void smooth(smooth_losses *s, const pp_prophy_losses *L) {
-    if (!isfinite(L->total)) return;
-    double a = s->init ? 0.95 : 0.0;
-    s->diff = a * s->diff + (1 - a) * L->diff, s->coarse = a * s->coarse + (1 - a) * L->coarse;
-    s->fine = a * s->fine + (1 - a) * L->fine_align, s->bal = a * s->bal + (1 - a) * L->balance;
-    s->init = 1;
+static int step_hook(void *self, pp_train_terms *terms) {
+    pp_prophy_trainer *t = self;
+    pp_prophy_losses L;
+    if (pp_prophy_trainer_step(t, &L)) return -1;
+    terms->value[T_LOSS] = L.total, terms->value[T_DIFF] = L.diff, terms->value[T_COARSE] = L.coarse;
+    terms->value[T_FINE] = L.fine_align, terms->value[T_BALANCE] = L.balance;
+    return 0;
 }
 
-static const char *hms(double sec, char *buf, size_t cap) {
-    long s = isfinite(sec) && sec > 0 ? (long)(sec + 0.5) : 0;
-    if (s >= 3600) snprintf(buf, cap, "%ldh%02ldm", s / 3600, s / 60 % 60);
-    else snprintf(buf, cap, "%ldm%02lds", s / 60, s % 60);
-    return buf;
-}
-
-static void progress(const pp_prophy_trainer *t, const smooth_losses *s, double sps, double eta) {
-    fprintf(stderr, "\rstep %ld/%ld  diff %.4f", t->step, t->cfg.base.steps, s->diff);
-    if (t->m->cfg.mode != PP_BRANCH_NONE) {
-        if (pp_prophy_has_seb(&t->m->cfg)) fprintf(stderr, "  coarse %.3f", s->coarse);
-        if (pp_prophy_has_reb(&t->m->cfg)) fprintf(stderr, "  fine %.4f  bal %.3f", s->fine, s->bal);
-    }
-    char buf[32];
-    fprintf(stderr, "  |g| %.3f  lr %.2e  %.1f samples/s  ETA %s   ", t->last_norm, pp_adamw_lr(&t->opt), sps,
-            hms(eta, buf, sizeof buf));
-}
-
-static FILE *open_log(const pp_prophy_trainer *t) {
-    const char *path = t->cfg.base.log_path;
-    if (!path) return NULL;
-    FILE *f = fopen(path, t->step ? "a" : "w");
-    if (!f) {
-        pp_seterr("%s: cannot open the log for writing", path);
-        return NULL;
-    }
-    if (!t->step) fprintf(f, "step,loss,diff,coarse,fine_align,balance,grad_norm,lr,samples_per_s\n");
-    return f;
-}
-
-static int checkpoint(pp_prophy_trainer *t) {
-    const pp_train_config *c = &t->cfg.base;
-    int rc = pp_prophy_trainer_save_checkpoint(t, c->ckpt_path);
-    if (!rc && t->cfg.plot_path && c->log_path) rc = pp_plot_loss_csv(c->log_path, t->cfg.plot_path);
-    return rc;
-}
+static int save_hook(void *self, const char *path) { return pp_prophy_trainer_save_checkpoint(self, path); }
 
 int pp_prophy_trainer_run(pp_prophy_trainer *t) {
-    const pp_train_config *c = &t->cfg.base;
-    FILE *log = open_log(t);
-    if (c->log_path && !log) return -1;
-    double t0 = pp_now(), tlast = t0;
-    long s0 = t->step;
-    int rc = 0;
-    smooth_losses sm = {0};
-    while (t->step < c->steps) {
-        float lr = pp_adamw_lr(&t->opt);
-        pp_prophy_losses L;
-        if ((rc = pp_prophy_trainer_step(t, &L))) break;
-        double now = pp_now(), sps = c->batch / fmax(now - tlast, 1e-9);
-        tlast = now;
-        smooth(&sm, &L);
-        double rate = (t->step - s0) / fmax(now - t0, 1e-9), eta = (c->steps - t->step) / fmax(rate, 1e-9);
-        if (!c->quiet) progress(t, &sm, sps, eta);
-        if (log) {
-            fprintf(log, "%ld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6g,%.3f\n", t->step, L.total, L.diff, L.coarse,
-                    L.fine_align, L.balance, t->last_norm, lr, sps);
-            fflush(log);
-        }
-        int timeout = c->time_limit > 0 && now - t0 > c->time_limit;
-        if (c->ckpt_path && ((c->ckpt_every > 0 && t->step % c->ckpt_every == 0) || timeout || t->step == c->steps))
-            if ((rc = checkpoint(t))) break;
-        if (timeout) break;
-    }
-    if (!c->quiet) fprintf(stderr, "\n");
-    if (log) fclose(log);
-    return rc;
+    const pp_prophy_config *c = &t->m->cfg;
+    unsigned shown = 1u << T_DIFF;
+    if (pp_prophy_n_pb(c) && pp_prophy_has_seb(c)) shown |= 1u << T_COARSE;
+    if (pp_prophy_n_pb(c) && pp_prophy_has_reb(c)) shown |= 1u << T_FINE | 1u << T_BALANCE;
+    pp_train_hooks h = {.self = t, .state = &t->st, .step = step_hook, .save = save_hook,
+                        .terms = {.n = NTERMS, .name = {"loss", "diff", "coarse", "fine_align", "balance"},
+                                  .shown = shown}};
+    return pp_train_run(&h);
 }

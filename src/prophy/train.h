@@ -20,16 +20,21 @@
 #define PP_PROPHY_TRAIN_H
 #include "prophy/data.h"
 #include "prophy/model.h"
-#include "train/trainer.h"
+#include "train/train.h"
+#include "wan/flow.h"
 
 typedef struct {
-    pp_train_config base;  /* batch, steps, seed, AdamW, s sampling, text dropout, first
-                              frames, checkpoints, CSV log, time limit, quiet */
+    pp_train_config base;  /* batch, steps, seed, AdamW, checkpoints, CSV log, plot, time limit */
+    pp_s_dist s_dist;      /* flow-matching noise levels s: logit-normal or shifted uniform */
+    float s_shift;         /* for PP_S_UNIFORM */
+    float p_drop_text;     /* probability of the empty prompt (for CFG) */
+    float p_first_frames;  /* probability that a sample gets 1..max_cond_frames clean first frames */
+    int max_cond_frames;
     int freeze_backbone;   /* stage 2: backbone frozen */
     int freeze_text;       /* stage 2: text encoder frozen */
-    const char *plot_path; /* loss-curve PNG rewritten at each checkpoint; NULL = none */
 } pp_prophy_train_config;
 
+/* pp_train_defaults, logit-normal s, 10 % empty prompts, half the samples with 1..3 given frames */
 pp_prophy_train_config pp_prophy_train_defaults(void);
 
 typedef struct pp_prophy_trainer pp_prophy_trainer;
@@ -43,12 +48,9 @@ pp_prophy_trainer *pp_prophy_trainer_resume(pp_prophy *m, const char *ckpt, cons
 void pp_prophy_trainer_free(pp_prophy_trainer *t);
 /* One optimiser step; L receives the terms (total NaN when skipped). -1 on a data error. */
 int pp_prophy_trainer_step(pp_prophy_trainer *t, pp_prophy_losses *L);
+/* Runs to the configured steps (train.h's loop: progress, log, checkpoints, plot). */
 int pp_prophy_trainer_run(pp_prophy_trainer *t);
 int pp_prophy_trainer_save_checkpoint(pp_prophy_trainer *t, const char *path);
 long pp_prophy_trainer_steps_done(const pp_prophy_trainer *t);
 const float *pp_prophy_trainer_final_weights(const pp_prophy_trainer *t);
-
-/* Draws a loss-curve PNG from a trainer CSV log (columns step, loss, diff, ...):
- * the total and the diffusion loss, smoothed, log-scaled y. */
-int pp_plot_loss_csv(const char *csv_path, const char *png_path);
 #endif
