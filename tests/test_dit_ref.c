@@ -199,12 +199,17 @@ TEST(dit_matches_pytorch_cfg_sampler) {
     float *x = load(&r, "sample.noise"), *want = load(&r, "sample.out");
     float *cond = load(&r, "input.cond"), *ctx = load(&r, "input.context");
     pp_dit_runner run = {.m = &r.m, .params = r.P, .F = r.F, .H = r.H, .W = r.W};
-    size_t vox = (size_t)r.F * r.H * r.W;
-    pp_flow_sample(pp_dit_velocity, &run, &sc, x, cond, ctx, r.B, r.c.out_dim, r.c.in_dim - r.c.out_dim,
-                   vox, (size_t)r.c.text_len * r.c.text_dim);
+    size_t vox = (size_t)r.F * r.H * r.W, row = (size_t)r.c.text_len * r.c.text_dim;
+    /* the reference's unconditional pass is the all-zero context */
+    float *zero = pp_zalloc_floats(row);
+    const void *rows[8], *zeros[8];
+    for (int b = 0; b < r.B && b < 8; b++) rows[b] = ctx + b * row, zeros[b] = zero;
+    CHECK(r.B <= 8);
+    CHECK(pp_flow_sample(pp_dit_velocity, &run, &sc, x, cond, rows, zeros, r.B, r.c.out_dim,
+                         r.c.in_dim - r.c.out_dim, vox) == 0);
     check_rel("sample.out", x, want, (size_t)r.B * r.c.out_dim * vox, REL_TOL);
-    pp_dit_acts_free(run.acts);
-    float *bufs[] = {x, want, cond, ctx};
-    for (int i = 0; i < 4; i++) pp_free_aligned(bufs[i]);
+    pp_dit_runner_free(&run);
+    float *bufs[] = {x, want, cond, ctx, zero};
+    for (int i = 0; i < 5; i++) pp_free_aligned(bufs[i]);
     ref_close(&r);
 }

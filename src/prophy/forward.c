@@ -287,38 +287,16 @@ void pp_prophy_empty_ids(int *ids, int L) {
 
 /* ------------------------------------------------------------------ sampler adapter */
 
-void pp_prophy_ids_to_ctx(float *ctx, const int *ids, size_t n) {
-    for (size_t i = 0; i < n; i++) ctx[i] = (float)ids[i];
-}
-
-/* ctx [B,L] float ids -> ids; an all-<pad> row becomes the empty prompt */
-static void ctx_to_ids(int *ids, const float *ctx, int B, int L) {
-    for (int b = 0; b < B; b++) {
-        int any = 0;
-        for (int t = 0; t < L; t++) {
-            ids[b * L + t] = (int)lrintf(ctx[b * L + t]);
-            any |= ids[b * L + t] != PP_TOK_PAD;
-        }
-        if (!any) pp_prophy_empty_ids(ids + b * L, L);
-    }
-}
-
-void pp_prophy_velocity(void *runner, const float *xin, const float *t, const float *ctx, int B,
-                        float *v) {
+int pp_prophy_velocity(void *runner, const float *xin, const float *t, const void *const *ctx, int B, float *v) {
     pp_prophy_runner *r = runner;
     int L = r->m->cfg.text.ctx;
     if (!r->acts || r->acts->B != B) {
-        pp_prophy_acts_free(r->acts);
-        free(r->ids);
-        r->acts = pp_prophy_acts_new(r->m, B, r->F, r->H, r->W, 0);
+        pp_prophy_runner_free(r);
+        if (!(r->acts = pp_prophy_acts_new(r->m, B, r->F, r->H, r->W, 0))) return -1;
         r->ids = pp_malloc((size_t)B * L * sizeof(int));
     }
-    if (r->acts) ctx_to_ids(r->ids, ctx, B, L);
-    if (!r->acts || pp_prophy_forward(r->m, r->params, r->acts, xin, t, r->ids, v)) {
-        /* sizes and ids are validated by the caller before sampling */
-        fprintf(stderr, "prophy: internal error: %s\n", pp_lasterr());
-        abort();
-    }
+    for (int b = 0; b < B; b++) memcpy(r->ids + (size_t)b * L, ctx[b], (size_t)L * sizeof(int));
+    return pp_prophy_forward(r->m, r->params, r->acts, xin, t, r->ids, v);
 }
 
 void pp_prophy_runner_free(pp_prophy_runner *r) {

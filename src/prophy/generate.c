@@ -51,17 +51,17 @@ typedef struct {
     float *cat_tmp; /* [N,17] */
 } route_runner;
 
-static void route_velocity(void *p, const float *xin, const float *t, const float *ctx, int B,
-                           float *v) {
+static int route_velocity(void *p, const float *xin, const float *t, const void *const *ctx, int B, float *v) {
     route_runner *r = p;
-    pp_prophy_velocity(&r->run, xin, t, ctx, B, v);
+    if (pp_prophy_velocity(&r->run, xin, t, ctx, B, v)) return -1;
     const float *rho = pp_prophy_acts_rho_r(r->run.acts); /* [B*N,E_r]; rows 0..N-1 = cond */
-    if (!rho || !r->rho_acc) return;
+    if (!rho || !r->rho_acc) return 0;
     size_t n = (size_t)r->N * r->E_r, nc = (size_t)r->N * PP_NCAT;
     for (size_t i = 0; i < n; i++) r->rho_acc[i] += rho[i];
     pp_fine_predict(&r->run.m->align, r->run.params, r->cat_tmp, rho, r->N);
     for (size_t i = 0; i < nc; i++) r->cat_acc[i] += r->cat_tmp[i];
     r->calls++;
+    return 0;
 }
 
 /* Means over the steps: rho_r, top expert, cat_maps (transposed to [17,N]). */
@@ -110,15 +110,15 @@ int pp_prophy_generate(const pp_prophy *m, const float *P, const char *prompt, c
     const pp_prophy_config *mc = &m->cfg;
     const pp_dit_config *d = &mc->base.dit;
     int L = mc->text.ctx, Cc = d->in_dim - d->out_dim, F, H, W;
-    int *ids = pp_malloc((size_t)L * sizeof(int));
+    int *ids = pp_malloc((size_t)2 * L * sizeof(int)), *empty = ids + L;
     if (pp_gen_check(m, prompt, c, ids, &r->rep)) return free(ids), -1;
+    pp_prophy_empty_ids(empty, L);
     gen_size(m, c, &F, &H, &W);
     r->F = F, r->H = H, r->W = W;
     r->gf = F / d->patch[0], r->gh = H / d->patch[1], r->gw = W / d->patch[2];
     r->N = r->gf * r->gh * r->gw;
     size_t vox = (size_t)F * H * W, n = 3 * vox;
-    float *ctx = pp_alloc_floats((size_t)L), *cond = make_cond(c, Cc, F, H, W);
-    pp_prophy_ids_to_ctx(ctx, ids, (size_t)L);
+    float *cond = make_cond(c, Cc, F, H, W);
     r->video = pp_alloc_floats(n);
     pp_rng rng;
     pp_rng_seed(&rng, c->seed);
@@ -136,17 +136,19 @@ int pp_prophy_generate(const pp_prophy *m, const float *P, const char *prompt, c
     r->t_encode = t1 - t0;
     pp_sample_config sc = {.steps = c->steps, .shift = c->shift, .cfg = c->cfg, .progress = c->progress,
                            .user = c->user};
-    pp_flow_sample(route_velocity, &rr, &sc, r->video, cond, ctx, 1, 3, Cc, vox, (size_t)L);
+    const void *ctx[1] = {ids}, *uncond[1] = {empty};
+    int rc = pp_flow_sample(route_velocity, &rr, &sc, r->video, cond, ctx, uncond, 1, 3, Cc, vox);
     for (int ch = 0; ch < 3 && c->cond_frames > 0; ch++) /* given frames unchanged */
         memcpy(r->video + ch * vox, c->first + ch * vox, (size_t)c->cond_frames * H * W * sizeof(float));
-    if (want_reb) routes_finish(&rr, r);
-    if (want_seb) semantic_finish(m, P, rr.run.acts, r);
+    if (!rc && want_reb) routes_finish(&rr, r);
+    if (!rc && want_seb) semantic_finish(m, P, rr.run.acts, r);
     r->t_sample = pp_now() - t1;
     pp_prophy_runner_free(&rr.run);
-    float *bufs[] = {ctx, cond, rr.rho_acc, rr.cat_acc, rr.cat_tmp};
+    float *bufs[] = {cond, rr.rho_acc, rr.cat_acc, rr.cat_tmp};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) pp_free_aligned(bufs[i]);
     free(ids);
-    return 0;
+    if (rc) pp_gen_result_free(r);
+    return rc;
 }
 
 void pp_gen_result_free(pp_gen_result *r) {

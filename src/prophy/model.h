@@ -154,20 +154,16 @@ int pp_prophy_save(const pp_prophy *m, const char *path, const float *params, pp
 int pp_prophy_load(pp_prophy *m, const char *path);
 int pp_prophy_load_weights(pp_prophy *m, const pp_st_file *f);
 
-/* ---- sampler adapter (pp_velocity_fn of flow.h). The "context" the sampler passes
- * is the token ids as floats, [B, L] (pp_prophy_ids_to_ctx). pp_flow_sample fills
- * the unconditional half with zeros: a row of all <pad> (id 0), which no encoded
- * prompt is, so it is read as the empty prompt's ids (<eos>, <pad>...), the same
- * ids text dropout uses in training. */
+/* ---- sampler adapter (pp_velocity_fn of flow.h): each row's context is the
+ * token ids of its prompt, int [L] (the unconditional rows: pp_prophy_empty_ids,
+ * the same ids text dropout uses in training). */
 typedef struct {
     const pp_prophy *m;
     const float *params;
     int F, H, W;
-    pp_prophy_acts *acts; /* owned; free with pp_prophy_acts_free */
-    int *ids;             /* owned scratch */
+    pp_prophy_acts *acts; /* owned; free with pp_prophy_runner_free */
+    int *ids;             /* owned: the rows' ids gathered, [B, L] */
 } pp_prophy_runner;
-void pp_prophy_ids_to_ctx(float *ctx, const int *ids, size_t n);
-void pp_prophy_velocity(void *runner, const float *xin, const float *t, const float *ctx, int B,
-                        float *v);
+int pp_prophy_velocity(void *runner, const float *xin, const float *t, const void *const *ctx, int B, float *v);
 void pp_prophy_runner_free(pp_prophy_runner *r);
 #endif

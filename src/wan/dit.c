@@ -593,15 +593,21 @@ void pp_dit_backward(const pp_dit *m, const float *P, float *G, pp_dit_acts *a, 
 
 /* ------------------------------------------------------------------ sampler adapter */
 
-void pp_dit_velocity(void *runner, const float *xin, const float *t, const float *ctx, int B, float *v) {
+int pp_dit_velocity(void *runner, const float *xin, const float *t, const void *const *ctx, int B, float *v) {
     pp_dit_runner *r = runner;
+    size_t row = (size_t)r->m->cfg.text_len * r->m->cfg.text_dim;
     if (!r->acts || r->acts->B != B) {
-        pp_dit_acts_free(r->acts);
-        r->acts = pp_dit_acts_new(r->m, B, r->F, r->H, r->W, 0);
-        if (!r->acts) { /* sizes are validated by the caller before sampling */
-            fprintf(stderr, "prophy: internal error: %s\n", pp_lasterr());
-            abort();
-        }
+        pp_dit_runner_free(r);
+        if (!(r->acts = pp_dit_acts_new(r->m, B, r->F, r->H, r->W, 0))) return -1;
+        r->ctx = pp_alloc_floats((size_t)B * row);
     }
-    pp_dit_forward(r->m, r->params, r->acts, xin, t, ctx, v);
+    for (int b = 0; b < B; b++) memcpy(r->ctx + b * row, ctx[b], row * sizeof(float));
+    pp_dit_forward(r->m, r->params, r->acts, xin, t, r->ctx, v);
+    return 0;
+}
+
+void pp_dit_runner_free(pp_dit_runner *r) {
+    pp_dit_acts_free(r->acts);
+    pp_free_aligned(r->ctx);
+    r->acts = NULL, r->ctx = NULL;
 }

@@ -113,12 +113,15 @@ void pp_dit_block_backward(const pp_dit *m, const float *P, float *G, const pp_d
                            pp_dit_acts *a, pp_block_acts *s, const float *xin, float *dx);
 
 /* Adapter for the sampler (pp_velocity_fn in flow.h): runs the backbone with
- * inference activations, (re)made when the batch or grid changes. */
+ * inference activations, (re)made when the batch changes. Each row's context is
+ * a float [text_len, text_dim] embedding. */
 typedef struct {
     const pp_dit *m;
     const float *params;
     int F, H, W;
-    pp_dit_acts *acts; /* owned; free with pp_dit_acts_free */
+    pp_dit_acts *acts; /* owned; free with pp_dit_runner_free */
+    float *ctx;        /* owned: the rows' contexts gathered, [B, text_len, text_dim] */
 } pp_dit_runner;
-void pp_dit_velocity(void *runner, const float *xin, const float *t, const float *ctx, int B, float *v);
+int pp_dit_velocity(void *runner, const float *xin, const float *t, const void *const *ctx, int B, float *v);
+void pp_dit_runner_free(pp_dit_runner *r);
 #endif

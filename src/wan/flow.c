@@ -53,26 +53,27 @@ void pp_flow_sigmas(float *sig, int steps, float shift) {
     }
 }
 
-void pp_flow_sample(pp_velocity_fn fn, void *model, const pp_sample_config *sc, float *x,
-                    const float *cond, const float *ctx, int B, int C, int Cc, size_t vox,
-                    size_t ctx_floats) {
+int pp_flow_sample(pp_velocity_fn fn, void *model, const pp_sample_config *sc, float *x, const float *cond,
+                   const void *const *ctx, const void *const *uncond, int B, int C, int Cc, size_t vox) {
     int guided = sc->cfg > 1.0f, B2 = guided ? 2 * B : B;
+    if (guided && !uncond) PP_FAIL("guidance (cfg %.2f) needs the unconditional contexts", sc->cfg);
     size_t n = (size_t)C * vox, nc = (size_t)Cc * vox;
     float *sig = pp_malloc((size_t)(sc->steps + 1) * sizeof(float));
     float *xin = pp_alloc_floats((size_t)B2 * (n + nc));
     float *v = pp_alloc_floats((size_t)B2 * n);
     float *t = pp_malloc((size_t)B2 * sizeof(float));
-    float *ctx2 = pp_zalloc_floats((size_t)B2 * ctx_floats); /* [cond ctx; zeros] */
-    memcpy(ctx2, ctx, (size_t)B * ctx_floats * sizeof(float));
+    const void **rows = pp_malloc((size_t)B2 * sizeof *rows); /* [cond contexts; uncond contexts] */
+    for (int b = 0; b < B2; b++) rows[b] = b < B ? ctx[b] : uncond[b - B];
     pp_flow_sigmas(sig, sc->steps, sc->shift);
-    for (int i = 0; i < sc->steps; i++) {
+    int rc = 0;
+    for (int i = 0; i < sc->steps && !rc; i++) {
         for (int b = 0; b < B2; b++) {
             float *in = xin + (size_t)b * (n + nc);
             memcpy(in, x + (size_t)(b % B) * n, n * sizeof(float));
             if (Cc) memcpy(in + n, cond + (size_t)(b % B) * nc, nc * sizeof(float));
             t[b] = 1000.0f * sig[i];
         }
-        fn(model, xin, t, ctx2, B2, v);
+        if ((rc = fn(model, xin, t, rows, B2, v))) break;
         float dt = sig[i + 1] - sig[i], g = sc->cfg;
         for (int b = 0; b < B; b++) {
             float *xb = x + (size_t)b * n;
@@ -81,6 +82,7 @@ void pp_flow_sample(pp_velocity_fn fn, void *model, const pp_sample_config *sc, 
         }
         if (sc->progress) sc->progress(sc->user, i + 1, sc->steps);
     }
-    free(sig), free(t);
-    pp_free_aligned(xin), pp_free_aligned(v), pp_free_aligned(ctx2);
+    free(sig), free(t), free(rows);
+    pp_free_aligned(xin), pp_free_aligned(v);
+    return rc;
 }

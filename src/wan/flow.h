@@ -6,9 +6,10 @@
  * elsewhere) and a mask channel that is 1 on those frames.
  * Sampling: sigmas = linspace(1, 0, steps+1) shifted by
  * sigma' = shift*sigma / (1 + (shift-1)*sigma); x <- x + (sigma_{i+1} - sigma_i) v,
- * with classifier-free guidance v = v_u + cfg (v_c - v_u), the unconditional pass
- * using an all-zero text context (for the full ProPhy model, whose context is its
- * text encoder's output, the runner reads the zero row as the empty prompt). */
+ * with classifier-free guidance v = v_u + cfg (v_c - v_u). The caller gives the
+ * conditional and the unconditional context of each sample explicitly (Wan: the
+ * prompt's and the negative prompt's embeddings; ProPhy: the prompt's and the empty
+ * prompt's token ids); the sampler only passes them through to the model. */
 #ifndef PP_FLOW_H
 #define PP_FLOW_H
 #include <stddef.h>
@@ -34,9 +35,11 @@ void pp_flow_make_cond(float *cond, const float *video, int B, int C, int F, siz
 /* sig[0..steps]: the shifted schedule from 1 to 0. */
 void pp_flow_sigmas(float *sig, int steps, float shift);
 
-/* A model's velocity prediction: v [B, out, vox] from xin [B, in, vox], t [B], ctx [B, L, Dt]. */
-typedef void (*pp_velocity_fn)(void *model, const float *xin, const float *t, const float *ctx, int B,
-                               float *v);
+/* A model's velocity prediction: v [B, out, vox] from xin [B, in, vox] and t [B],
+ * row b conditioned on ctx[b], a context of the model's own type (a float [L, D]
+ * embedding for the DiT, int [L] token ids for ProPhy). 0, or -1 + error. */
+typedef int (*pp_velocity_fn)(void *model, const float *xin, const float *t, const void *const *ctx, int B,
+                              float *v);
 
 typedef struct {
     int steps;
@@ -46,9 +49,10 @@ typedef struct {
 } pp_sample_config;
 
 /* Euler sampling in place: x [B, C, vox] holds the starting noise and receives the
- * sample. cond [B, Cc, vox] or NULL; ctx [B, L*Dt] the text contexts. The model is
- * called once per step on a batch of 2B (conditional + unconditional) when cfg > 1. */
-void pp_flow_sample(pp_velocity_fn fn, void *model, const pp_sample_config *sc, float *x,
-                    const float *cond, const float *ctx, int B, int C, int Cc, size_t vox,
-                    size_t ctx_floats);
+ * sample. cond [B, Cc, vox] (first-frame channels) or NULL; ctx[b] and uncond[b]
+ * the conditional and unconditional contexts of sample b (uncond may be NULL when
+ * cfg <= 1). With guidance the model is called once per step on a batch of 2B:
+ * rows 0..B-1 conditional, B..2B-1 unconditional. 0, or the model's -1 + error. */
+int pp_flow_sample(pp_velocity_fn fn, void *model, const pp_sample_config *sc, float *x, const float *cond,
+                   const void *const *ctx, const void *const *uncond, int B, int C, int Cc, size_t vox);
 #endif
