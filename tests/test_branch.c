@@ -4,7 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "branch/experts.h"
+#include "branch/branch.h"
 #include "base/common.h"
 #include "nn/params.h"
 #include "base/rng.h"
@@ -465,13 +465,14 @@ static void softmax_rows(float *x, int M, int C) {
 static void align_setup(align_case *s, int squared, int fine_sum) {
     memset(s, 0, sizeof *s);
     pp_align_cfg cfg = {.E_s = 4, .E_r = 5, .fine_hidden = 8, .coarse_squared = squared,
-                        .fine_sum = fine_sum};
+                        .fine_sum = fine_sum, .coarse = 1, .fine = 1};
     CHECK(pp_align_declare(&s->m, &s->t, &cfg) == 0);
     s->P = pp_zalloc_floats(s->t.total);
     s->G = pp_zalloc_floats(s->t.total);
     pp_rng r;
     pp_rng_seed(&r, 31);
-    pp_align_init(&s->m, s->P, &r);
+    pp_align_init_coarse(&s->m, s->P, &r);
+    pp_align_init_fine(&s->m, s->P, &r);
     s->B = 4, s->N = 6;
     s->rho_s = bt_randn((size_t)s->B * 4, 32, 1.0f);
     softmax_rows(s->rho_s, s->B, 4);
@@ -697,13 +698,38 @@ TEST(branch_balance_loss_values_and_grad) {
 
 /* ================================================================ whole: declare + chain */
 
-TEST(branch_experts_declare_names_and_bad_config) {
-    pp_experts_cfg c;
-    pp_experts_cfg_default(&c, 16, 12, 2, 3, 4);
+/* The branch's own layers, declared as the assembled model does: SEB, REB, heads. */
+typedef struct {
+    pp_seb seb;
+    pp_reb reb;
+    pp_align align;
+} branch_parts;
+
+static int parts_declare(branch_parts *m, pp_params *t, int C, int text_dim, int gf, int gh, int gw,
+                         const pp_branch_cfg *c) {
+    pp_seb_cfg sc = {.E = c->E_s, .C = C, .text_dim = text_dim, .hidden = c->seb_hidden ? c->seb_hidden : C,
+                     .gf0 = gf, .gh0 = gh, .gw0 = gw};
+    pp_reb_cfg rc = {.E = c->E_r, .C = C, .top_k = c->top_k, .renorm = c->reb_renorm};
+    pp_align_cfg ac = {.E_s = c->E_s, .E_r = c->E_r, .fine_hidden = c->fine_hidden, .coarse = 1, .fine = 1};
+    return pp_seb_declare(&m->seb, t, &sc) || pp_reb_declare(&m->reb, t, &rc) ||
+                   pp_align_declare(&m->align, t, &ac)
+               ? -1
+               : 0;
+}
+
+static void parts_init(const branch_parts *m, float *P, pp_rng *r) {
+    pp_seb_init(&m->seb, P, r);
+    pp_reb_init(&m->reb, P, r);
+    pp_align_init_coarse(&m->align, P, r);
+    pp_align_init_fine(&m->align, P, r);
+}
+
+TEST(branch_declare_names_and_bad_config) {
+    pp_branch_cfg c = pp_branch_defaults();
     c.E_r = 3;
     pp_params t = {0};
-    pp_experts m;
-    CHECK(pp_experts_declare(&m, &t, &c) == 0);
+    branch_parts m;
+    CHECK(parts_declare(&m, &t, 16, 12, 2, 3, 4, &c) == 0);
     const pp_param *p = pp_params_find(&t, "branch.seb.basis");
     CHECK(p && p->ndim == 3 && p->shape[0] == 8 && p->shape[1] == 24 && p->shape[2] == 16);
     p = pp_params_find(&t, "branch.seb.router.0.weight");
@@ -722,19 +748,19 @@ TEST(branch_experts_declare_names_and_bad_config) {
     float *P1 = pp_zalloc_floats(t.total), *P2 = pp_zalloc_floats(t.total);
     pp_rng r1, r2;
     pp_rng_seed(&r1, 5), pp_rng_seed(&r2, 5);
-    pp_experts_init(&m, P1, &r1), pp_experts_init(&m, P2, &r2);
+    parts_init(&m, P1, &r1), parts_init(&m, P2, &r2);
     CHECK(memcmp(P1, P2, t.total * sizeof(float)) == 0);
     pp_free_aligned(P1), pp_free_aligned(P2);
     pp_params_free(&t);
     c.top_k = 4; /* > E_r */
-    CHECK(pp_experts_declare(&m, &t, &c) != 0);
+    CHECK(parts_declare(&m, &t, 16, 12, 2, 3, 4, &c) != 0);
     CHECK(strstr(pp_lasterr(), "top_k") != NULL);
     pp_params_free(&t);
 }
 
 /* REB -> fine-align + balance -> REB backward: the losses' drho_r reach x and the router */
 typedef struct {
-    pp_experts m;
+    branch_parts m;
     pp_params t;
     pp_reb_acts a;
     float *P, *x, *out, *R, *Q, *labels;
@@ -755,15 +781,14 @@ static double chain_loss(void *ctx) {
 TEST(branch_reb_with_losses_grad) {
     chain_case s;
     memset(&s, 0, sizeof s);
-    pp_experts_cfg c;
-    pp_experts_cfg_default(&c, 6, 5, 1, 2, 2);
+    pp_branch_cfg c = pp_branch_defaults();
     c.E_s = 3, c.E_r = 4, c.fine_hidden = 7, c.seb_hidden = 4;
-    CHECK(pp_experts_declare(&s.m, &s.t, &c) == 0);
+    CHECK(parts_declare(&s.m, &s.t, 6, 5, 1, 2, 2, &c) == 0);
     s.P = pp_zalloc_floats(s.t.total);
     float *G = pp_zalloc_floats(s.t.total);
     pp_rng r;
     pp_rng_seed(&r, 51);
-    pp_experts_init(&s.m, s.P, &r);
+    parts_init(&s.m, s.P, &r);
     s.B = 2, s.N = 4;
     int T = 8;
     s.x = bt_randn((size_t)T * 6, 52, 1.0f);

@@ -28,8 +28,8 @@ static pp_prophy_config tiny_config(pp_branch_mode mode, int M, int vocab) {
     pp_prophy_config c;
     pp_prophy_config_default(&c, &base, vocab);
     c.text.layers = 1;
-    c.mode = mode, c.M = M;
-    c.ex.E_s = 3, c.ex.seb_hidden = 8, c.ex.E_r = 4, c.ex.top_k = 2, c.ex.fine_hidden = 6;
+    c.mode = mode, c.branch.M = M;
+    c.branch.E_s = 3, c.branch.seb_hidden = 8, c.branch.E_r = 4, c.branch.top_k = 2, c.branch.fine_hidden = 6;
     return c;
 }
 
@@ -200,7 +200,7 @@ static void gradcheck_case(pp_branch_mode mode, int M, int F, int H, int W) {
     rig g;
     rig_make(&g, mode, M, F, H, W, 21);
     /* larger auxiliary weights so their paths weigh in the check */
-    g.m.cfg.w_coarse = 0.5f, g.m.cfg.w_fine_align = 0.3f, g.m.cfg.w_balance = 0.2f;
+    g.m.cfg.branch.w_coarse = 0.5f, g.m.cfg.branch.w_fine_align = 0.3f, g.m.cfg.branch.w_balance = 0.2f;
     pp_prophy_acts *a = pp_prophy_acts_new(&g.m, g.B, g.F, g.H, g.W, 1);
     pp_prophy_losses L;
     CHECK(pp_prophy_step(&g.m, g.P, g.G, a, &g.batch, g.out, &L) == 0);
@@ -208,10 +208,10 @@ static void gradcheck_case(pp_branch_mode mode, int M, int F, int H, int W) {
     if (pp_prophy_has_reb(&g.m.cfg)) CHECK(L.fine_align > 0 && L.balance > 0);
     fd_ctx f = {.g = &g, .a = a};
     if (pp_prophy_has_reb(&g.m.cfg)) {
-        f.nsel = (size_t)g.B * g.N * g.m.cfg.ex.top_k;
+        f.nsel = (size_t)g.B * g.N * g.m.cfg.branch.top_k;
         f.sel0 = pp_malloc(f.nsel * sizeof(int));
         memcpy(f.sel0, pp_prophy_acts_sel(a), f.nsel * sizeof(int));
-        int E = g.m.cfg.ex.E_r, k = g.m.cfg.ex.top_k;
+        int E = g.m.cfg.branch.E_r, k = g.m.cfg.branch.top_k;
         const float *rho = pp_prophy_acts_rho_r(a);
         double gap = 1;
         for (int t = 0; t < g.B * g.N; t++) {
@@ -309,7 +309,7 @@ static int unused_expert(const rig *g, const pp_prophy_acts *a, const char *name
     int e;
     if (sscanf(name, "branch.reb.experts.%d.", &e) != 1) return 0;
     const int *sel = pp_prophy_acts_sel(a);
-    for (int i = 0; i < g->B * g->N * g->m.cfg.ex.top_k; i++)
+    for (int i = 0; i < g->B * g->N * g->m.cfg.branch.top_k; i++)
         if (sel[i] == e) return 0;
     return 1;
 }
@@ -394,16 +394,16 @@ TEST(prophy_token_targets_hand_computed) {
 TEST(prophy_model_file_roundtrip) {
     rig g;
     rig_make(&g, PP_BRANCH_FULL, 2, 2, 4, 4, 9);
-    g.m.cfg.w_balance = 0.03f;
+    g.m.cfg.branch.w_balance = 0.03f;
     const char *path = "/tmp/prophy_test_model.safetensors";
     CHECK(pp_prophy_save(&g.m, path, NULL, PP_F32) == 0);
     pp_prophy m2;
     CHECK_MSG(pp_prophy_load(&m2, path) == 0, "%s", pp_lasterr());
     CHECK(m2.table.total == g.m.table.total && m2.table.n == g.m.table.n);
     CHECK(memcmp(m2.params, g.P, g.m.table.total * sizeof(float)) == 0);
-    CHECK(m2.cfg.mode == PP_BRANCH_FULL && m2.cfg.M == 2 && m2.cfg.ex.E_r == 4 && m2.cfg.ex.top_k == 2);
-    CHECK(m2.cfg.ex.gf0 == 2 && m2.cfg.ex.gh0 == 2 && m2.cfg.ex.gw0 == 2);
-    CHECK(m2.cfg.w_balance == 0.03f && m2.cfg.text.layers == 1 && m2.cfg.base.cond == 1);
+    CHECK(m2.cfg.mode == PP_BRANCH_FULL && m2.cfg.branch.M == 2 && m2.cfg.branch.E_r == 4 && m2.cfg.branch.top_k == 2);
+    CHECK(m2.cfg.branch.gf0 == 2 && m2.cfg.branch.gh0 == 2 && m2.cfg.branch.gw0 == 2);
+    CHECK(m2.cfg.branch.w_balance == 0.03f && m2.cfg.text.layers == 1 && m2.cfg.base.cond == 1);
     CHECK(m2.vocab.n == g.voc.n && !strcmp(pp_vocab_word(&m2.vocab, 5), pp_vocab_word(&g.voc, 5)));
     pp_prophy_free(&m2);
     /* the backbone's tensors are stored under Wan's names */
@@ -463,14 +463,14 @@ TEST(prophy_model_file_config_mismatch_errors) {
     pp_prophy m2;
     pp_prophy_config c;
     /* 1: E_r 5 in the config, 4 experts in the file */
-    c = g.m.cfg, c.ex.E_r = 5;
+    c = g.m.cfg, c.branch.E_r = 5;
     char *s = config_string(c);
     CHECK(write_mixed(path, &g.m, s, voc) == 0);
     CHECK(pp_prophy_load(&m2, path) != 0);
     CHECK_MSG(strstr(pp_lasterr(), "branch.reb") != NULL, "got: %s", pp_lasterr());
     free(s);
     /* 2: dim 32 in the config */
-    c = g.m.cfg, c.base.dit.dim = 32, c.ex.seb_hidden = 8;
+    c = g.m.cfg, c.base.dit.dim = 32, c.branch.seb_hidden = 8;
     s = config_string(c);
     CHECK(write_mixed(path, &g.m, s, voc) == 0);
     CHECK(pp_prophy_load(&m2, path) != 0);
@@ -504,7 +504,7 @@ TEST(prophy_copy_weights_stage1_to_stage2) {
     rig g;
     rig_make(&g, PP_BRANCH_NONE, 0, 2, 4, 4, 13);
     pp_prophy_config c = g.m.cfg;
-    c.mode = PP_BRANCH_FULL, c.M = 2;
+    c.mode = PP_BRANCH_FULL, c.branch.M = 2;
     pp_prophy m2;
     CHECK(pp_prophy_create(&m2, &c, &g.voc) == 0);
     int n = 0;

@@ -66,7 +66,7 @@ TEST(prophy_matches_pytorch_forward_losses_grads) {
         return;
     }
     const pp_prophy_config *c = &m.cfg;
-    CHECK(c->mode == PP_BRANCH_FULL && c->M == 2);
+    CHECK(c->mode == PP_BRANCH_FULL && c->branch.M == 2);
     int B = atoi(pp_st_meta(&f, "batch")), F = c->base.frames, H = c->base.height, W = c->base.width;
     size_t nids, npred;
     float *x = fx_load(&f, "input.x", NULL), *t = fx_load(&f, "input.t", NULL);

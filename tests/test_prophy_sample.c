@@ -125,7 +125,7 @@ TEST(prophy_sample_routes) {
     CHECK(gen(&g, "the blue ball rolls left", &c, &r) == 0);
     if (pp_test_failed()) return;
     CHECK(r.gf == 4 && r.gh == 4 && r.gw == 4 && r.N == 64);
-    CHECK(r.E_r == g.m.cfg.ex.E_r && r.E_s == g.m.cfg.ex.E_s);
+    CHECK(r.E_r == g.m.cfg.branch.E_r && r.E_s == g.m.cfg.branch.E_s);
     CHECK(r.cat_maps && r.top_expert && r.rho_r && r.rho_s && r.coarse);
     if (pp_test_failed()) return;
     int finite = 1, in_range = 1;

@@ -117,7 +117,7 @@ static double branch_flops(const pp_prophy_config *c) {
     double per_block = pp_dit_flops(&d1, c->base.frames, c->base.height, c->base.width) -
                        pp_dit_flops(&d0, c->base.frames, c->base.height, c->base.width);
     f += M * per_block + 2 * N * dim * dim * (M + reb);
-    if (reb) f += 2 * N * dim * c->ex.E_r + 2 * N * c->ex.top_k * dim * dim;
+    if (reb) f += 2 * N * dim * c->branch.E_r + 2 * N * c->branch.top_k * dim * dim;
     return f;
 }
 

@@ -15,18 +15,26 @@ int pp_align_declare(pp_align *m, pp_params *t, const pp_align_cfg *c) {
                 c->fine_hidden);
     memset(m, 0, sizeof *m);
     m->cfg = *c;
-    m->cw = pp_params_addf(t, 2, PP_NCAT, c->E_s, 0, 0, 0, "branch.align.coarse.weight");
-    m->cb = pp_params_addf(t, 1, PP_NCAT, 0, 0, 0, 0, "branch.align.coarse.bias");
-    m->f0w = pp_params_addf(t, 2, c->fine_hidden, c->E_r, 0, 0, 0, "branch.align.fine.0.weight");
-    m->f0b = pp_params_addf(t, 1, c->fine_hidden, 0, 0, 0, 0, "branch.align.fine.0.bias");
-    m->f2w = pp_params_addf(t, 2, PP_NCAT, c->fine_hidden, 0, 0, 0, "branch.align.fine.2.weight");
-    m->f2b = pp_params_addf(t, 1, PP_NCAT, 0, 0, 0, 0, "branch.align.fine.2.bias");
+    if (c->coarse) {
+        m->cw = pp_params_addf(t, 2, PP_NCAT, c->E_s, 0, 0, 0, "branch.align.coarse.weight");
+        m->cb = pp_params_addf(t, 1, PP_NCAT, 0, 0, 0, 0, "branch.align.coarse.bias");
+    }
+    if (c->fine) {
+        m->f0w = pp_params_addf(t, 2, c->fine_hidden, c->E_r, 0, 0, 0, "branch.align.fine.0.weight");
+        m->f0b = pp_params_addf(t, 1, c->fine_hidden, 0, 0, 0, 0, "branch.align.fine.0.bias");
+        m->f2w = pp_params_addf(t, 2, PP_NCAT, c->fine_hidden, 0, 0, 0, "branch.align.fine.2.weight");
+        m->f2b = pp_params_addf(t, 1, PP_NCAT, 0, 0, 0, 0, "branch.align.fine.2.bias");
+    }
     return 0;
 }
 
-void pp_align_init(const pp_align *m, float *P, pp_rng *rng) {
+void pp_align_init_coarse(const pp_align *m, float *P, pp_rng *rng) {
+    if (m->cfg.coarse) pp_branch_init_linear(P + m->cw, P + m->cb, PP_NCAT, m->cfg.E_s, rng);
+}
+
+void pp_align_init_fine(const pp_align *m, float *P, pp_rng *rng) {
     const pp_align_cfg *c = &m->cfg;
-    pp_branch_init_linear(P + m->cw, P + m->cb, PP_NCAT, c->E_s, rng);
+    if (!c->fine) return;
     pp_branch_init_linear(P + m->f0w, P + m->f0b, c->fine_hidden, c->E_r, rng);
     pp_branch_init_linear(P + m->f2w, P + m->f2b, PP_NCAT, c->fine_hidden, rng);
 }

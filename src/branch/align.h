@@ -1,8 +1,8 @@
 /* align.h - the branch's auxiliary losses: coarse (SEB), fine alignment and load
  * balance (REB). Each returns the UNWEIGHTED loss and accumulates gradients scaled
- * by `dloss` (dL_total/dL_this: pass the loss weight, e.g. PP_LOSS_W_COARSE, when
- * L_total = L_diff + 0.1 L_coarse + 0.02 L_fine_align + 0.01 L_balance). Gradient
- * pointers (G = param grads in P's layout, drho_*) may be NULL.
+ * by `dloss` (dL_total/dL_this: pass the loss weight when L_total = L_diff +
+ * w_c L_coarse + w_f L_fine_align + w_b L_balance, branch.h). Gradient pointers
+ * (G = param grads in P's layout, drho_*) may be NULL.
  *
  * Parameters:
  *   branch.align.coarse.weight  [17, E_s]       .bias [17]
@@ -16,11 +16,6 @@
 #include "base/categories.h"
 #include "base/rng.h"
 
-/* The paper's weights; the caller applies them (see above). */
-#define PP_LOSS_W_COARSE 0.1f
-#define PP_LOSS_W_FINE_ALIGN 0.02f
-#define PP_LOSS_W_BALANCE 0.01f
-
 /* Cosine similarity a.b / (max(|a|,eps) * max(|b|,eps)), as torch.cosine_similarity:
  * a zero vector has cosine 0 with everything. */
 #define PP_COS_EPS 1e-8
@@ -30,6 +25,7 @@ typedef struct {
     int fine_hidden;    /* hidden width of the fine-align MLP */
     int coarse_squared; /* 0: sum |P - Q| (paper, default); 1: sum (P - Q)^2 */
     int fine_sum;       /* 0: mean over the masked entries (default, ours); 1: sum (paper) */
+    int coarse, fine;   /* which heads exist: coarse with an SEB, fine with a REB */
 } pp_align_cfg;
 
 typedef struct {
@@ -37,9 +33,12 @@ typedef struct {
     size_t cw, cb, f0w, f0b, f2w, f2b;
 } pp_align;
 
+/* Declares the heads cfg->coarse / cfg->fine ask for (coarse first). */
 int pp_align_declare(pp_align *m, pp_params *t, const pp_align_cfg *cfg);
-/* Linear layers: PyTorch's default U(+-1/sqrt(fan_in)) (ours). */
-void pp_align_init(const pp_align *m, float *P, pp_rng *rng);
+/* Linear layers: PyTorch's default U(+-1/sqrt(fan_in)) (ours); each call draws
+ * only for its own head, so callers fix the RNG order. */
+void pp_align_init_coarse(const pp_align *m, float *P, pp_rng *rng);
+void pp_align_init_fine(const pp_align *m, float *P, pp_rng *rng);
 
 /* ---- L_coarse (relative). q_hat = Linear(E_s,17)(rho_s) [B,17];
  * P_ij = cos(q_hat_i, q_hat_j), Q_ij = cos(q_i, q_j) for the label vectors q [B,17];

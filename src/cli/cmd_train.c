@@ -8,6 +8,7 @@
 #include "train_args.h"
 
 static void usage(void) {
+    pp_branch_cfg b = pp_branch_defaults();
     printf("usage: prophy train [options] -o MODEL.safetensors\n"
            "  --world physics          the data: the built-in physics world (the only one)\n"
            "  --data DIR               a dataset made by `prophy dataset` (default: simulate on the fly, split id)\n"
@@ -15,8 +16,8 @@ static void usage(void) {
            "  --branch none|seb|reb|full the physical branch (default: none from scratch, full with --init;\n"
            "                           none with --init continues the backbone: the equal-compute baseline)\n"
            "  --train-backbone         stage 2: also train the backbone and text encoder (default: frozen)\n"
-           "  --pb M --semantic-experts E --refine-experts E --top-k K   branch sizes (2, 8, 8, 2)\n"
-           "  --w-coarse X --w-fine X --w-balance X   loss weights (0.1, 0.02, 0.01)\n"
+           "  --pb M --semantic-experts E --refine-experts E --top-k K   branch sizes (%d, %d, %d, %d)\n"
+           "  --w-coarse X --w-fine X --w-balance X   loss weights (%g, %g, %g)\n"
            "  --maps DIR               external token maps (docs/BRANCH.md) instead of the simulator's\n"
            "  --label-noise blur=R,noise=S,shift=P   degrade the maps like a VLM's would be\n"
            "  --text-layers N          text encoder layers (2)     --plot FILE.png  loss curve (MODEL.loss.png)\n"
@@ -31,7 +32,8 @@ static void usage(void) {
            "  --resume CKPT            continue a run exactly      --time-limit SEC   stop early, checkpointed\n"
            "  --log FILE.csv  -s/--seed S  -t/--threads N  -q/--quiet\n"
            "Model defaults: physics dim 96, 4 layers, 4 heads, ffn 384, patch 2,4,4, text 64 x 48 tokens,\n"
-           "16 frames of 32x32 (a dataset's own size wins).\n");
+           "16 frames of 32x32 (a dataset's own size wins).\n",
+           b.M, b.E_s, b.E_r, b.top_k, (double)b.w_coarse, (double)b.w_fine_align, (double)b.w_balance);
 }
 
 static int parse_patch(const char *v, int p[3]) {
@@ -73,13 +75,13 @@ static int parse_physics(train_args *a, const char *f, const char *v) {
     else if (!strcmp(f, "--plot")) snprintf(a->plot, sizeof a->plot, "%s", v);
     else if (!strcmp(f, "--label-noise")) rc = pp_label_noise_parse(v, &a->noise);
     else if (!strcmp(f, "--text-layers")) rc = pp_parse_int(v, f, 1, 64, &a->text_layers);
-    else if (!strcmp(f, "--pb")) rc = pp_parse_int(v, f, 1, 256, &a->M);
-    else if (!strcmp(f, "--semantic-experts")) rc = pp_parse_int(v, f, 1, 256, &a->E_s);
-    else if (!strcmp(f, "--refine-experts")) rc = pp_parse_int(v, f, 1, 256, &a->E_r);
-    else if (!strcmp(f, "--top-k")) rc = pp_parse_int(v, f, 1, 256, &a->top_k);
-    else if (!strcmp(f, "--w-coarse")) rc = pp_parse_float(v, f, 0, 1000, &a->w_coarse);
-    else if (!strcmp(f, "--w-fine")) rc = pp_parse_float(v, f, 0, 1000, &a->w_fine);
-    else if (!strcmp(f, "--w-balance")) rc = pp_parse_float(v, f, 0, 1000, &a->w_balance);
+    else if (!strcmp(f, "--pb")) rc = pp_parse_int(v, f, 1, 256, &a->branch_cfg.M);
+    else if (!strcmp(f, "--semantic-experts")) rc = pp_parse_int(v, f, 1, 256, &a->branch_cfg.E_s);
+    else if (!strcmp(f, "--refine-experts")) rc = pp_parse_int(v, f, 1, 256, &a->branch_cfg.E_r);
+    else if (!strcmp(f, "--top-k")) rc = pp_parse_int(v, f, 1, 256, &a->branch_cfg.top_k);
+    else if (!strcmp(f, "--w-coarse")) rc = pp_parse_float(v, f, 0, 1000, &a->branch_cfg.w_coarse);
+    else if (!strcmp(f, "--w-fine")) rc = pp_parse_float(v, f, 0, 1000, &a->branch_cfg.w_fine_align);
+    else if (!strcmp(f, "--w-balance")) rc = pp_parse_float(v, f, 0, 1000, &a->branch_cfg.w_balance);
     else return 0;
     return rc ? -1 : 1;
 }
@@ -144,8 +146,7 @@ static void defaults(train_args *a) {
     a->tc.base.ckpt_every = 200;
     a->world = "physics";
     a->text_layers = 2;
-    a->M = 2, a->E_s = 8, a->E_r = 8, a->top_k = 2;
-    a->w_coarse = 0.1f, a->w_fine = 0.02f, a->w_balance = 0.01f;
+    a->branch_cfg = pp_branch_defaults();
 }
 
 int cmd_train(int argc, char **argv) {

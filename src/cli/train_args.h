@@ -15,8 +15,9 @@ typedef struct {
     int threads;
     const char *data, *maps, *init, *branch;
     pp_label_noise noise;
-    int train_backbone, text_layers, M, E_s, E_r, top_k;
-    float w_coarse, w_fine, w_balance;
+    pp_branch_mode mode;         /* from --branch */
+    pp_branch_cfg branch_cfg;    /* --pb, --semantic-experts, ..., the loss weights */
+    int train_backbone, text_layers;
     int set[3];                  /* given flags: [0] model shape, [1] video size, [2] text shape */
 } train_args;
 

@@ -8,70 +8,30 @@
 #include "cli.h"
 #include "sim/sim.h"
 #include "base/threads.h"
+#include "prophy/stages.h"
 #include "train_args.h"
 
-/* Branch sizes and loss weights from the flags. */
-static void apply_branch_flags(pp_prophy_config *c, const train_args *a, pp_branch_mode mode) {
-    const pp_dit_config *d = &c->base.dit;
-    c->mode = mode;
-    c->M = a->M;
-    pp_experts_cfg_default(&c->ex, d->dim, d->text_dim, c->base.frames / d->patch[0], c->base.height / d->patch[1],
-                           c->base.width / d->patch[2]);
-    c->ex.E_s = a->E_s, c->ex.E_r = a->E_r, c->ex.top_k = a->top_k;
-    c->w_coarse = a->w_coarse, c->w_fine_align = a->w_fine, c->w_balance = a->w_balance;
+static pp_stage_opts stage_opts(const train_args *a, int stage) {
+    pp_stage_opts o = pp_stage_defaults(stage);
+    if (a->branch) o.mode = a->mode;
+    o.branch = a->branch_cfg;
+    o.text_layers = a->text_layers;
+    return o;
 }
 
-static int parse_mode(const train_args *a, pp_branch_mode def, pp_branch_mode *mode) {
-    *mode = def;
-    if (a->branch && pp_branch_mode_parse(a->branch, mode)) return -1;
-    if (*mode != PP_BRANCH_NONE && a->M > a->mc.dit.layers)
-        PP_FAIL("--pb %d: more Physical Blocks than backbone layers (%d)", a->M, a->mc.dit.layers);
-    return 0;
-}
-
-/* Stage 1: a fresh model with the simulator's vocabulary. */
-static int stage1(train_args *a, pp_prophy *m) {
-    pp_branch_mode mode;
-    if (parse_mode(a, PP_BRANCH_NONE, &mode)) return -1;
-    const char *const *words;
-    int nw = pp_sim_vocab(&words);
-    pp_vocab v;
-    if (pp_vocab_build(&v, words, nw)) return -1;
-    pp_prophy_config c;
-    pp_prophy_config_default(&c, &a->mc, v.n);
-    c.text.layers = a->text_layers;
-    apply_branch_flags(&c, a, mode);
-    int rc = pp_prophy_config_check(&c) || pp_prophy_create(m, &c, &v) ? -1 : 0;
-    pp_vocab_free(&v);
-    if (rc) return -1;
-    pp_rng r;
-    pp_rng_seed(&r, a->tc.base.seed);
-    pp_prophy_init_weights(m, m->params, &r);
-    return 0;
-}
-
-/* Stage 2: the stage-1 model's weights + a freshly attached branch. */
-static int stage2(train_args *a, pp_prophy *m) {
+/* Stage 1: a fresh model; stage 2: the stage-1 model's weights + a freshly attached branch. */
+static int make_model(train_args *a, pp_prophy *m) {
+    uint64_t seed = a->tc.base.seed;
+    if (!a->init) {
+        pp_stage_opts o = stage_opts(a, 1);
+        return pp_prophy_stage1(m, &a->mc, &o, seed);
+    }
     pp_prophy s1;
     if (pp_prophy_load(&s1, a->init)) return -1;
-    pp_branch_mode mode;
-    a->mc.dit.layers = s1.cfg.base.dit.layers; /* for the --pb check */
-    int rc = parse_mode(a, PP_BRANCH_FULL, &mode);
-    pp_prophy_config c = s1.cfg;
-    if (!rc) {
-        apply_branch_flags(&c, a, mode);
-        rc = pp_prophy_config_check(&c) || pp_prophy_create(m, &c, &s1.vocab) ? -1 : 0;
-    }
-    if (!rc) {
-        pp_rng r;
-        pp_rng_seed(&r, a->tc.base.seed);
-        pp_prophy_init_weights(m, m->params, &r);
-        rc = pp_prophy_copy_weights(m, m->params, &s1, s1.params, NULL);
-        if (!rc) pp_prophy_attach_branch(m, m->params, &r);
-        if (rc) pp_prophy_free(m);
-    }
+    pp_stage_opts o = stage_opts(a, 2);
+    int rc = pp_prophy_stage2(m, &s1, &o, seed);
     pp_prophy_free(&s1);
-    a->tc.freeze_backbone = a->tc.freeze_text = mode != PP_BRANCH_NONE && !a->train_backbone;
+    a->tc.freeze_backbone = a->tc.freeze_text = o.mode != PP_BRANCH_NONE && !a->train_backbone;
     return rc;
 }
 
@@ -117,7 +77,7 @@ static pp_prophy_trainer *make_trainer(train_args *a, pp_prophy *m, pp_phys_sour
     int F, H, W;
     pp_phys_source_size(src, &F, &H, &W);
     a->mc.frames = F, a->mc.height = H, a->mc.width = W;
-    if (a->init ? stage2(a, m) : stage1(a, m)) return NULL;
+    if (make_model(a, m)) return NULL;
     pp_prophy_trainer *t = check_size(m, src) ? NULL : pp_prophy_trainer_new(m, &a->tc, src);
     if (!t) pp_prophy_free(m);
     return t;
@@ -137,6 +97,7 @@ static void describe(const pp_prophy *m, const train_args *a) {
 
 int train_physics(train_args *a) {
     if (a->resume && (a->init || a->branch)) PP_FAIL("--resume continues a run: --init and --branch come from it");
+    if (a->branch && pp_branch_mode_parse(a->branch, &a->mode)) return -1;
     if (!a->plot[0]) snprintf(a->plot, sizeof a->plot, "%s.loss.png", a->out);
     if (a->tc.base.log_path) a->tc.base.plot_path = a->plot;
     if (pp_check_output_dir(a->plot)) return -1;

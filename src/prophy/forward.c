@@ -35,8 +35,8 @@ static void alloc_backward(const pp_prophy *m, pp_prophy_acts *a) {
     a->dctx = pp_zalloc_floats((size_t)a->B * c->text.ctx * c->text.dim);
     a->dpooled = pp_zalloc_floats((size_t)a->B * c->text.dim);
     a->dpred = pp_zalloc_floats((size_t)a->B * c->base.dit.out_dim * a->F * a->H * a->W);
-    a->drho_s = pp_zalloc_floats((size_t)a->B * (c->ex.E_s > 0 ? c->ex.E_s : 1));
-    a->drho_r = pp_zalloc_floats(T * (c->ex.E_r > 0 ? c->ex.E_r : 1));
+    a->drho_s = pp_zalloc_floats((size_t)a->B * (c->branch.E_s > 0 ? c->branch.E_s : 1));
+    a->drho_r = pp_zalloc_floats(T * (c->branch.E_r > 0 ? c->branch.E_r : 1));
 }
 
 pp_prophy_acts *pp_prophy_acts_new(const pp_prophy *m, int B, int F, int H, int W, int train) {
@@ -121,10 +121,6 @@ static void pool_backward(float *dctx, const float *dpooled, const int *ids, int
     }
 }
 
-static void lin_fwd(float *out, const float *in, const float *P, pp_lin l, int M) {
-    pp_linear_forward(out, in, P + l.w, P + l.b, M, l.in, l.out);
-}
-
 /* Z_0 = SEB(S_0, pooled) or a copy of S_0 */
 static void branch_input_forward(const pp_prophy *m, const float *P, pp_prophy_acts *a) {
     const pp_prophy_config *c = &m->cfg;
@@ -142,11 +138,11 @@ static void branch_input_forward(const pp_prophy *m, const float *P, pp_prophy_a
 static void pb_forward(const pp_prophy *m, const float *P, pp_prophy_acts *a, int j) {
     int T = a->B * a->N;
     pp_dit_block_forward(&m->dit, P, &m->pb[j], a->dit, pb_acts(a, j), Z(a, j), Z(a, j + 1));
-    lin_fwd(a->tmp, Z(a, j + 1), P, m->inject[j], T);
+    pp_lin_forward(P, m->inject[j], a->tmp, Z(a, j + 1), T);
     pp_add_inplace(S(a, j + 1), a->tmp, a->TC);
     if (j == a->npb - 1 && pp_prophy_has_reb(&m->cfg)) {
         pp_reb_forward(&m->reb, P, &a->reb, a->r, Z(a, j + 1), T);
-        lin_fwd(a->tmp, a->r, P, m->reb_inject, T);
+        pp_lin_forward(P, m->reb_inject, a->tmp, a->r, T);
         pp_add_inplace(S(a, j + 1), a->tmp, a->TC);
     }
 }
@@ -166,11 +162,6 @@ int pp_prophy_forward(const pp_prophy *m, const float *P, pp_prophy_acts *a, con
 
 /* ------------------------------------------------------------------ backward */
 
-static void lin_bwd(float *din, float *G, const float *dout, const float *in, const float *P, pp_lin l,
-                    int M) {
-    pp_linear_backward(din, G + l.w, G + l.b, dout, in, P + l.w, M, l.in, l.out);
-}
-
 /* a->dS = d/d(S_{j+1}) (after the injections); a->dZ = d/d(Z_{j+1}) from later PBs.
  * Leaves a->dZ = d/d(Z_j). */
 static void pb_backward(const pp_prophy *m, const float *P, float *G, pp_prophy_acts *a, int j,
@@ -178,10 +169,10 @@ static void pb_backward(const pp_prophy *m, const float *P, float *G, pp_prophy_
     int T = a->B * a->N;
     if (j == a->npb - 1 && pp_prophy_has_reb(&m->cfg)) {
         memset(a->dr, 0, a->TC * sizeof(float));
-        lin_bwd(a->dr, G, a->dS, a->r, P, m->reb_inject, T);
+        pp_lin_backward(P, G, m->reb_inject, a->dr, a->dS, a->r, T);
         pp_reb_backward(&m->reb, P, G, &a->reb, a->dZ, a->dr, drho_r, Z(a, j + 1));
     }
-    lin_bwd(a->dZ, G, a->dS, Z(a, j + 1), P, m->inject[j], T);
+    pp_lin_backward(P, G, m->inject[j], a->dZ, a->dS, Z(a, j + 1), T);
     pp_dit_block_backward(&m->dit, P, G, &m->pb[j], a->dit, pb_acts(a, j), Z(a, j), a->dZ);
 }
 
@@ -222,18 +213,18 @@ static void aux_losses(const pp_prophy *m, const float *P, float *G, pp_prophy_a
     const pp_prophy_config *c = &m->cfg;
     int B = a->B, T = B * a->N;
     if (G) {
-        memset(a->drho_s, 0, (size_t)B * c->ex.E_s * sizeof(float));
-        memset(a->drho_r, 0, (size_t)T * c->ex.E_r * sizeof(float));
+        memset(a->drho_s, 0, (size_t)B * c->branch.E_s * sizeof(float));
+        memset(a->drho_r, 0, (size_t)T * c->branch.E_r * sizeof(float));
     }
     if (pp_prophy_has_seb(c) && b->labels)
         L->coarse = pp_coarse_loss(&m->align, P, G, G ? a->drho_s : NULL, a->seb.rho, b->labels, B,
-                                   c->w_coarse);
+                                   c->branch.w_coarse);
     if (!pp_prophy_has_reb(c)) return;
     if (b->labels && b->Qr)
         L->fine_align = pp_fine_align_loss(&m->align, P, G, G ? a->drho_r : NULL, a->reb.rho, b->Qr,
-                                           b->labels, B, a->N, c->w_fine_align);
-    L->balance = pp_balance_loss(G ? a->drho_r : NULL, a->reb.rho, a->reb.sel, T, c->ex.E_r,
-                                 c->ex.top_k, c->w_balance);
+                                           b->labels, B, a->N, c->branch.w_fine_align);
+    L->balance = pp_balance_loss(G ? a->drho_r : NULL, a->reb.rho, a->reb.sel, T, c->branch.E_r,
+                                 c->branch.top_k, c->branch.w_balance);
 }
 
 int pp_prophy_step(const pp_prophy *m, const float *P, float *G, pp_prophy_acts *a,
@@ -246,8 +237,8 @@ int pp_prophy_step(const pp_prophy *m, const float *P, float *G, pp_prophy_acts 
     size_t n = (size_t)a->B * c->base.dit.out_dim * a->F * a->H * a->W;
     L->diff = pp_mse_forward(out, b->target, n);
     if (a->npb) aux_losses(m, P, G, a, b, L);
-    L->total = L->diff + c->w_coarse * L->coarse + c->w_fine_align * L->fine_align +
-               c->w_balance * L->balance;
+    L->total = L->diff + c->branch.w_coarse * L->coarse + c->branch.w_fine_align * L->fine_align +
+               c->branch.w_balance * L->balance;
     if (!G) return 0;
     pp_mse_backward(a->dpred, out, b->target, n, 1.0f);
     int seb = a->npb && pp_prophy_has_seb(c) && b->labels, reb = a->npb && pp_prophy_has_reb(c);

@@ -126,12 +126,12 @@ int pp_prophy_generate(const pp_prophy *m, const float *P, const char *prompt, c
     route_runner rr = {.run = {.m = m, .params = P, .F = F, .H = H, .W = W}, .N = r->N};
     int want_reb = c->routes && pp_prophy_has_reb(mc), want_seb = c->routes && pp_prophy_has_seb(mc);
     if (want_reb) {
-        rr.E_r = r->E_r = mc->ex.E_r;
+        rr.E_r = r->E_r = mc->branch.E_r;
         rr.rho_acc = pp_zalloc_floats((size_t)r->N * rr.E_r);
         rr.cat_acc = pp_zalloc_floats((size_t)r->N * PP_NCAT);
         rr.cat_tmp = pp_alloc_floats((size_t)r->N * PP_NCAT);
     }
-    if (want_seb) r->E_s = mc->ex.E_s;
+    if (want_seb) r->E_s = mc->branch.E_s;
     double t1 = pp_now();
     r->t_encode = t1 - t0;
     pp_sample_config sc = {.steps = c->steps, .shift = c->shift, .cfg = c->cfg, .progress = c->progress,

@@ -31,27 +31,25 @@ void pp_prophy_config_default(pp_prophy_config *c, const pp_model_config *base, 
     c->text = (pp_text_config){.vocab = vocab, .dim = d->text_dim, .heads = d->text_dim % 2 ? 1 : 2,
                                .layers = 2, .ctx = d->text_len, .zero_pads = 1};
     c->mode = PP_BRANCH_FULL;
-    c->M = d->layers < 2 ? d->layers : 2;
-    pp_experts_cfg_default(&c->ex, d->dim, d->text_dim, base->frames / d->patch[0],
-                           base->height / d->patch[1], base->width / d->patch[2]);
-    c->w_coarse = 0.1f, c->w_fine_align = 0.02f, c->w_balance = 0.01f;
+    c->branch = pp_branch_defaults();
+    if (c->branch.M > d->layers) c->branch.M = d->layers;
 }
 
 int pp_prophy_config_check(pp_prophy_config *c) {
     if (pp_model_config_check(&c->base)) return -1;
     const pp_dit_config *d = &c->base.dit;
     c->text.dim = d->text_dim, c->text.ctx = d->text_len;
-    c->ex.C = d->dim, c->ex.text_dim = d->text_dim;
-    if (c->ex.gf0 < 1 || c->ex.gh0 < 1 || c->ex.gw0 < 1) {
-        c->ex.gf0 = c->base.frames / d->patch[0];
-        c->ex.gh0 = c->base.height / d->patch[1];
-        c->ex.gw0 = c->base.width / d->patch[2];
+    if (c->branch.seb_hidden < 1) c->branch.seb_hidden = d->dim;
+    if (c->branch.gf0 < 1 || c->branch.gh0 < 1 || c->branch.gw0 < 1) {
+        c->branch.gf0 = c->base.frames / d->patch[0];
+        c->branch.gh0 = c->base.height / d->patch[1];
+        c->branch.gw0 = c->base.width / d->patch[2];
     }
     if ((unsigned)c->mode > PP_BRANCH_FULL) PP_FAIL("model config: bad branch mode %d", (int)c->mode);
-    if (c->mode != PP_BRANCH_NONE && (c->M < 1 || c->M > d->layers))
-        PP_FAIL("model config: Physical Blocks M = %d must be in [1, layers = %d]", c->M, d->layers);
-    if (!(c->w_coarse >= 0) || !(c->w_fine_align >= 0) || !(c->w_balance >= 0) ||
-        !isfinite(c->w_coarse + c->w_fine_align + c->w_balance))
+    if (c->mode != PP_BRANCH_NONE && (c->branch.M < 1 || c->branch.M > d->layers))
+        PP_FAIL("model config: Physical Blocks M = %d must be in [1, layers = %d]", c->branch.M, d->layers);
+    if (!(c->branch.w_coarse >= 0) || !(c->branch.w_fine_align >= 0) || !(c->branch.w_balance >= 0) ||
+        !isfinite(c->branch.w_coarse + c->branch.w_fine_align + c->branch.w_balance))
         PP_FAIL("model config: loss weights must be finite and >= 0");
     return 0;
 }
@@ -64,9 +62,9 @@ cJSON *pp_prophy_config_to_json(const pp_prophy_config *c) {
     cJSON_AddNumberToObject(t, "layers", c->text.layers);
     cJSON_AddNumberToObject(t, "zero_pads", c->text.zero_pads);
     cJSON *b = cJSON_AddObjectToObject(j, "branch");
-    const pp_experts_cfg *e = &c->ex;
+    const pp_branch_cfg *e = &c->branch;
     cJSON_AddStringToObject(b, "mode", pp_branch_mode_name(c->mode));
-    cJSON_AddNumberToObject(b, "M", c->M);
+    cJSON_AddNumberToObject(b, "M", e->M);
     cJSON_AddNumberToObject(b, "E_s", e->E_s);
     cJSON_AddNumberToObject(b, "seb_hidden", e->seb_hidden);
     int grid[3] = {e->gf0, e->gh0, e->gw0};
@@ -77,9 +75,9 @@ cJSON *pp_prophy_config_to_json(const pp_prophy_config *c) {
     cJSON_AddNumberToObject(b, "fine_hidden", e->fine_hidden);
     cJSON_AddNumberToObject(b, "coarse_squared", e->coarse_squared);
     cJSON_AddNumberToObject(b, "fine_sum", e->fine_sum);
-    cJSON_AddNumberToObject(b, "w_coarse", c->w_coarse);
-    cJSON_AddNumberToObject(b, "w_fine_align", c->w_fine_align);
-    cJSON_AddNumberToObject(b, "w_balance", c->w_balance);
+    cJSON_AddNumberToObject(b, "w_coarse", e->w_coarse);
+    cJSON_AddNumberToObject(b, "w_fine_align", e->w_fine_align);
+    cJSON_AddNumberToObject(b, "w_balance", e->w_balance);
     return j;
 }
 
@@ -112,13 +110,13 @@ static int branch_from_json(pp_prophy_config *c, const cJSON *b, const char *whe
     const cJSON *mode = cJSON_GetObjectItemCaseSensitive(b, "mode");
     if (!cJSON_IsString(mode) || pp_branch_mode_parse(mode->valuestring, &c->mode))
         PP_FAIL("%s: model config: 'branch.mode' must be none, seb, reb or full", where);
-    pp_experts_cfg *e = &c->ex;
-    json_field fs[] = {{"M", &c->M, 0},           {"E_s", &e->E_s, 0},
+    pp_branch_cfg *e = &c->branch;
+    json_field fs[] = {{"M", &e->M, 0},           {"E_s", &e->E_s, 0},
                        {"seb_hidden", &e->seb_hidden, 0}, {"E_r", &e->E_r, 0},
                        {"top_k", &e->top_k, 0},   {"reb_renorm", &e->reb_renorm, 0},
                        {"fine_hidden", &e->fine_hidden, 0}, {"coarse_squared", &e->coarse_squared, 0},
-                       {"fine_sum", &e->fine_sum, 0}, {"w_coarse", 0, &c->w_coarse},
-                       {"w_fine_align", 0, &c->w_fine_align}, {"w_balance", 0, &c->w_balance}};
+                       {"fine_sum", &e->fine_sum, 0}, {"w_coarse", 0, &e->w_coarse},
+                       {"w_fine_align", 0, &e->w_fine_align}, {"w_balance", 0, &e->w_balance}};
     if (read_fields(b, "branch", fs, sizeof fs / sizeof *fs, where)) return -1;
     const cJSON *g = cJSON_GetObjectItemCaseSensitive(b, "grid");
     if (!cJSON_IsArray(g) || cJSON_GetArraySize(g) != 3)
@@ -147,35 +145,10 @@ int pp_prophy_config_from_json(pp_prophy_config *c, const char *json, const char
 
 /* ------------------------------------------------------------------ layout */
 
-static pp_lin lin_declare(pp_params *t, const char *name, int in, int out) {
-    pp_lin l = {0, 0, in, out};
-    l.w = pp_params_addf(t, 2, out, in, 0, 0, 0, "%s.weight", name);
-    l.b = pp_params_addf(t, 1, out, 0, 0, 0, 0, "%s.bias", name);
-    return l;
-}
-
-/* The alignment heads of align.h, only the parts the mode uses. */
-static void align_declare(pp_prophy *m) {
-    const pp_prophy_config *c = &m->cfg;
-    pp_align *a = &m->align;
-    memset(a, 0, sizeof *a);
-    a->cfg = (pp_align_cfg){.E_s = c->ex.E_s, .E_r = c->ex.E_r, .fine_hidden = c->ex.fine_hidden,
-                            .coarse_squared = c->ex.coarse_squared, .fine_sum = c->ex.fine_sum};
-    if (pp_prophy_has_seb(c)) {
-        pp_lin l = lin_declare(&m->table, "branch.align.coarse", c->ex.E_s, PP_NCAT);
-        a->cw = l.w, a->cb = l.b;
-    }
-    if (pp_prophy_has_reb(c)) {
-        pp_lin l0 = lin_declare(&m->table, "branch.align.fine.0", c->ex.E_r, c->ex.fine_hidden);
-        pp_lin l2 = lin_declare(&m->table, "branch.align.fine.2", c->ex.fine_hidden, PP_NCAT);
-        a->f0w = l0.w, a->f0b = l0.b, a->f2w = l2.w, a->f2b = l2.b;
-    }
-}
-
 static int branch_declare(pp_prophy *m) {
     const pp_prophy_config *c = &m->cfg;
     const pp_dit_config *d = &c->base.dit;
-    const pp_experts_cfg *e = &c->ex;
+    const pp_branch_cfg *e = &c->branch;
     if (pp_prophy_has_seb(c)) {
         pp_seb_cfg sc = {.E = e->E_s, .C = d->dim, .text_dim = d->text_dim, .hidden = e->seb_hidden,
                          .gf0 = e->gf0, .gh0 = e->gh0, .gw0 = e->gw0};
@@ -189,18 +162,18 @@ static int branch_declare(pp_prophy *m) {
         snprintf(name, sizeof name, "branch.pb.%d", j);
         pp_dit_block_declare(&m->pb[j], &m->table, name, d->dim, d->ffn_dim);
         snprintf(name, sizeof name, "branch.inject.%d", j);
-        m->inject[j] = lin_declare(&m->table, name, d->dim, d->dim);
+        m->inject[j] = pp_lin_declare(&m->table, name, d->dim, d->dim);
     }
     if (pp_prophy_has_reb(c)) {
         pp_reb_cfg rc = {.E = e->E_r, .C = d->dim, .top_k = e->top_k, .renorm = e->reb_renorm};
         if (pp_reb_declare(&m->reb, &m->table, &rc)) return -1;
-        m->reb_inject = lin_declare(&m->table, "branch.reb_inject", d->dim, d->dim);
+        m->reb_inject = pp_lin_declare(&m->table, "branch.reb_inject", d->dim, d->dim);
     }
-    if (c->mode != PP_BRANCH_NONE && (e->E_s < 1 || e->E_r < 1 || e->fine_hidden < 1))
-        PP_FAIL("model config: E_s=%d E_r=%d fine_hidden=%d must all be >= 1", e->E_s, e->E_r,
-                e->fine_hidden);
-    align_declare(m);
-    return 0;
+    if (c->mode == PP_BRANCH_NONE) return 0;
+    pp_align_cfg ac = {.E_s = e->E_s, .E_r = e->E_r, .fine_hidden = e->fine_hidden,
+                       .coarse_squared = e->coarse_squared, .fine_sum = e->fine_sum,
+                       .coarse = pp_prophy_has_seb(c), .fine = pp_prophy_has_reb(c)};
+    return pp_align_declare(&m->align, &m->table, &ac);
 }
 
 static int copy_vocab(pp_vocab *dst, const pp_vocab *src) {
@@ -256,27 +229,20 @@ static void copy_block(const pp_prophy *m, float *P, int j) {
     }
 }
 
-static void zero_lin(float *P, pp_lin l) {
-    memset(P + l.w, 0, (size_t)l.in * l.out * sizeof(float));
-    memset(P + l.b, 0, (size_t)l.out * sizeof(float));
-}
-
 void pp_prophy_attach_branch(const pp_prophy *m, float *P, pp_rng *rng) {
     const pp_prophy_config *c = &m->cfg;
     for (int j = 0; j < pp_prophy_n_pb(c); j++) {
         copy_block(m, P, j);
-        zero_lin(P, m->inject[j]);
+        pp_lin_zero(P, m->inject[j]);
     }
     if (pp_prophy_has_seb(c)) {
         pp_seb_init(&m->seb, P, rng);
-        pp_branch_init_linear(P + m->align.cw, P + m->align.cb, PP_NCAT, c->ex.E_s, rng);
+        pp_align_init_coarse(&m->align, P, rng);
     }
     if (pp_prophy_has_reb(c)) {
         pp_reb_init(&m->reb, P, rng);
-        zero_lin(P, m->reb_inject);
-        const pp_align *a = &m->align;
-        pp_branch_init_linear(P + a->f0w, P + a->f0b, c->ex.fine_hidden, c->ex.E_r, rng);
-        pp_branch_init_linear(P + a->f2w, P + a->f2b, PP_NCAT, c->ex.fine_hidden, rng);
+        pp_lin_zero(P, m->reb_inject);
+        pp_align_init_fine(&m->align, P, rng);
     }
 }
 

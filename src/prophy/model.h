@@ -26,13 +26,14 @@
 #ifndef PP_PROPHY_MODEL_H
 #define PP_PROPHY_MODEL_H
 #include <cjson/cJSON.h>
-#include "branch/experts.h"
-#include "wan/dit.h"
-#include "prophy/config.h"
-#include "nn/params.h"
 #include "base/rng.h"
+#include "branch/branch.h"
+#include "nn/linear.h"
+#include "nn/params.h"
+#include "prophy/config.h"
 #include "text/text_encoder.h"
 #include "text/tokenizer.h"
+#include "wan/dit.h"
 
 typedef enum { PP_BRANCH_NONE = 0, PP_BRANCH_SEB, PP_BRANCH_REB, PP_BRANCH_FULL } pp_branch_mode;
 
@@ -40,19 +41,17 @@ const char *pp_branch_mode_name(pp_branch_mode m); /* "none", "seb", "reb", "ful
 int pp_branch_mode_parse(const char *s, pp_branch_mode *out); /* -1 + error when unknown */
 
 typedef struct {
-    pp_model_config base;  /* backbone (base.dit) + training video size (model.h) */
+    pp_model_config base;  /* backbone (base.dit) + training video size (config.h) */
     pp_text_config text;   /* vocab, heads, layers, zero_pads; dim = text_dim, ctx = text_len */
     pp_branch_mode mode;
-    int M;                 /* Physical Blocks, 1 <= M <= layers (ignored for mode none) */
-    pp_experts_cfg ex;     /* C = dim, text_dim and the reference grid are filled by check */
-    float w_coarse, w_fine_align, w_balance; /* 0.1 / 0.02 / 0.01 */
+    pp_branch_cfg branch;  /* sizes and loss weights; branch.M in [1, layers] (unused for mode none) */
 } pp_prophy_config;
 
 /* Defaults around a backbone config: text encoder 2 layers, 2 heads (or 1), zero_pads;
- * mode full, M = min(2, layers), pp_experts_cfg_default at the training token grid,
- * the paper's loss weights. vocab is the tokenizer vocabulary's size. */
+ * mode full, pp_branch_defaults() with M = min(2, layers) and the basis maps at the
+ * training token grid. vocab is the tokenizer vocabulary's size. */
 void pp_prophy_config_default(pp_prophy_config *c, const pp_model_config *base, int vocab);
-/* Fills the derived fields (in_dim, text dim/ctx, C, text_dim) and validates. */
+/* Fills the derived fields (in_dim, text dim/ctx, seb_hidden, grid) and validates. */
 int pp_prophy_config_check(pp_prophy_config *c);
 /* The model JSON of model.h plus "text_encoder" and "branch" objects. */
 cJSON *pp_prophy_config_to_json(const pp_prophy_config *c);
@@ -64,7 +63,7 @@ static inline int pp_prophy_has_seb(const pp_prophy_config *c) {
 static inline int pp_prophy_has_reb(const pp_prophy_config *c) {
     return c->mode == PP_BRANCH_REB || c->mode == PP_BRANCH_FULL;
 }
-static inline int pp_prophy_n_pb(const pp_prophy_config *c) { return c->mode == PP_BRANCH_NONE ? 0 : c->M; }
+static inline int pp_prophy_n_pb(const pp_prophy_config *c) { return c->mode == PP_BRANCH_NONE ? 0 : c->branch.M; }
 
 typedef struct {
     pp_prophy_config cfg;

@@ -6,16 +6,10 @@
 #include <string.h>
 #include "base/common.h"
 #include "wan/dit.h"
+#include "nn/linear.h"
 #include "nn/ops.h"
 
 /* ------------------------------------------------------------------ layout */
-
-static pp_lin lin_add(pp_params *t, const char *name, int in, int out) {
-    pp_lin l = {0, 0, in, out};
-    l.w = pp_params_addf(t, 2, out, in, 0, 0, 0, "%s.weight", name);
-    l.b = pp_params_addf(t, 1, out, 0, 0, 0, 0, "%s.bias", name);
-    return l;
-}
 
 int pp_dit_config_check(const pp_dit_config *c) {
     if (c->dim < 1 || c->heads < 1 || c->layers < 1 || c->ffn_dim < 1)
@@ -37,7 +31,7 @@ void pp_dit_block_declare(pp_dit_block *b, pp_params *t, const char *prefix, int
     b->modulation = pp_params_addf(t, 3, 1, 6, dim, 0, 0, "%s.modulation", prefix);
 #define LIN(field, suffix, in, out)                              \
     snprintf(name, sizeof name, "%s." suffix, prefix);           \
-    b->field = lin_add(t, name, in, out)
+    b->field = pp_lin_declare(t, name, in, out)
 #define VEC(field, suffix) b->field = pp_params_addf(t, 1, dim, 0, 0, 0, 0, "%s." suffix, prefix)
     LIN(sa_q, "self_attn.q", dim, dim);
     LIN(sa_k, "self_attn.k", dim, dim);
@@ -69,11 +63,11 @@ int pp_dit_init(pp_dit *m, const pp_dit_config *cfg, pp_params *t) {
     m->patch.out = dim;
     m->patch.w = pp_params_addf(t, 5, dim, cfg->in_dim, pt, ph, pw, "patch_embedding.weight");
     m->patch.b = pp_params_addf(t, 1, dim, 0, 0, 0, 0, "patch_embedding.bias");
-    m->text0 = lin_add(t, "text_embedding.0", cfg->text_dim, dim);
-    m->text2 = lin_add(t, "text_embedding.2", dim, dim);
-    m->time0 = lin_add(t, "time_embedding.0", cfg->freq_dim, dim);
-    m->time2 = lin_add(t, "time_embedding.2", dim, dim);
-    m->tproj = lin_add(t, "time_projection.1", dim, 6 * dim);
+    m->text0 = pp_lin_declare(t, "text_embedding.0", cfg->text_dim, dim);
+    m->text2 = pp_lin_declare(t, "text_embedding.2", dim, dim);
+    m->time0 = pp_lin_declare(t, "time_embedding.0", cfg->freq_dim, dim);
+    m->time2 = pp_lin_declare(t, "time_embedding.2", dim, dim);
+    m->tproj = pp_lin_declare(t, "time_projection.1", dim, 6 * dim);
     m->blocks = pp_calloc((size_t)cfg->layers, sizeof *m->blocks);
     for (int i = 0; i < cfg->layers; i++) {
         char prefix[32];
@@ -81,7 +75,7 @@ int pp_dit_init(pp_dit *m, const pp_dit_config *cfg, pp_params *t) {
         pp_dit_block_declare(&m->blocks[i], t, prefix, dim, cfg->ffn_dim);
     }
     m->head_mod = pp_params_addf(t, 3, 1, 2, dim, 0, 0, "head.modulation");
-    m->head = lin_add(t, "head.head", dim, pt * ph * pw * cfg->out_dim);
+    m->head = pp_lin_declare(t, "head.head", dim, pt * ph * pw * cfg->out_dim);
     return 0;
 }
 
@@ -92,20 +86,6 @@ void pp_dit_free(pp_dit *m) {
 
 /* ------------------------------------------------------------------ init */
 
-static void fill_uniform(float *w, size_t n, float bound, pp_rng *r) {
-    for (size_t i = 0; i < n; i++) w[i] = bound * (2.0f * pp_rng_uniform(r) - 1.0f);
-}
-
-static void init_xavier(float *P, pp_lin l, pp_rng *r) {
-    fill_uniform(P + l.w, (size_t)l.in * l.out, sqrtf(6.0f / (float)(l.in + l.out)), r);
-    memset(P + l.b, 0, (size_t)l.out * sizeof(float));
-}
-
-static void init_normal(float *P, pp_lin l, float std, pp_rng *r) {
-    pp_rng_fill_normal(r, P + l.w, (size_t)l.in * l.out, std);
-    memset(P + l.b, 0, (size_t)l.out * sizeof(float));
-}
-
 static void fill_const(float *p, size_t n, float v) {
     for (size_t i = 0; i < n; i++) p[i] = v;
 }
@@ -114,7 +94,7 @@ void pp_dit_block_init(const pp_dit_block *b, int dim, float *P, pp_rng *r) {
     pp_rng_fill_normal(r, P + b->modulation, 6 * (size_t)dim, 1.0f / sqrtf((float)dim));
     const pp_lin *lins[] = {&b->sa_q, &b->sa_k, &b->sa_v, &b->sa_o, &b->ca_q,
                             &b->ca_k, &b->ca_v, &b->ca_o, &b->ffn0, &b->ffn2};
-    for (size_t j = 0; j < sizeof lins / sizeof *lins; j++) init_xavier(P, *lins[j], r);
+    for (size_t j = 0; j < sizeof lins / sizeof *lins; j++) pp_lin_init_xavier(P, *lins[j], r);
     size_t ones[] = {b->sa_norm_q, b->sa_norm_k, b->ca_norm_q, b->ca_norm_k, b->norm3_w};
     for (size_t j = 0; j < 5; j++) fill_const(P + ones[j], (size_t)dim, 1.0f);
     fill_const(P + b->norm3_b, (size_t)dim, 0.0f);
@@ -122,12 +102,12 @@ void pp_dit_block_init(const pp_dit_block *b, int dim, float *P, pp_rng *r) {
 
 void pp_dit_init_weights(const pp_dit *m, float *P, pp_rng *r) {
     int dim = m->cfg.dim;
-    init_xavier(P, m->patch, r);
-    init_normal(P, m->text0, 0.02f, r);
-    init_normal(P, m->text2, 0.02f, r);
-    init_normal(P, m->time0, 0.02f, r);
-    init_normal(P, m->time2, 0.02f, r);
-    init_xavier(P, m->tproj, r);
+    pp_lin_init_xavier(P, m->patch, r);
+    pp_lin_init_normal(P, m->text0, 0.02f, r);
+    pp_lin_init_normal(P, m->text2, 0.02f, r);
+    pp_lin_init_normal(P, m->time0, 0.02f, r);
+    pp_lin_init_normal(P, m->time2, 0.02f, r);
+    pp_lin_init_xavier(P, m->tproj, r);
     for (int i = 0; i < m->cfg.layers; i++) pp_dit_block_init(&m->blocks[i], dim, P, r);
     pp_rng_fill_normal(r, P + m->head_mod, 2 * (size_t)dim, 1.0f / sqrtf((float)dim));
     /* Wan zero-initialises head.head.weight: the untrained model predicts zero. */
@@ -328,10 +308,6 @@ size_t pp_dit_acts_bytes(const pp_dit_acts *a) { return a->arena_floats * sizeof
 
 /* ------------------------------------------------------------------ forward */
 
-static void lin_fwd(float *out, const float *in, const float *P, pp_lin l, int M) {
-    pp_linear_forward(out, in, P + l.w, P + l.b, M, l.in, l.out);
-}
-
 float *pp_dit_stream(const pp_dit_acts *a, int l) {
     size_t step = (size_t)a->B * a->N * a->dim;
     return a->xs + (a->train ? (size_t)l : (size_t)(l % 2)) * step;
@@ -348,15 +324,15 @@ static void self_attn_forward(const pp_dit *m, const float *P, pp_dit_acts *a, c
     const pp_dit_config *c = &m->cfg;
     int B = a->B, N = a->N, BN = B * N, dim = c->dim, H = c->heads, ms = 6 * dim;
     pp_ln_modulate_forward(s->h1, s->mean1, s->rstd1, xin, s->mod, s->mod + dim, B, N, dim, ms, c->eps);
-    lin_fwd(s->qlin, s->h1, P, b->sa_q, BN);
-    lin_fwd(s->klin, s->h1, P, b->sa_k, BN);
-    lin_fwd(s->v, s->h1, P, b->sa_v, BN);
+    pp_lin_forward(P, b->sa_q, s->qlin, s->h1, BN);
+    pp_lin_forward(P, b->sa_k, s->klin, s->h1, BN);
+    pp_lin_forward(P, b->sa_v, s->v, s->h1, BN);
     pp_rmsnorm_forward(s->q, s->rq, s->qlin, P + b->sa_norm_q, BN, dim, c->eps);
     pp_rmsnorm_forward(s->k, s->rk, s->klin, P + b->sa_norm_k, BN, dim, c->eps);
     pp_rope_forward(s->q, s->q, &a->rope, B, H);
     pp_rope_forward(s->k, s->k, &a->rope, B, H);
     pp_attention_forward(s->o, s->lse, s->q, s->k, s->v, B, N, N, H, dim / H);
-    lin_fwd(s->ysa, s->o, P, b->sa_o, BN);
+    pp_lin_forward(P, b->sa_o, s->ysa, s->o, BN);
     memcpy(s->xa, xin, (size_t)BN * dim * sizeof(float));
     pp_gated_residual_forward(s->xa, s->ysa, s->mod + 2 * dim, B, N, dim, ms);
 }
@@ -366,13 +342,13 @@ static void cross_attn_forward(const pp_dit *m, const float *P, pp_dit_acts *a,
     const pp_dit_config *c = &m->cfg;
     int B = a->B, N = a->N, BN = B * N, BL = B * c->text_len, dim = c->dim, H = c->heads;
     pp_layernorm_forward(s->h3, s->mean3, s->rstd3, s->xa, P + b->norm3_w, P + b->norm3_b, BN, dim, c->eps);
-    lin_fwd(s->qclin, s->h3, P, b->ca_q, BN);
+    pp_lin_forward(P, b->ca_q, s->qclin, s->h3, BN);
     pp_rmsnorm_forward(s->qc, s->rqc, s->qclin, P + b->ca_norm_q, BN, dim, c->eps);
-    lin_fwd(s->kclin, a->cemb, P, b->ca_k, BL);
+    pp_lin_forward(P, b->ca_k, s->kclin, a->cemb, BL);
     pp_rmsnorm_forward(s->kc, s->rkc, s->kclin, P + b->ca_norm_k, BL, dim, c->eps);
-    lin_fwd(s->vc, a->cemb, P, b->ca_v, BL);
+    pp_lin_forward(P, b->ca_v, s->vc, a->cemb, BL);
     pp_attention_forward(s->oc, s->lsec, s->qc, s->kc, s->vc, B, N, c->text_len, H, dim / H);
-    lin_fwd(s->yca, s->oc, P, b->ca_o, BN);
+    pp_lin_forward(P, b->ca_o, s->yca, s->oc, BN);
     memcpy(s->xb, s->xa, (size_t)BN * dim * sizeof(float));
     pp_gated_residual_forward(s->xb, s->yca, NULL, B, N, dim, 0);
 }
@@ -383,9 +359,9 @@ static void ffn_forward(const pp_dit *m, const float *P, pp_dit_acts *a, const p
     int B = a->B, N = a->N, BN = B * N, dim = c->dim, ms = 6 * dim;
     pp_ln_modulate_forward(s->h2, s->mean2, s->rstd2, s->xb, s->mod + 3 * dim, s->mod + 4 * dim, B, N,
                            dim, ms, c->eps);
-    lin_fwd(s->f1, s->h2, P, b->ffn0, BN);
+    pp_lin_forward(P, b->ffn0, s->f1, s->h2, BN);
     pp_gelu_forward(s->g1, s->f1, (size_t)BN * c->ffn_dim);
-    lin_fwd(s->yffn, s->g1, P, b->ffn2, BN);
+    pp_lin_forward(P, b->ffn2, s->yffn, s->g1, BN);
     memcpy(xout, s->xb, (size_t)BN * dim * sizeof(float));
     pp_gated_residual_forward(xout, s->yffn, s->mod + 5 * dim, B, N, dim, ms);
 }
@@ -406,16 +382,16 @@ void pp_dit_embed_forward(const pp_dit *m, const float *P, pp_dit_acts *a, const
     int B = a->B, BL = B * c->text_len, dim = c->dim;
     a->ctx = ctx;
     pp_patchify(a->tok_in, x, B, c->in_dim, a->F, a->H, a->W, c->patch[0], c->patch[1], c->patch[2]);
-    lin_fwd(pp_dit_stream(a, 0), a->tok_in, P, m->patch, B * a->N);
+    pp_lin_forward(P, m->patch, pp_dit_stream(a, 0), a->tok_in, B * a->N);
     pp_timestep_embedding(a->sinus, t, B, c->freq_dim);
-    lin_fwd(a->te0, a->sinus, P, m->time0, B);
+    pp_lin_forward(P, m->time0, a->te0, a->sinus, B);
     pp_silu_forward(a->ts0, a->te0, (size_t)B * dim);
-    lin_fwd(a->e, a->ts0, P, m->time2, B);
+    pp_lin_forward(P, m->time2, a->e, a->ts0, B);
     pp_silu_forward(a->se, a->e, (size_t)B * dim);
-    lin_fwd(a->e0, a->se, P, m->tproj, B);
-    lin_fwd(a->c0, ctx, P, m->text0, BL);
+    pp_lin_forward(P, m->tproj, a->e0, a->se, B);
+    pp_lin_forward(P, m->text0, a->c0, ctx, BL);
     pp_gelu_forward(a->c1, a->c0, (size_t)BL * dim);
-    lin_fwd(a->cemb, a->c1, P, m->text2, BL);
+    pp_lin_forward(P, m->text2, a->cemb, a->c1, BL);
 }
 
 void pp_dit_head_forward(const pp_dit *m, const float *P, pp_dit_acts *a, float *out) {
@@ -426,7 +402,7 @@ void pp_dit_head_forward(const pp_dit *m, const float *P, pp_dit_acts *a, float 
             a->hmod[(size_t)i * 2 * dim + j] = P[m->head_mod + j] + a->e[(size_t)i * dim + j % dim];
     pp_ln_modulate_forward(a->hn, a->hmean, a->hrstd, pp_dit_stream(a, c->layers), a->hmod, a->hmod + dim,
                            B, N, dim, 2 * dim, c->eps);
-    lin_fwd(a->otok, a->hn, P, m->head, B * N);
+    pp_lin_forward(P, m->head, a->otok, a->hn, B * N);
     pp_unpatchify(out, a->otok, B, c->out_dim, a->F, a->H, a->W, c->patch[0], c->patch[1], c->patch[2]);
 }
 
@@ -443,11 +419,6 @@ void pp_dit_forward(const pp_dit *m, const float *P, pp_dit_acts *a, const float
 
 static void zero(float *p, size_t n) { memset(p, 0, n * sizeof(float)); }
 
-static void lin_bwd(float *din, float *G, const float *dout, const float *in, const float *P,
-                    pp_lin l, int M) {
-    pp_linear_backward(din, G + l.w, G + l.b, dout, in, P + l.w, M, l.in, l.out);
-}
-
 /* dx: in = d(loss)/d(block output), out = d(loss)/d(xb) (residual + LN path) */
 static void ffn_backward(const pp_dit *m, const float *P, float *G, pp_dit_acts *a,
                          const pp_dit_block *b, layer_acts *s, float *dx) {
@@ -457,11 +428,11 @@ static void ffn_backward(const pp_dit *m, const float *P, float *G, pp_dit_acts 
     zero(a->gy, nd);
     pp_gated_residual_backward(a->gy, a->dmod + 5 * dim, dx, s->yffn, s->mod + 5 * dim, B, N, dim, ms);
     zero(a->gf, nf);
-    lin_bwd(a->gf, G, a->gy, s->g1, P, b->ffn2, BN);
+    pp_lin_backward(P, G, b->ffn2, a->gf, a->gy, s->g1, BN);
     zero(a->gf2, nf);
     pp_gelu_backward(a->gf2, a->gf, s->f1, nf);
     zero(a->gh, nd);
-    lin_bwd(a->gh, G, a->gf2, s->h2, P, b->ffn0, BN);
+    pp_lin_backward(P, G, b->ffn0, a->gh, a->gf2, s->h2, BN);
     pp_ln_modulate_backward(dx, a->dmod + 3 * dim, a->dmod + 4 * dim, a->gh, s->xb, s->mean2,
                             s->rstd2, s->mod + 4 * dim, B, N, dim, ms);
 }
@@ -473,17 +444,17 @@ static void cross_attn_backward(const pp_dit *m, const float *P, float *G, pp_di
     int B = a->B, N = a->N, BN = B * N, L = c->text_len, BL = B * L, dim = c->dim, H = c->heads;
     size_t nd = (size_t)BN * dim, ld = (size_t)BL * dim;
     zero(a->go, nd);
-    lin_bwd(a->go, G, dx, s->oc, P, b->ca_o, BN);
+    pp_lin_backward(P, G, b->ca_o, a->go, dx, s->oc, BN);
     zero(a->gq, nd), zero(a->gk, ld), zero(a->gv, ld);
     pp_attention_backward(a->gq, a->gk, a->gv, a->go, s->qc, s->kc, s->vc, s->oc, s->lsec, B, N, L, H, dim / H);
     zero(a->gq2, nd);
     pp_rmsnorm_backward(a->gq2, G + b->ca_norm_q, a->gq, s->qclin, s->rqc, P + b->ca_norm_q, BN, dim);
     zero(a->gh, nd);
-    lin_bwd(a->gh, G, a->gq2, s->h3, P, b->ca_q, BN);
+    pp_lin_backward(P, G, b->ca_q, a->gh, a->gq2, s->h3, BN);
     zero(a->gk2, ld);
     pp_rmsnorm_backward(a->gk2, G + b->ca_norm_k, a->gk, s->kclin, s->rkc, P + b->ca_norm_k, BL, dim);
-    lin_bwd(a->gcemb, G, a->gk2, a->cemb, P, b->ca_k, BL);
-    lin_bwd(a->gcemb, G, a->gv, a->cemb, P, b->ca_v, BL);
+    pp_lin_backward(P, G, b->ca_k, a->gcemb, a->gk2, a->cemb, BL);
+    pp_lin_backward(P, G, b->ca_v, a->gcemb, a->gv, a->cemb, BL);
     pp_layernorm_backward(dx, G + b->norm3_w, G + b->norm3_b, a->gh, s->xa, s->mean3, s->rstd3,
                           P + b->norm3_w, BN, dim);
 }
@@ -497,7 +468,7 @@ static void self_attn_backward(const pp_dit *m, const float *P, float *G, pp_dit
     zero(a->gy, nd);
     pp_gated_residual_backward(a->gy, a->dmod + 2 * dim, dx, s->ysa, s->mod + 2 * dim, B, N, dim, ms);
     zero(a->go, nd);
-    lin_bwd(a->go, G, a->gy, s->o, P, b->sa_o, BN);
+    pp_lin_backward(P, G, b->sa_o, a->go, a->gy, s->o, BN);
     zero(a->gq, nd), zero(a->gk, nd), zero(a->gv, nd);
     pp_attention_backward(a->gq, a->gk, a->gv, a->go, s->q, s->k, s->v, s->o, s->lse, B, N, N, H, dim / H);
     pp_rope_backward(a->gq, a->gq, &a->rope, B, H);
@@ -506,9 +477,9 @@ static void self_attn_backward(const pp_dit *m, const float *P, float *G, pp_dit
     pp_rmsnorm_backward(a->gq2, G + b->sa_norm_q, a->gq, s->qlin, s->rq, P + b->sa_norm_q, BN, dim);
     pp_rmsnorm_backward(a->gk2, G + b->sa_norm_k, a->gk, s->klin, s->rk, P + b->sa_norm_k, BN, dim);
     zero(a->gh, nd);
-    lin_bwd(a->gh, G, a->gq2, s->h1, P, b->sa_q, BN);
-    lin_bwd(a->gh, G, a->gk2, s->h1, P, b->sa_k, BN);
-    lin_bwd(a->gh, G, a->gv, s->h1, P, b->sa_v, BN);
+    pp_lin_backward(P, G, b->sa_q, a->gh, a->gq2, s->h1, BN);
+    pp_lin_backward(P, G, b->sa_k, a->gh, a->gk2, s->h1, BN);
+    pp_lin_backward(P, G, b->sa_v, a->gh, a->gv, s->h1, BN);
     pp_ln_modulate_backward(dx, a->dmod, a->dmod + dim, a->gh, xin, s->mean1, s->rstd1, s->mod + dim,
                             B, N, dim, ms);
 }
@@ -533,7 +504,7 @@ void pp_dit_head_backward(const pp_dit *m, const float *P, float *G, pp_dit_acts
     zero(a->gotok, (size_t)B * N * m->head.out);
     pp_unpatchify_backward(a->gotok, dout, B, c->out_dim, a->F, a->H, a->W, c->patch[0], c->patch[1], c->patch[2]);
     zero(a->gh, (size_t)B * N * dim);
-    lin_bwd(a->gh, G, a->gotok, a->hn, P, m->head, B * N);
+    pp_lin_backward(P, G, m->head, a->gh, a->gotok, a->hn, B * N);
     zero(dh, (size_t)B * N * dim);
     zero(a->ghmod, (size_t)B * 2 * dim);
     pp_ln_modulate_backward(dh, a->ghmod, a->ghmod + dim, a->gh, pp_dit_stream(a, c->layers), a->hmean,
@@ -551,22 +522,22 @@ void pp_dit_embed_backward(const pp_dit *m, const float *P, float *G, pp_dit_act
                            float *dctx) {
     const pp_dit_config *c = &m->cfg;
     int B = a->B, BL = B * c->text_len, dim = c->dim;
-    lin_bwd(NULL, G, dh0, a->tok_in, P, m->patch, B * a->N);
+    pp_lin_backward(P, G, m->patch, NULL, dh0, a->tok_in, B * a->N);
     /* text: ctx -> text_embedding.0 -> GELU -> text_embedding.2 */
     zero(a->gc1, (size_t)BL * dim);
-    lin_bwd(a->gc1, G, a->gcemb, a->c1, P, m->text2, BL);
+    pp_lin_backward(P, G, m->text2, a->gc1, a->gcemb, a->c1, BL);
     zero(a->gc0, (size_t)BL * dim);
     pp_gelu_backward(a->gc0, a->gc1, a->c0, (size_t)BL * dim);
-    lin_bwd(dctx, G, a->gc0, a->ctx, P, m->text0, BL);
+    pp_lin_backward(P, G, m->text0, dctx, a->gc0, a->ctx, BL);
     /* time: sinus -> time_embedding.0 -> SiLU -> .2 = e -> SiLU -> time_projection.1 = e0 */
     zero(a->gse, (size_t)B * dim);
-    lin_bwd(a->gse, G, a->ge0, a->se, P, m->tproj, B);
+    pp_lin_backward(P, G, m->tproj, a->gse, a->ge0, a->se, B);
     pp_silu_backward(a->ge, a->gse, a->e, (size_t)B * dim);
     zero(a->gts0, (size_t)B * dim);
-    lin_bwd(a->gts0, G, a->ge, a->ts0, P, m->time2, B);
+    pp_lin_backward(P, G, m->time2, a->gts0, a->ge, a->ts0, B);
     zero(a->gte0, (size_t)B * dim);
     pp_silu_backward(a->gte0, a->gts0, a->te0, (size_t)B * dim);
-    lin_bwd(NULL, G, a->gte0, a->sinus, P, m->time0, B);
+    pp_lin_backward(P, G, m->time0, NULL, a->gte0, a->sinus, B);
 }
 
 static void require_train(const pp_dit_acts *a) {

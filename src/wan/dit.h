@@ -17,6 +17,7 @@
 #ifndef PP_DIT_H
 #define PP_DIT_H
 #include <stddef.h>
+#include "nn/linear.h"
 #include "nn/params.h"
 #include "base/rng.h"
 
@@ -29,7 +30,6 @@ typedef struct {
     float rope_theta; /* 10000 */
 } pp_dit_config;
 
-typedef struct { size_t w, b; int in, out; } pp_lin; /* offsets of a Linear's weight [out,in] and bias [out] */
 
 typedef struct {
     size_t modulation;            /* [1,6,dim] */

@@ -1,0 +1,37 @@
+/* linear.c - see linear.h */
+#include <math.h>
+#include <string.h>
+#include "nn/linear.h"
+#include "nn/ops.h"
+
+pp_lin pp_lin_declare(pp_params *t, const char *name, int in, int out) {
+    pp_lin l = {0, 0, in, out};
+    l.w = pp_params_addf(t, 2, out, in, 0, 0, 0, "%s.weight", name);
+    l.b = pp_params_addf(t, 1, out, 0, 0, 0, 0, "%s.bias", name);
+    return l;
+}
+
+void pp_lin_forward(const float *P, pp_lin l, float *out, const float *in, int M) {
+    pp_linear_forward(out, in, P + l.w, P + l.b, M, l.in, l.out);
+}
+
+void pp_lin_backward(const float *P, float *G, pp_lin l, float *din, const float *dout, const float *in, int M) {
+    pp_linear_backward(din, G + l.w, G + l.b, dout, in, P + l.w, M, l.in, l.out);
+}
+
+void pp_lin_zero(float *P, pp_lin l) {
+    memset(P + l.w, 0, (size_t)l.in * l.out * sizeof(float));
+    memset(P + l.b, 0, (size_t)l.out * sizeof(float));
+}
+
+void pp_lin_init_xavier(float *P, pp_lin l, pp_rng *r) {
+    float bound = sqrtf(6.0f / (float)(l.in + l.out));
+    float *w = P + l.w;
+    for (size_t i = 0; i < (size_t)l.in * l.out; i++) w[i] = bound * (2.0f * pp_rng_uniform(r) - 1.0f);
+    memset(P + l.b, 0, (size_t)l.out * sizeof(float));
+}
+
+void pp_lin_init_normal(float *P, pp_lin l, float std, pp_rng *r) {
+    pp_rng_fill_normal(r, P + l.w, (size_t)l.in * l.out, std);
+    memset(P + l.b, 0, (size_t)l.out * sizeof(float));
+}

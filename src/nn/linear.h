@@ -1,0 +1,25 @@
+/* linear.h - a Linear layer as two tensors of a parameter table (nn/params.h):
+ * weight [out, in] (PyTorch's layout) and bias [out], and its forward, backward
+ * and inits over a flat parameter buffer P (and gradient buffer G). */
+#ifndef PP_NN_LINEAR_H
+#define PP_NN_LINEAR_H
+#include <stddef.h>
+#include "base/rng.h"
+#include "nn/params.h"
+
+typedef struct { size_t w, b; int in, out; } pp_lin; /* offsets of weight [out,in] and bias [out] */
+
+/* Declares "<name>.weight" [out,in] and "<name>.bias" [out]. */
+pp_lin pp_lin_declare(pp_params *t, const char *name, int in, int out);
+
+/* out [M,out] = in [M,in] W^T + b */
+void pp_lin_forward(const float *P, pp_lin l, float *out, const float *in, int M);
+/* din [M,in] += dout W (din may be NULL); G's weight and bias += their gradients */
+void pp_lin_backward(const float *P, float *G, pp_lin l, float *din, const float *dout, const float *in, int M);
+
+void pp_lin_zero(float *P, pp_lin l);
+/* xavier-uniform weight, zero bias (Wan's Linears) */
+void pp_lin_init_xavier(float *P, pp_lin l, pp_rng *r);
+/* N(0, std) weight, zero bias (Wan's text and time embeddings) */
+void pp_lin_init_normal(float *P, pp_lin l, float std, pp_rng *r);
+#endif
