@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "base/common.h"
+#include "io/maps.h"
 #include "eval/eval.h"
 #include "sim/sim.h"
 #include "test.h"
@@ -264,7 +265,7 @@ TEST(eval_maps_file_and_localisation) {
     fclose(f);
     float *maps;
     int c, mf, mh, mw;
-    CHECK(pp_eval_maps_load(path, &maps, &c, &mf, &mh, &mw) == 0 && c == 17 && mf == 8);
+    CHECK(pp_maps_load(path, &maps, &c, &mf, &mh, &mw) == 0 && c == 17 && mf == 8);
     pp_eval_opts o = {.maps = maps, .map_cats = c, .map_f = mf, .map_h = mh, .map_w = mw};
     CHECK(pp_eval_run(&out.video, &s, &o, &r) == 0);
     CHECK_NEAR(pp_eval_measure_get(&r, "loc_iou"), 1.0, 1e-9); /* the ground truth itself */
@@ -272,11 +273,11 @@ TEST(eval_maps_file_and_localisation) {
     f = fopen(path, "wb");
     fprintf(f, "prophy-maps 17 8 32 32\n1234");
     fclose(f);
-    CHECK(pp_eval_maps_load(path, &maps, &c, &mf, &mh, &mw) != 0);
+    CHECK(pp_maps_load(path, &maps, &c, &mf, &mh, &mw) != 0);
     f = fopen(path, "wb");
     fprintf(f, "P6 1 1 255\n");
     fclose(f);
-    CHECK(pp_eval_maps_load(path, &maps, &c, &mf, &mh, &mw) != 0);
+    CHECK(pp_maps_load(path, &maps, &c, &mf, &mh, &mw) != 0);
     unlink(path);
     pp_eval_spec_free(&s);
     pp_sim_free(&out);

@@ -19,6 +19,7 @@
 
 #include "cli.h"
 #include "eval/eval.h"
+#include "io/maps.h"
 #include "benchmark/heldout.h"
 #include "prophy/model.h"
 #include "sim/sim.h"
@@ -109,7 +110,7 @@ static int load_maps(const eval_opts *o, pp_eval_opts *eo) {
     if (!o->maps) return 0;
     float *m;
     int c, f, h, w;
-    if (pp_eval_maps_load(o->maps, &m, &c, &f, &h, &w)) return cli_lib_error();
+    if (pp_maps_load(o->maps, &m, &c, &f, &h, &w)) return cli_lib_error();
     eo->maps = m;
     eo->map_cats = c, eo->map_f = f, eo->map_h = h, eo->map_w = w;
     return 0;

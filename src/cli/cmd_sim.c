@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "io/font.h"
 #include "sim/sim.h"
 
 typedef struct {
@@ -136,28 +137,8 @@ static int write_spec(const pp_sim_out *out, const char *path) {
 /* ---- contact sheet: one row per scene (its name, 8 frames of video, then the
  * same frames with the phenomenon-map overlay), and a legend of the overlay colours ---- */
 
-/* A 3x5 pixel font for a-z and '_' (rows top to bottom, '#' = ink). */
-static const char *const g_font[27] = {
-    ".#.#.#####.##.#", "##.#.###.#.###.", ".###..#..#...##", "##.#.##.##.###.", "####..##.#..###",
-    "####..##.#..#..", ".###..#.##.#.##", "#.##.####.##.#.", "###.#..#..#.###", "..#..#..##.#.#.",
-    "#.##.###.#.##.#", "#..#..#..#..###", "#.#####.##.##.#", "##.#.##.##.##.#", ".#.#.##.##.#.#.",
-    "##.#.###.#..#..", ".#.#.##.###..##", "##.#.###.#.##.#", ".###...#...###.", "###.#..#..#..#.",
-    "#.##.##.##.####", "#.##.##.##.#.#.", "#.##.#######.##", "#.##.#.#.#.##.#", "#.##.#.#..#..#.",
-    "###..#.#.#..###", "............###"};
-
 static void put_text(pp_video *img, int x0, int y0, const char *t, int scale, const uint8_t rgb[3]) {
-    for (; *t; t++, x0 += 4 * scale) {
-        int g = *t == '_' ? 26 : (*t >= 'a' && *t <= 'z') ? *t - 'a' : -1;
-        if (g < 0) continue;
-        for (int k = 0; k < 15; k++) {
-            if (g_font[g][k] != '#') continue;
-            for (int dy = 0; dy < scale; dy++)
-                for (int dx = 0; dx < scale; dx++) {
-                    int x = x0 + (k % 3) * scale + dx, y = y0 + (k / 3) * scale + dy;
-                    if (x < img->width && y < img->height) memcpy(img->rgb + ((size_t)y * img->width + x) * 3, rgb, 3);
-                }
-        }
-    }
+    pp_font_draw(img->rgb, img->width, img->height, x0, y0, t, scale, rgb);
 }
 
 static void blit(pp_video *dst, const pp_video *src, int f, int x0, int y0) {

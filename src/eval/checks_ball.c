@@ -95,13 +95,13 @@ static void check_persist(ev_ctx *c, int i) {
     }
     char name[48];
     snprintf(name, sizeof name, "%s.persist", c->s->oname[i]);
-    ev_check(c->r, name, seen ? events : F, 0, seen && events == 0);
+    pp_ev_check(c->r, name, seen ? events : F, 0, seen && events == 0);
 }
 
 /* Deformation: frames where the soft ball may be squashed against the floor. */
 static int squash_floor(const ev_ctx *c, const track *k, int f) {
     double fy = pp_eval_spec_param(c->s, "floor_y");
-    if (!ev_has_cat(c->s, PP_CAT_DEFORMATION) || isnan(fy)) return 0;
+    if (!pp_ev_has_cat(c->s, PP_CAT_DEFORMATION) || isnan(fy)) return 0;
     return k->y[f] - fy < k->r_med + c->upx;
 }
 
@@ -119,12 +119,12 @@ static void check_size(ev_ctx *c, int i, const track *k, const int *contact) {
     double v = (hi - lo) / k->r_med, tol = 0.06 + 0.1 * c->upx / k->r_med;
     char name[48];
     snprintf(name, sizeof name, "%s.size", c->s->oname[i]);
-    ev_check(c->r, name, v, tol, v <= tol);
+    pp_ev_check(c->r, name, v, tol, v <= tol);
 }
 
 /* ---- segmentation ---- */
 static int has_floor(const ev_ctx *c) {
-    return ev_has_cat(c->s, PP_CAT_ELASTIC) || ev_has_cat(c->s, PP_CAT_DEFORMATION);
+    return pp_ev_has_cat(c->s, PP_CAT_ELASTIC) || pp_ev_has_cat(c->s, PP_CAT_DEFORMATION);
 }
 
 /* Bounce frames: local minima of y near the floor. */
@@ -193,8 +193,8 @@ static void fit_track(track *k) {
     int pts = 0;
     for (int f = 0; f < k->n; f++) pts += k->seg[f] >= 0;
     k->fitted = k->nseg > 0 && pts >= 2 * k->nseg + 2 &&
-                !ev_joint_fit(k->t, k->x, k->seg, k->n, k->nseg, 1, &k->fx) &&
-                !ev_joint_fit(k->t, k->y, k->seg, k->n, k->nseg, 1, &k->fy);
+                !pp_ev_joint_fit(k->t, k->x, k->seg, k->n, k->nseg, 1, &k->fx) &&
+                !pp_ev_joint_fit(k->t, k->y, k->seg, k->n, k->nseg, 1, &k->fy);
 }
 
 /* ---- motion checks ---- */
@@ -216,8 +216,8 @@ static double speed_change(const track *k) {
         tt[h][m[h]] = k->t[f]; xx[h][m[h]] = k->x[f]; yy[h][m[h]] = k->y[f];
         m[h]++;
     }
-    double vx0 = ev_slope(tt[0], xx[0], m[0]), vy0 = ev_slope(tt[0], yy[0], m[0]);
-    double vx1 = ev_slope(tt[1], xx[1], m[1]), vy1 = ev_slope(tt[1], yy[1], m[1]);
+    double vx0 = pp_ev_slope(tt[0], xx[0], m[0]), vy0 = pp_ev_slope(tt[0], yy[0], m[0]);
+    double vx1 = pp_ev_slope(tt[1], xx[1], m[1]), vy1 = pp_ev_slope(tt[1], yy[1], m[1]);
     return hypot(vx1 - vx0, vy1 - vy0);
 }
 
@@ -232,20 +232,20 @@ static void check_motion(ev_ctx *c, int i, track *k) {
     double tol_a = 0.25 + noise, tol_g = 0.05 * g + 0.3 * upx + noise;
     if (g > 0) {
         named(name, sizeof name, c, i, "gravity");
-        ev_check(c->r, name, -ay, tol_g, fabs(-ay - g) <= tol_g);
+        pp_ev_check(c->r, name, -ay, tol_g, fabs(-ay - g) <= tol_g);
         named(name, sizeof name, c, i, "accel_x");
-        ev_check(c->r, name, fabs(ax), tol_a, fabs(ax) <= tol_a);
+        pp_ev_check(c->r, name, fabs(ax), tol_a, fabs(ax) <= tol_a);
     } else {
         named(name, sizeof name, c, i, "accel");
         double a = hypot(ax, ay);
-        ev_check(c->r, name, a, tol_a, a <= tol_a);
+        pp_ev_check(c->r, name, a, tol_a, a <= tol_a);
         double sc = speed_change(k), tol_v = 0.1 + 0.3 * upx / fmin(T, 1.0);
         named(name, sizeof name, c, i, "speed_change");
-        if (!isnan(sc)) ev_check(c->r, name, sc, tol_v, sc <= tol_v);
+        if (!isnan(sc)) pp_ev_check(c->r, name, sc, tol_v, sc <= tol_v);
     }
     double res = fmax(k->fx.max_res, k->fy.max_res), tol_r = 0.05 + 0.15 * upx;
     named(name, sizeof name, c, i, "smooth");
-    ev_check(c->r, name, res, tol_r, res <= tol_r);
+    pp_ev_check(c->r, name, res, tol_r, res <= tol_r);
 }
 
 /* Apex height of segment s: the fitted parabola's vertex, i.e. the flight's
@@ -269,8 +269,8 @@ static void check_bounce_energy(ev_ctx *c, const track *k) {
     }
     if (worst == -INFINITY) return;
     double tol = 0.1 + 1.0 * c->upx;
-    ev_check(c->r, "bounce_energy", worst, tol, worst <= tol);
-    ev_measure(c->r, "bounce_apex_rise", worst);
+    pp_ev_check(c->r, "bounce_energy", worst, tol, worst <= tol);
+    pp_ev_measure(c->r, "bounce_apex_rise", worst);
 }
 
 /* At each event between segments s and s+1 (frames fa < fb, the event frames
@@ -280,8 +280,8 @@ static double event_gap(const track *k, int s, double ta, double tb) {
     double best = INFINITY;
     for (int q = 0; q <= 40; q++) {
         double t = ta + (tb - ta) * q / 40.0;
-        double dx = ev_fit_eval(&k->fx, s, t) - ev_fit_eval(&k->fx, s + 1, t);
-        double dy = ev_fit_eval(&k->fy, s, t) - ev_fit_eval(&k->fy, s + 1, t);
+        double dx = pp_ev_fit_eval(&k->fx, s, t) - pp_ev_fit_eval(&k->fx, s + 1, t);
+        double dy = pp_ev_fit_eval(&k->fy, s, t) - pp_ev_fit_eval(&k->fy, s + 1, t);
         best = fmin(best, hypot(dx, dy));
     }
     return best;
@@ -304,7 +304,7 @@ static void check_continuity(ev_ctx *c, int i, const track *k) {
     char name[48];
     double tol = 0.1 + 0.3 * c->upx;
     named(name, sizeof name, c, i, "continuity");
-    ev_check(c->r, name, worst, tol, worst <= tol);
+    pp_ev_check(c->r, name, worst, tol, worst <= tol);
 }
 
 /* Velocity of track k just before (side 0) / after (side 1) frame fc. */
@@ -313,8 +313,8 @@ static int side_velocity(const track *k, int fc, int side, double v[2]) {
     for (int f = fc + (side ? 1 : -1); f >= 0 && f < k->n && s < 0; f += side ? 1 : -1) s = k->seg[f];
     if (s < 0 || k->fx.npts[s] < 2) return -1;
     double t = k->t[fc];
-    v[0] = ev_fit_vel(&k->fx, s, t);
-    v[1] = ev_fit_vel(&k->fy, s, t);
+    v[0] = pp_ev_fit_vel(&k->fx, s, t);
+    v[1] = pp_ev_fit_vel(&k->fy, s, t);
     return 0;
 }
 
@@ -332,13 +332,13 @@ static void check_collision(ev_ctx *c, const track *a, const track *b, int fc) {
     if (scale < 0.05) return; /* nothing moves: no momentum to conserve */
     double pe = hypot(dpx, dpy) / scale, ee = fabs(e1 - e0) / fmax(e0, 1e-9);
     double tol = 0.15 + 1.0 * c->upx;
-    ev_check(c->r, "collision_momentum", pe, tol, pe <= tol);
-    ev_check(c->r, "collision_energy", ee, 2 * tol, ee <= 2 * tol);
-    ev_measure(c->r, "collision_momentum_error", pe);
-    ev_measure(c->r, "collision_energy_error", ee);
+    pp_ev_check(c->r, "collision_momentum", pe, tol, pe <= tol);
+    pp_ev_check(c->r, "collision_energy", ee, 2 * tol, ee <= 2 * tol);
+    pp_ev_measure(c->r, "collision_momentum_error", pe);
+    pp_ev_measure(c->r, "collision_energy_error", ee);
 }
 
-void ev_checks_balls(ev_ctx *c) {
+void pp_ev_checks_balls(ev_ctx *c) {
     static _Thread_local track tr[PP_EVAL_MAX_OBJ];
     int idx[PP_EVAL_MAX_OBJ], n = 0;
     for (int i = 0; i < c->s->nobj; i++)
@@ -347,7 +347,7 @@ void ev_checks_balls(ev_ctx *c) {
     memset(event, 0, sizeof event);
     memset(contact, 0, sizeof contact);
     int fc = -1;
-    if (n == 2 && ev_has_cat(c->s, PP_CAT_COLLISION)) {
+    if (n == 2 && pp_ev_has_cat(c->s, PP_CAT_COLLISION)) {
         fc = contact_frame(c, &tr[0], &tr[1]);
         if (fc >= 0) event[0][fc] = event[1][fc] = contact[0][fc] = contact[1][fc] = 1;
     }

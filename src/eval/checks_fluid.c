@@ -54,18 +54,18 @@ static double particle_alpha(const uint8_t *p, const float bg[3]) {
     return d > 40 && mx - mn > 24 ? fmin(1.0, d / 300.0) : 0;
 }
 
-int ev_is_fluid_kind(const pp_eval_spec *s, int i) {
+int pp_ev_is_fluid_kind(const pp_eval_spec *s, int i) {
     const char *k = s->okind[i];
     return !strcmp(k, "plume") || !strcmp(k, "liquid") || !strcmp(k, "ice") || !strcmp(k, "particles");
 }
 
-int ev_is_flame(const pp_eval_spec *s, int i) {
+int pp_ev_is_flame(const pp_eval_spec *s, int i) {
     return !strcmp(s->okind[i], "plume") && !strcmp(s->oname[i], "flame");
 }
 
 /* Density of object i at pixel p (see the file comment). */
-double ev_density(const pp_eval_spec *s, int i, const uint8_t *p, const float bg[3]) {
-    if (ev_is_flame(s, i)) return flame_alpha(p);
+double pp_ev_density(const pp_eval_spec *s, int i, const uint8_t *p, const float bg[3]) {
+    if (pp_ev_is_flame(s, i)) return flame_alpha(p);
     if (!strcmp(s->okind[i], "particles")) return particle_alpha(p, bg);
     double a = blend_alpha(p, bg, s->ocolor[i]);
     if (!strcmp(s->okind[i], "plume")) return -log(1.0 - fmin(a, 0.99)) / 2.5;
@@ -78,12 +78,12 @@ static double pool_width(const ev_ctx *c, int i, int f, const float bg[3], doubl
     const uint8_t *fr = pp_video_frame(v, f);
     double lo = INFINITY, hi = -INFINITY;
     for (int y = 0; y < v->height; y++) {
-        double wy = ev_world_y(c->s, v->height, (float)y);
+        double wy = pp_ev_world_y(c->s, v->height, (float)y);
         if (wy > bot + 0.6) continue;
         for (int x = c->col0[i]; x < c->col1[i]; x++) {
-            double d = ev_density(c->s, i, fr + ((size_t)y * v->width + x) * 3, bg);
+            double d = pp_ev_density(c->s, i, fr + ((size_t)y * v->width + x) * 3, bg);
             if (d < 0.25) continue;
-            double wx = ev_world_x(c->s, v->width, (float)x);
+            double wx = pp_ev_world_x(c->s, v->width, (float)x);
             lo = fmin(lo, wx);
             hi = fmax(hi, wx);
         }
@@ -91,20 +91,20 @@ static double pool_width(const ev_ctx *c, int i, int f, const float bg[3], doubl
     return hi >= lo ? hi - lo + c->upx : 0;
 }
 
-void ev_fluid_features(const ev_ctx *c, int i, int f, ev_fluid_frame *ff) {
+void pp_ev_fluid_features(const ev_ctx *c, int i, int f, ev_fluid_frame *ff) {
     const pp_video *v = c->v;
     const pp_eval_spec *s = c->s;
     float bg[3];
-    ev_frame_bg(v, f, c->col0[i], c->col1[i], bg);
+    pp_ev_frame_bg(v, f, c->col0[i], c->col1[i], bg);
     double m = 0, mx = 0, my = 0, mxx = 0, top = -INFINITY, bot = INFINITY;
     const uint8_t *fr = pp_video_frame(v, f);
     for (int y = 0; y < v->height; y++) {
-        double wy = ev_world_y(s, v->height, (float)y), rowmax = 0;
+        double wy = pp_ev_world_y(s, v->height, (float)y), rowmax = 0;
         for (int x = c->col0[i]; x < c->col1[i]; x++) {
             const uint8_t *p = fr + ((size_t)y * v->width + x) * 3;
-            double d = ev_density(s, i, p, bg), wx = ev_world_x(s, v->width, (float)x);
+            double d = pp_ev_density(s, i, p, bg), wx = pp_ev_world_x(s, v->width, (float)x);
             m += d; mx += d * wx; my += d * wy; mxx += d * wx * wx;
-            rowmax = fmax(rowmax, ev_is_flame(s, i) ? d : 1.0 - exp(-2.5 * d));
+            rowmax = fmax(rowmax, pp_ev_is_flame(s, i) ? d : 1.0 - exp(-2.5 * d));
         }
         if (rowmax > 0.25) { top = fmax(top, wy); bot = fmin(bot, wy); }
     }
@@ -127,7 +127,7 @@ static double log_height(const ev_ctx *c, int i, int f) {
     for (int y = 0; y < v->height; y++)
         for (int x = c->col0[i]; x < c->col1[i]; x++) {
             const uint8_t *p = fr + ((size_t)y * v->width + x) * 3;
-            if (p[0] < 140 && p[0] > p[1] + 15 && p[1] > p[2] + 10) { sy += ev_world_y(c->s, v->height, (float)y); n++; }
+            if (p[0] < 140 && p[0] > p[1] + 15 && p[1] > p[2] + 10) { sy += pp_ev_world_y(c->s, v->height, (float)y); n++; }
         }
     return n ? sy / n : NAN;
 }
@@ -143,13 +143,13 @@ static double series_slope(const ev_fluid_frame *ff, int F, double dt, size_t of
         t[f] = f * dt;
         y[f] = *(const double *)((const char *)&ff[f] + off);
     }
-    return ev_slope(t, y, n);
+    return pp_ev_slope(t, y, n);
 }
 
 static void check_plume(ev_ctx *c, int i, const ev_fluid_frame *ff) {
     char name[48];
     int F = c->v->frames;
-    if (ev_is_flame(c->s, i)) {
+    if (pp_ev_is_flame(c->s, i)) {
         double lh = 0, cy = 0;
         int n = 0;
         for (int f = 0; f < F; f++) {
@@ -159,14 +159,14 @@ static void check_plume(ev_ctx *c, int i, const ev_fluid_frame *ff) {
         }
         named(name, sizeof name, c, i, "above_source");
         double v = n ? (cy - lh) / n : NAN, tol = 0.2;
-        ev_check(c->r, name, v, tol, v > tol);
+        pp_ev_check(c->r, name, v, tol, v > tol);
         return;
     }
     double rise = series_slope(ff, F, c->s->dt, offsetof(ev_fluid_frame, top)), tol = 0.1;
     named(name, sizeof name, c, i, "rises");
-    ev_check(c->r, name, rise, tol, rise > tol);
-    ev_measure(c->r, "plume_top_speed", rise);
-    ev_measure(c->r, "plume_rise_speed", series_slope(ff, F, c->s->dt, offsetof(ev_fluid_frame, cy)));
+    pp_ev_check(c->r, name, rise, tol, rise > tol);
+    pp_ev_measure(c->r, "plume_top_speed", rise);
+    pp_ev_measure(c->r, "plume_rise_speed", series_slope(ff, F, c->s->dt, offsetof(ev_fluid_frame, cy)));
 }
 
 static void check_liquid(ev_ctx *c, int i, const ev_fluid_frame *ff) {
@@ -174,11 +174,11 @@ static void check_liquid(ev_ctx *c, int i, const ev_fluid_frame *ff) {
     int F = c->v->frames;
     double fall = series_slope(ff, F, c->s->dt, offsetof(ev_fluid_frame, cy)), tol = 0.05;
     named(name, sizeof name, c, i, "falls");
-    ev_check(c->r, name, fall, tol, fall < tol);
+    pp_ev_check(c->r, name, fall, tol, fall < tol);
     double spread = ff[F - 1].pool_w - ff[0].pool_w;
     tol = 2.0 * c->upx;
     named(name, sizeof name, c, i, "spreads");
-    ev_check(c->r, name, spread, tol, spread > -tol);
+    pp_ev_check(c->r, name, spread, tol, spread > -tol);
 }
 
 static void check_ice(ev_ctx *c, int i, const ev_fluid_frame *ff) {
@@ -189,17 +189,17 @@ static void check_ice(ev_ctx *c, int i, const ev_fluid_frame *ff) {
     if (worst == -INFINITY) worst = NAN;
     double tol = 0.02 + 0.1 * c->upx;
     named(name, sizeof name, c, i, "shrinks");
-    ev_check(c->r, name, worst, tol, worst < tol);
+    pp_ev_check(c->r, name, worst, tol, worst < tol);
 }
 
 static void check_particles(ev_ctx *c, int i, const ev_fluid_frame *ff) {
     char name[48];
     double fall = series_slope(ff, c->v->frames, c->s->dt, offsetof(ev_fluid_frame, cy)), tol = 0.0;
     named(name, sizeof name, c, i, "falls");
-    if (!isnan(fall)) ev_check(c->r, name, fall, tol, fall < tol);
+    if (!isnan(fall)) pp_ev_check(c->r, name, fall, tol, fall < tol);
 }
 
-void ev_checks_fluid(ev_ctx *c) {
+void pp_ev_checks_fluid(ev_ctx *c) {
     const pp_eval_spec *s = c->s;
     for (int i = 0; i < s->nobj; i++) {
         if (!c->ff[i]) continue;

@@ -25,7 +25,7 @@ static const pp_eval_ostate *truth(const pp_eval_spec *s, int f, int i) { return
 /* Is the true object wholly inside the frame and its composite region? */
 static int inside_region(const pp_eval_spec *s, int i, const pp_eval_ostate *t) {
     float x0, x1;
-    ev_obj_region(s, i, &x0, &x1);
+    pp_ev_obj_region(s, i, &x0, &x1);
     return t->inside && t->x - t->r >= x0 && t->x + t->r <= x1;
 }
 
@@ -73,14 +73,14 @@ static void ball_drift(ev_ctx *c) {
         double d = (r1 - r0) / r0;
         if (isfinite(d) && !(fabs(d) <= fabs(worst))) worst = d;
     }
-    ev_measure(c->r, "radius_drift", worst);
+    pp_ev_measure(c->r, "radius_drift", worst);
 }
 
 static double slope_range(const double *y, int f0, int f1, double dt) {
     double t[512], v[512];
     int n = 0;
     for (int f = f0; f < f1 && n < 512; f++, n++) { t[n] = f * dt; v[n] = y[f]; }
-    return ev_slope(t, v, n);
+    return pp_ev_slope(t, v, n);
 }
 
 static void fluid_errors(ev_ctx *c) {
@@ -93,30 +93,30 @@ static void fluid_errors(ev_ctx *c) {
         for (int f = 0; f < F; f++) { cy[f] = c->ff[i][f].cy; ty[f] = s->fluid[f].cy; }
         double rp = slope_range(cy, K - 1, F, s->dt), rt = slope_range(ty, K - 1, F, s->dt);
         free(cy);
-        ev_measure(c->r, "plume_rise_speed", rp);
-        ev_measure(c->r, "plume_rise_speed_true", rt);
-        ev_measure(c->r, "plume_rise_speed_error", fabs(rp - rt));
+        pp_ev_measure(c->r, "plume_rise_speed", rp);
+        pp_ev_measure(c->r, "plume_rise_speed_true", rt);
+        pp_ev_measure(c->r, "plume_rise_speed_error", fabs(rp - rt));
         double m0 = c->ff[i][K - 1].mass, m1 = c->ff[i][F - 1].mass;
         double t0 = s->fluid[K - 1].mass, t1 = s->fluid[F - 1].mass;
         double dp = m0 > 0 ? (m1 - m0) / m0 : NAN, dtr = t0 > 0 ? (t1 - t0) / t0 : NAN;
-        ev_measure(c->r, "mass_drift", dp - dtr);
+        pp_ev_measure(c->r, "mass_drift", dp - dtr);
         return; /* one plume per spec */
     }
 }
 
-void ev_conditioned(ev_ctx *c) {
+void pp_ev_conditioned(ev_ctx *c) {
     double verr = 0, rerr = 0;
     int np = 0, ne = 0, nr = 0;
     ball_errors(c, &verr, &np, &ne, &rerr, &nr);
     if (ne > 0) {
         c->r->velocity_error = np ? verr / np : NAN;
-        ev_measure(c->r, "velocity_error", c->r->velocity_error);
+        pp_ev_measure(c->r, "velocity_error", c->r->velocity_error);
         double tf = (double)np / ne;
-        ev_measure(c->r, "tracked_fraction", tf);
-        ev_check(c->r, "tracked", tf, 0.9, tf >= 0.9);
-        ev_measure(c->r, "radius_error", nr ? rerr / nr : NAN);
+        pp_ev_measure(c->r, "tracked_fraction", tf);
+        pp_ev_check(c->r, "tracked", tf, 0.9, tf >= 0.9);
+        pp_ev_measure(c->r, "radius_error", nr ? rerr / nr : NAN);
         ball_drift(c);
     }
     fluid_errors(c);
-    ev_motion_iou(c);
+    pp_ev_motion_iou(c);
 }

@@ -36,7 +36,7 @@ static int near_ball(const pp_eval_spec *s, const pp_video *v, int f, int col, i
     for (int i = 0; i < s->nobj; i++) {
         if (strcmp(s->okind[i], "ball")) continue;
         const pp_eval_ostate *o = st(s, f, i);
-        double dx = col - ev_col(s, v->width, o->x), dy = row - ev_row(s, v->height, o->y);
+        double dx = col - pp_ev_col(s, v->width, o->x), dy = row - pp_ev_row(s, v->height, o->y);
         double rp = o->r * v->width / s->world_w + 2.0;
         if (dx * dx + dy * dy < rp * rp) return 1;
     }
@@ -44,7 +44,7 @@ static int near_ball(const pp_eval_spec *s, const pp_video *v, int f, int col, i
 }
 
 static void erase_ball(pp_video *v, const pp_video *orig, const pp_eval_spec *s, int f, double x, double y, double r) {
-    double cx = ev_col(s, v->width, (float)x), cy = ev_row(s, v->height, (float)y), rp = r * v->width / s->world_w + 2.0;
+    double cx = pp_ev_col(s, v->width, (float)x), cy = pp_ev_row(s, v->height, (float)y), rp = r * v->width / s->world_w + 2.0;
     for (int row = (int)floor(cy - rp); row <= (int)ceil(cy + rp); row++)
         for (int col = (int)floor(cx - rp); col <= (int)ceil(cx + rp); col++) {
             if (row < 0 || col < 0 || row >= v->height || col >= v->width) continue;
@@ -59,7 +59,7 @@ static void erase_ball(pp_video *v, const pp_video *orig, const pp_eval_spec *s,
 }
 
 static void draw_ball(pp_video *v, const pp_eval_spec *s, int f, double x, double y, double r, const uint8_t c[3]) {
-    double cx = ev_col(s, v->width, (float)x), cy = ev_row(s, v->height, (float)y), rp = r * v->width / s->world_w;
+    double cx = pp_ev_col(s, v->width, (float)x), cy = pp_ev_row(s, v->height, (float)y), rp = r * v->width / s->world_w;
     for (int row = (int)floor(cy - rp - 1); row <= (int)ceil(cy + rp + 1); row++)
         for (int col = (int)floor(cx - rp - 1); col <= (int)ceil(cx + rp + 1); col++) {
             if (row < 0 || col < 0 || row >= v->height || col >= v->width) continue;
@@ -77,8 +77,8 @@ static void move_ball(pp_video *v, const pp_video *orig, const pp_eval_spec *s, 
 }
 
 static int dissipative(const pp_eval_spec *s) {
-    return ev_has_cat(s, PP_CAT_ELASTIC) || ev_has_cat(s, PP_CAT_DEFORMATION) || ev_has_cat(s, PP_CAT_GAS) ||
-           ev_has_cat(s, PP_CAT_LIQUID) || ev_has_cat(s, PP_CAT_MELTING);
+    return pp_ev_has_cat(s, PP_CAT_ELASTIC) || pp_ev_has_cat(s, PP_CAT_DEFORMATION) || pp_ev_has_cat(s, PP_CAT_GAS) ||
+           pp_ev_has_cat(s, PP_CAT_LIQUID) || pp_ev_has_cat(s, PP_CAT_MELTING);
 }
 
 static void flip_v(pp_video *v) {
@@ -126,7 +126,7 @@ static int ball_corruption(pp_video *v, const pp_video *orig, const pp_eval_spec
     int fb = c == PP_CORRUPT_BOUNCE_HIGHER ? first_rebound(s, i) : 0;
     if (c == PP_CORRUPT_BOUNCE_HIGHER && (fb < 0 || fb > F - 3 || isnan(floor_y) || isnan(e) || e <= 0)) return -1;
     float rx0, rx1;
-    ev_obj_region(s, i, &rx0, &rx1);
+    pp_ev_obj_region(s, i, &rx0, &rx1);
     double dx = m->x < 0.5 * (rx0 + rx1) ? 1.5 : -1.5, cx = 0.5 * s->world_h, k = 1.3 / (e * e);
     for (int f = 0; f < F; f++) {
         const pp_eval_ostate *o = st(s, f, i);
@@ -145,7 +145,7 @@ int pp_eval_corrupt(pp_video *v, const pp_eval_spec *s, pp_eval_corruption c, ui
     (void)seed;
     if (c == PP_CORRUPT_FLIP_V) {
         int updown = s->gravity > 0;
-        for (int i = 0; i < s->nobj; i++) updown |= ev_is_fluid_kind(s, i);
+        for (int i = 0; i < s->nobj; i++) updown |= pp_ev_is_fluid_kind(s, i);
         if (!updown) PP_FAIL("flip_v applies where up and down differ (gravity or fluids)");
         flip_v(v);
         return 0;
@@ -155,8 +155,8 @@ int pp_eval_corrupt(pp_video *v, const pp_eval_spec *s, pp_eval_corruption c, ui
         time_reverse(v);
         return 0;
     }
-    if (c == PP_CORRUPT_BOUNCE_HIGHER && !ev_has_cat(s, PP_CAT_ELASTIC)) PP_FAIL("bounce_higher needs a bounce scene");
-    if (c == PP_CORRUPT_LOSE_BALL && !ev_has_cat(s, PP_CAT_COLLISION)) PP_FAIL("lose_ball needs a collision scene");
+    if (c == PP_CORRUPT_BOUNCE_HIGHER && !pp_ev_has_cat(s, PP_CAT_ELASTIC)) PP_FAIL("bounce_higher needs a bounce scene");
+    if (c == PP_CORRUPT_LOSE_BALL && !pp_ev_has_cat(s, PP_CAT_COLLISION)) PP_FAIL("lose_ball needs a collision scene");
     pp_video orig = *v;
     orig.rgb = pp_malloc((size_t)v->frames * v->height * v->width * 3);
     memcpy(orig.rgb, v->rgb, (size_t)v->frames * v->height * v->width * 3);

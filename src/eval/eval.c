@@ -7,7 +7,7 @@
 #include "base/common.h"
 #include "eval/eval_impl.h"
 
-void ev_check(pp_eval_report *r, const char *name, double value, double tol, int pass) {
+void pp_ev_check(pp_eval_report *r, const char *name, double value, double tol, int pass) {
     if (r->nchecks == PP_EVAL_MAX_CHECKS) return;
     pp_eval_check *c = &r->checks[r->nchecks++];
     snprintf(c->name, sizeof c->name, "%s", name);
@@ -16,14 +16,14 @@ void ev_check(pp_eval_report *r, const char *name, double value, double tol, int
     c->pass = pass && !isnan(value);
 }
 
-void ev_measure(pp_eval_report *r, const char *name, double value) {
+void pp_ev_measure(pp_eval_report *r, const char *name, double value) {
     if (r->nmeasures == PP_EVAL_MAX_MEASURES) return;
     pp_eval_measure *m = &r->measures[r->nmeasures++];
     snprintf(m->name, sizeof m->name, "%s", name);
     m->value = value;
 }
 
-void ev_sa(pp_eval_report *r, const char *name, double value, double tol, int pass) {
+void pp_ev_sa(pp_eval_report *r, const char *name, double value, double tol, int pass) {
     if (r->nsa == PP_EVAL_MAX_SA) return;
     pp_eval_check *c = &r->sa[r->nsa++];
     snprintf(c->name, sizeof c->name, "%s", name);
@@ -44,9 +44,9 @@ const pp_eval_check *pp_eval_check_get(const pp_eval_report *r, const char *name
     return NULL;
 }
 
-int ev_has_cat(const pp_eval_spec *s, int cat) { return s->cats[cat] > 0.5f; }
+int pp_ev_has_cat(const pp_eval_spec *s, int cat) { return s->cats[cat] > 0.5f; }
 
-int ev_obj_is_rigid(const pp_eval_spec *s, int i) {
+int pp_ev_obj_is_rigid(const pp_eval_spec *s, int i) {
     return !strcmp(s->okind[i], "ball") || !strcmp(s->okind[i], "block");
 }
 
@@ -62,7 +62,7 @@ static int kind_matches_cat(const char *kind, int cat) {
     return 0;
 }
 
-void ev_obj_region(const pp_eval_spec *s, int i, float *x0, float *x1) {
+void pp_ev_obj_region(const pp_eval_spec *s, int i, float *x0, float *x1) {
     *x0 = 0;
     *x1 = s->world_w;
     for (int k = 0; k < s->nregion; k++)
@@ -92,11 +92,11 @@ static void object_columns(ev_ctx *c, int i) {
 static void parse_tracks(ev_ctx *c) {
     for (int i = 0; i < c->s->nobj; i++) {
         object_columns(c, i);
-        if (ev_is_fluid_kind(c->s, i)) {
+        if (pp_ev_is_fluid_kind(c->s, i)) {
             c->ff[i] = pp_calloc((size_t)c->v->frames, sizeof(ev_fluid_frame));
-            for (int f = 0; f < c->v->frames; f++) ev_fluid_features(c, i, f, &c->ff[i][f]);
+            for (int f = 0; f < c->v->frames; f++) pp_ev_fluid_features(c, i, f, &c->ff[i][f]);
         }
-        if (!ev_obj_is_rigid(c->s, i)) continue;
+        if (!pp_ev_obj_is_rigid(c->s, i)) continue;
         c->obs[i] = pp_calloc((size_t)c->v->frames, sizeof(pp_eval_obs));
         for (int f = 0; f < c->v->frames; f++)
             pp_eval_parse_object(c->v, c->s, f, c->s->ocolor[i], c->col0[i], c->col1[i], c->o->parser, &c->obs[i][f]);
@@ -119,11 +119,11 @@ int pp_eval_run(const pp_video *v, const pp_eval_spec *s, const pp_eval_opts *o,
     c.upx = 0.5f * (s->world_w / (float)v->width + s->world_h / (float)v->height);
     r->cond_frames = o->cond_frames;
     parse_tracks(&c);
-    ev_checks_balls(&c);
-    ev_checks_fluid(&c);
-    ev_semantic(&c);
-    if (o->cond_frames > 0) ev_conditioned(&c);
-    ev_localisation(&c);
+    pp_ev_checks_balls(&c);
+    pp_ev_checks_fluid(&c);
+    pp_ev_semantic(&c);
+    if (o->cond_frames > 0) pp_ev_conditioned(&c);
+    pp_ev_localisation(&c);
     r->pc_pass = 1;
     for (int i = 0; i < r->nchecks; i++) r->pc_pass &= r->checks[i].pass;
     r->sa_pass = r->nsa > 0;

@@ -128,12 +128,6 @@ void pp_eval_report_print(const pp_eval_report *r, const pp_eval_spec *s, FILE *
  * thr. Returns NaN when both are empty. */
 double pp_eval_map_iou(const float *m, int mf, int mh, int mw, const float *g, int f, int h, int w,
                        float thr);
-/* Resamples maps src [C][Fs][Hs][Ws] to dst [C][F][H][W]: nearest frame, bilinear
- * in space (pixel centres aligned, edges clamped) - the resampling map_iou uses. */
-void pp_eval_map_resample(const float *src, int C, int Fs, int Hs, int Ws, float *dst, int F, int H, int W);
-/* Read maps from a file: a text header "prophy-maps C F H W\n" then C*F*H*W
- * little-endian float32 (docs/EVAL.md). *maps malloc'd. */
-int pp_eval_maps_load(const char *path, float **maps, int *c, int *f, int *h, int *w);
 
 /* ---- corruptions (sensitivity tests) ---- */
 typedef enum {

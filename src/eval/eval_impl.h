@@ -13,11 +13,11 @@ typedef struct {
     double a, max_res;
 } ev_fit;
 
-int ev_solve(double *A, double *b, int n);
-int ev_joint_fit(const double *t, const double *p, const int *seg, int n, int nseg, int accel, ev_fit *fit);
-double ev_fit_eval(const ev_fit *f, int s, double t);
-double ev_fit_vel(const ev_fit *f, int s, double t);
-double ev_slope(const double *x, const double *y, int n);
+int pp_ev_solve(double *A, double *b, int n);
+int pp_ev_joint_fit(const double *t, const double *p, const int *seg, int n, int nseg, int accel, ev_fit *fit);
+double pp_ev_fit_eval(const ev_fit *f, int s, double t);
+double pp_ev_fit_vel(const ev_fit *f, int s, double t);
+double pp_ev_slope(const double *x, const double *y, int n);
 
 /* Per-frame summary of a fluid-like object (checks_fluid.c). */
 typedef struct {
@@ -38,33 +38,33 @@ typedef struct {
 } ev_ctx;
 
 /* Report helpers (eval.c). */
-void ev_check(pp_eval_report *r, const char *name, double value, double tol, int pass);
-void ev_measure(pp_eval_report *r, const char *name, double value);
-void ev_sa(pp_eval_report *r, const char *name, double value, double tol, int pass);
+void pp_ev_check(pp_eval_report *r, const char *name, double value, double tol, int pass);
+void pp_ev_measure(pp_eval_report *r, const char *name, double value);
+void pp_ev_sa(pp_eval_report *r, const char *name, double value, double tol, int pass);
 
 /* Pixel <-> world (parse.c). */
-float ev_world_x(const pp_eval_spec *s, int W, float col);
-float ev_world_y(const pp_eval_spec *s, int H, float row);
-float ev_col(const pp_eval_spec *s, int W, float x);
-float ev_row(const pp_eval_spec *s, int H, float y);
+float pp_ev_world_x(const pp_eval_spec *s, int W, float col);
+float pp_ev_world_y(const pp_eval_spec *s, int H, float row);
+float pp_ev_col(const pp_eval_spec *s, int W, float x);
+float pp_ev_row(const pp_eval_spec *s, int H, float y);
 /* Background colour of frame f: the most common colour (4-bit bins, averaged). */
-void ev_frame_bg(const pp_video *v, int f, int col0, int col1, float bg[3]);
-int ev_obj_is_rigid(const pp_eval_spec *s, int i); /* kind ball or block */
+void pp_ev_frame_bg(const pp_video *v, int f, int col0, int col1, float bg[3]);
+int pp_ev_obj_is_rigid(const pp_eval_spec *s, int i); /* kind ball or block */
 /* World x range of object i's composite region (the whole width without regions). */
-void ev_obj_region(const pp_eval_spec *s, int i, float *x0, float *x1);
+void pp_ev_obj_region(const pp_eval_spec *s, int i, float *x0, float *x1);
 
 /* Checks (checks_ball.c, checks_fluid.c), semantic detectors (sa.c), ground truth (cond.c). */
-void ev_checks_balls(ev_ctx *c);
-void ev_checks_fluid(ev_ctx *c);
-void ev_semantic(ev_ctx *c);
-void ev_conditioned(ev_ctx *c);
-void ev_motion_iou(ev_ctx *c);   /* loc.c */
-void ev_localisation(ev_ctx *c); /* loc.c */
-int ev_resim(const pp_eval_spec *s, pp_sim_out *out); /* loc.c */
-int ev_has_cat(const pp_eval_spec *s, int cat);
-int ev_is_flame(const pp_eval_spec *s, int i);
-int ev_is_fluid_kind(const pp_eval_spec *s, int i); /* plume, liquid, ice, particles */
+void pp_ev_checks_balls(ev_ctx *c);
+void pp_ev_checks_fluid(ev_ctx *c);
+void pp_ev_semantic(ev_ctx *c);
+void pp_ev_conditioned(ev_ctx *c);
+void pp_ev_motion_iou(ev_ctx *c);   /* loc.c */
+void pp_ev_localisation(ev_ctx *c); /* loc.c */
+int pp_ev_resim(const pp_eval_spec *s, pp_sim_out *out); /* loc.c */
+int pp_ev_has_cat(const pp_eval_spec *s, int cat);
+int pp_ev_is_flame(const pp_eval_spec *s, int i);
+int pp_ev_is_fluid_kind(const pp_eval_spec *s, int i); /* plume, liquid, ice, particles */
 /* Density of object i at pixel p over background bg (checks_fluid.c). */
-double ev_density(const pp_eval_spec *s, int i, const uint8_t *p, const float bg[3]);
-void ev_fluid_features(const ev_ctx *c, int i, int f, ev_fluid_frame *ff);
+double pp_ev_density(const pp_eval_spec *s, int i, const uint8_t *p, const float bg[3]);
+void pp_ev_fluid_features(const ev_ctx *c, int i, int f, ev_fluid_frame *ff);
 #endif

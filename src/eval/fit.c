@@ -10,7 +10,7 @@
 #include "eval/eval_impl.h"
 
 /* Solve A x = b (n x n, row major) in place; 0 ok, -1 singular. */
-int ev_solve(double *A, double *b, int n) {
+int pp_ev_solve(double *A, double *b, int n) {
     for (int c = 0; c < n; c++) {
         int piv = c;
         for (int r = c + 1; r < n; r++)
@@ -45,7 +45,7 @@ static void design_row(double *row, int n, int s, double tau, int accel) {
 }
 
 /* Fits one axis. seg[i] < 0 excludes sample i. Returns 0, fills fit; -1 if too few points. */
-int ev_joint_fit(const double *t, const double *p, const int *seg, int n, int nseg, int accel, ev_fit *fit) {
+int pp_ev_joint_fit(const double *t, const double *p, const int *seg, int n, int nseg, int accel, ev_fit *fit) {
     int np = 2 * nseg + (accel ? 1 : 0);
     double A[EV_MAX_SEG * 2 + 1][EV_MAX_SEG * 2 + 1], b[EV_MAX_SEG * 2 + 1], row[EV_MAX_SEG * 2 + 1];
     memset(A, 0, sizeof A);
@@ -72,7 +72,7 @@ int ev_joint_fit(const double *t, const double *p, const int *seg, int n, int ns
     double M[(EV_MAX_SEG * 2 + 1) * (EV_MAX_SEG * 2 + 1)];
     for (int r = 0; r < np; r++)
         for (int c = 0; c < np; c++) M[r * np + c] = A[r][c];
-    if (ev_solve(M, b, np)) return -1;
+    if (pp_ev_solve(M, b, np)) return -1;
     for (int s = 0; s < nseg; s++) {
         fit->p[s] = b[2 * s];
         fit->v[s] = b[2 * s + 1];
@@ -82,21 +82,21 @@ int ev_joint_fit(const double *t, const double *p, const int *seg, int n, int ns
     fit->max_res = 0;
     for (int i = 0; i < n; i++) {
         if (seg[i] < 0) continue;
-        double r = fabs(p[i] - ev_fit_eval(fit, seg[i], t[i]));
+        double r = fabs(p[i] - pp_ev_fit_eval(fit, seg[i], t[i]));
         fit->max_res = r > fit->max_res ? r : fit->max_res;
     }
     return 0;
 }
 
-double ev_fit_eval(const ev_fit *f, int s, double t) {
+double pp_ev_fit_eval(const ev_fit *f, int s, double t) {
     double tau = t - f->t0[s];
     return f->p[s] + f->v[s] * tau + 0.5 * f->a * tau * tau;
 }
 
-double ev_fit_vel(const ev_fit *f, int s, double t) { return f->v[s] + f->a * (t - f->t0[s]); }
+double pp_ev_fit_vel(const ev_fit *f, int s, double t) { return f->v[s] + f->a * (t - f->t0[s]); }
 
 /* Ordinary least-squares line through (x, y): slope (NaN with < 2 points). */
-double ev_slope(const double *x, const double *y, int n) {
+double pp_ev_slope(const double *x, const double *y, int n) {
     double sx = 0, sy = 0, sxx = 0, sxy = 0;
     int m = 0;
     for (int i = 0; i < n; i++) {

@@ -17,12 +17,13 @@
 #include <string.h>
 
 #include "base/common.h"
+#include "io/maps.h"
 #include "eval/eval_impl.h"
 #include "sim/sim.h"
 
 #define MOTION_THR 24
 
-int ev_resim(const pp_eval_spec *s, pp_sim_out *out) {
+int pp_ev_resim(const pp_eval_spec *s, pp_sim_out *out) {
     const pp_sim_scene *sc = pp_sim_find(s->scene);
     if (!sc) return -1;
     int split = !strcmp(s->split, "ood") ? PP_SPLIT_OOD : PP_SPLIT_ID;
@@ -73,43 +74,19 @@ static void motion_ious(const pp_video *v, const pp_video *g, int K, double *sp,
     *st = u3 > 0 ? i3 / u3 : NAN;
 }
 
-void ev_motion_iou(ev_ctx *c) {
+void pp_ev_motion_iou(ev_ctx *c) {
     pp_sim_out gt;
     memset(&gt, 0, sizeof gt);
-    if (ev_resim(c->s, &gt)) {
-        ev_measure(c->r, "iou_spatial", NAN);
-        ev_measure(c->r, "iou_spatiotemporal", NAN);
+    if (pp_ev_resim(c->s, &gt)) {
+        pp_ev_measure(c->r, "iou_spatial", NAN);
+        pp_ev_measure(c->r, "iou_spatiotemporal", NAN);
         return;
     }
     double sp, st;
     motion_ious(c->v, &gt.video, c->o->cond_frames, &sp, &st);
-    ev_measure(c->r, "iou_spatial", sp);
-    ev_measure(c->r, "iou_spatiotemporal", st);
+    pp_ev_measure(c->r, "iou_spatial", sp);
+    pp_ev_measure(c->r, "iou_spatiotemporal", st);
     pp_sim_free(&gt);
-}
-
-static float bilinear(const float *m, int h, int w, float y, float x) {
-    y = y < 0 ? 0 : y > h - 1 ? (float)(h - 1) : y;
-    x = x < 0 ? 0 : x > w - 1 ? (float)(w - 1) : x;
-    int y0 = (int)y, x0 = (int)x, y1 = y0 + 1 < h ? y0 + 1 : y0, x1 = x0 + 1 < w ? x0 + 1 : x0;
-    float fy = y - (float)y0, fx = x - (float)x0;
-    float a = m[y0 * w + x0] + fx * (m[y0 * w + x1] - m[y0 * w + x0]);
-    float b = m[y1 * w + x0] + fx * (m[y1 * w + x1] - m[y1 * w + x0]);
-    return a + fy * (b - a);
-}
-
-void pp_eval_map_resample(const float *src, int C, int Fs, int Hs, int Ws, float *dst, int F, int H, int W) {
-    for (int c = 0; c < C; c++)
-        for (int t = 0; t < F; t++) {
-            int ts = (int)(((double)t + 0.5) * Fs / F);
-            ts = ts >= Fs ? Fs - 1 : ts;
-            const float *m = src + ((size_t)c * Fs + ts) * Hs * Ws;
-            float *d = dst + ((size_t)c * F + t) * H * W;
-            for (int y = 0; y < H; y++)
-                for (int x = 0; x < W; x++)
-                    d[(size_t)y * W + x] = bilinear(m, Hs, Ws, ((float)y + 0.5f) * (float)Hs / (float)H - 0.5f,
-                                                    ((float)x + 0.5f) * (float)Ws / (float)W - 0.5f);
-        }
 }
 
 double pp_eval_map_iou(const float *m, int mf, int mh, int mw, const float *g, int f, int h, int w, float thr) {
@@ -122,7 +99,7 @@ double pp_eval_map_iou(const float *m, int mf, int mh, int mw, const float *g, i
             for (int x = 0; x < w; x++) {
                 float sy = ((float)y + 0.5f) * (float)mh / (float)h - 0.5f;
                 float sx = ((float)x + 0.5f) * (float)mw / (float)w - 0.5f;
-                int a = bilinear(mm, mh, mw, sy, sx) >= thr, b = g[((size_t)t * h + y) * w + x] >= thr;
+                int a = pp_maps_bilinear(mm, mh, mw, sy, sx) >= thr, b = g[((size_t)t * h + y) * w + x] >= thr;
                 inter += a && b;
                 uni += a || b;
             }
@@ -130,40 +107,15 @@ double pp_eval_map_iou(const float *m, int mf, int mh, int mw, const float *g, i
     return uni > 0 ? inter / uni : NAN;
 }
 
-int pp_eval_maps_load(const char *path, float **maps, int *c, int *f, int *h, int *w) {
-    char *data;
-    size_t len;
-    *maps = NULL;
-    if (pp_read_file(path, &data, &len)) return -1;
-    int n = 0;
-    if (sscanf(data, "prophy-maps %d %d %d %d\n%n", c, f, h, w, &n) != 4 || n <= 0) {
-        free(data);
-        PP_FAIL("%s: not a maps file (want a 'prophy-maps C F H W' header line)", path);
-    }
-    if (*c < 1 || *c > PP_NCAT + 1 || *f < 1 || *h < 1 || *w < 1 || *f > 4096 || *h > 4096 || *w > 4096) {
-        free(data);
-        PP_FAIL("%s: bad maps shape %d x %d x %d x %d", path, *c, *f, *h, *w);
-    }
-    size_t cnt = (size_t)*c * *f * *h * *w;
-    if (len - (size_t)n != cnt * sizeof(float)) {
-        free(data);
-        PP_FAIL("%s: maps hold %zu bytes of data, the header wants %zu", path, len - (size_t)n, cnt * sizeof(float));
-    }
-    *maps = pp_malloc(cnt * sizeof(float));
-    memcpy(*maps, data + n, cnt * sizeof(float));
-    free(data);
-    return 0;
-}
-
 /* Localisation of the opts' maps: C = 17 scores each category the spec names against
  * its phenomenon map; C = 1 scores the map against the union of those categories. */
-void ev_localisation(ev_ctx *c) {
+void pp_ev_localisation(ev_ctx *c) {
     const pp_eval_opts *o = c->o;
     if (!o->maps) return;
     pp_sim_out gt;
     memset(&gt, 0, sizeof gt);
-    if (ev_resim(c->s, &gt)) {
-        ev_measure(c->r, "loc_iou", NAN);
+    if (pp_ev_resim(c->s, &gt)) {
+        pp_ev_measure(c->r, "loc_iou", NAN);
         return;
     }
     size_t plane = (size_t)gt.frames * gt.height * gt.width, mplane = (size_t)o->map_f * o->map_h * o->map_w;
@@ -171,20 +123,20 @@ void ev_localisation(ev_ctx *c) {
     double sum = 0;
     int n = 0;
     for (int k = 0; k < PP_NCAT; k++) {
-        if (!ev_has_cat(c->s, k)) continue;
+        if (!pp_ev_has_cat(c->s, k)) continue;
         const float *g = gt.maps + (size_t)k * plane;
         for (size_t p = 0; p < plane; p++) uni[p] = fmaxf(uni[p], g[p]);
         if (o->map_cats < PP_NCAT) continue; /* 17, or 18 = 17 + background */
         double iou = pp_eval_map_iou(o->maps + (size_t)k * mplane, o->map_f, o->map_h, o->map_w, g, gt.frames, gt.height, gt.width, 0.5f);
         char name[40];
         snprintf(name, sizeof name, "loc_iou_%s", pp_cat_names[k]);
-        ev_measure(c->r, name, iou);
+        pp_ev_measure(c->r, name, iou);
         if (!isnan(iou)) { sum += iou; n++; }
     }
     if (o->map_cats == 1)
-        ev_measure(c->r, "loc_iou", pp_eval_map_iou(o->maps, o->map_f, o->map_h, o->map_w, uni, gt.frames, gt.height, gt.width, 0.5f));
+        pp_ev_measure(c->r, "loc_iou", pp_eval_map_iou(o->maps, o->map_f, o->map_h, o->map_w, uni, gt.frames, gt.height, gt.width, 0.5f));
     else
-        ev_measure(c->r, "loc_iou", n ? sum / n : NAN);
+        pp_ev_measure(c->r, "loc_iou", n ? sum / n : NAN);
     free(uni);
     pp_sim_free(&gt);
 }

@@ -23,13 +23,13 @@
 #include "base/common.h"
 #include "eval/eval_impl.h"
 
-float ev_world_x(const pp_eval_spec *s, int W, float col) { return (col + 0.5f) * s->world_w / (float)W; }
-float ev_world_y(const pp_eval_spec *s, int H, float row) {
+float pp_ev_world_x(const pp_eval_spec *s, int W, float col) { return (col + 0.5f) * s->world_w / (float)W; }
+float pp_ev_world_y(const pp_eval_spec *s, int H, float row) {
     float y = (row + 0.5f) * s->world_h / (float)H;
     return s->y_up ? s->world_h - y : y;
 }
-float ev_col(const pp_eval_spec *s, int W, float x) { return x * (float)W / s->world_w - 0.5f; }
-float ev_row(const pp_eval_spec *s, int H, float y) {
+float pp_ev_col(const pp_eval_spec *s, int W, float x) { return x * (float)W / s->world_w - 0.5f; }
+float pp_ev_row(const pp_eval_spec *s, int H, float y) {
     float yy = s->y_up ? s->world_h - y : y;
     return yy * (float)H / s->world_h - 0.5f;
 }
@@ -40,7 +40,7 @@ int pp_eval_color_match(const uint8_t *px, const uint8_t c[3]) {
     return 1;
 }
 
-void ev_frame_bg(const pp_video *v, int f, int col0, int col1, float bg[3]) {
+void pp_ev_frame_bg(const pp_video *v, int f, int col0, int col1, float bg[3]) {
     static _Thread_local uint32_t cnt[4096];
     static _Thread_local float sum[4096][3];
     memset(cnt, 0, sizeof cnt);
@@ -118,7 +118,7 @@ static void add_pixel(moments *m, double w, int x, int y) {
 static void soft_moments(const pp_video *v, int f, const uint8_t *mask, const uint8_t c[3], int col0, int col1,
                          moments *m) {
     float bg[3];
-    ev_frame_bg(v, f, col0, col1, bg);
+    pp_ev_frame_bg(v, f, col0, col1, bg);
     const uint8_t *fr = pp_video_frame(v, f);
     int H = v->height, W = v->width;
     for (int y = 0; y < H; y++)
@@ -210,7 +210,7 @@ void pp_eval_parse_object(const pp_video *v, const pp_eval_spec *s, int f, const
     o->found = 1;
     o->border = m.border;
     o->area_px = (float)m.w;
-    o->x = ev_world_x(s, W, (float)(m.sx / m.w));
-    o->y = ev_world_y(s, H, (float)(m.sy / m.w));
+    o->x = pp_ev_world_x(s, W, (float)(m.sx / m.w));
+    o->y = pp_ev_world_y(s, H, (float)(m.sy / m.w));
     o->r = sqrtf(o->area_px / (float)M_PI) * upx;
 }

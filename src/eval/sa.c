@@ -57,7 +57,7 @@ static void sa_collision(ev_ctx *c) {
     int both = 0;
     for (int f = 0; a >= 0 && b >= 0 && f < c->v->frames; f++) both += c->obs[a][f].found && c->obs[b][f].found;
     if (both < 2) { /* fast balls may leave the frame after the collision */
-        ev_sa(c->r, "collision", NAN, 0, 0);
+        pp_ev_sa(c->r, "collision", NAN, 0, 0);
         return;
     }
     double best = INFINITY;
@@ -71,19 +71,19 @@ static void sa_collision(ev_ctx *c) {
         best = fmin(best, hypot(p->x - q->x, p->y - q->y) - p->r - q->r - step);
     }
     double tol = 2.0 * c->upx;
-    ev_sa(c->r, "collision", best, tol, best <= tol);
+    pp_ev_sa(c->r, "collision", best, tol, best <= tol);
 }
 
 static void sa_ball(ev_ctx *c, int cat) {
     int i = first_of(c, "ball", 0);
     const char *name = pp_cat_names[cat];
     if (i < 0 || present_fraction(c, i) < 0.5) {
-        ev_sa(c->r, name, i < 0 ? NAN : present_fraction(c, i), 0.5, 0);
+        pp_ev_sa(c->r, name, i < 0 ? NAN : present_fraction(c, i), 0.5, 0);
         return;
     }
     if (cat == PP_CAT_RIGID_BODY) {
         double L = path_length(c, i), v = pp_eval_spec_param(c->s, "v");
-        ev_sa(c->r, name, L, c->upx, L >= c->upx || (!isnan(v) && v < 0.3));
+        pp_ev_sa(c->r, name, L, c->upx, L >= c->upx || (!isnan(v) && v < 0.3));
     } else if (cat == PP_CAT_ELASTIC) {
         int turns = 0, F = c->v->frames;
         double eps = fmax(0.15 * c->upx, 0.03);
@@ -98,9 +98,9 @@ static void sa_ball(ev_ctx *c, int cat) {
             int low = !(f + 1 < F && o[f + 1].found && o[f + 1].y < o[f].y);
             if (low && before > eps && after > eps) { turns++; f += 2; }
         }
-        ev_sa(c->r, name, turns, 1, turns >= 1);
+        pp_ev_sa(c->r, name, turns, 1, turns >= 1);
     } else {
-        ev_sa(c->r, name, present_fraction(c, i), 0.5, 1);
+        pp_ev_sa(c->r, name, present_fraction(c, i), 0.5, 1);
     }
 }
 
@@ -126,7 +126,7 @@ static void rows_mode(const pp_video *v, int f, int row0, float out[3]) {
 /* Pixels below the ball that blend (>= 50 %) from the surface colour below it
  * towards the reflection's tint 0.4 c + 0.6 * 230 (the renderer's mirror image). */
 static int tinted_pixels(const ev_ctx *c, int i, int f, const pp_eval_obs *o) {
-    int row0 = (int)ev_row(c->s, c->v->height, o->y - o->r) + 1, n = 0;
+    int row0 = (int)pp_ev_row(c->s, c->v->height, o->y - o->r) + 1, n = 0;
     if (row0 < 0) row0 = 0;
     if (row0 >= c->v->height) return 0;
     float m[3];
@@ -154,7 +154,7 @@ static int tinted_pixels(const ev_ctx *c, int i, int f, const pp_eval_obs *o) {
 static void sa_reflection(ev_ctx *c) {
     int i = first_of(c, "ball", 0);
     if (i < 0 || present_fraction(c, i) < 0.5) {
-        ev_sa(c->r, "reflection", 0, 1, 0);
+        pp_ev_sa(c->r, "reflection", 0, 1, 0);
         return;
     }
     int frames = 0, seen = 0;
@@ -165,7 +165,7 @@ static void sa_reflection(ev_ctx *c) {
         frames += tinted_pixels(c, i, f, o) > 0;
     }
     double v = seen ? (double)frames / seen : 0;
-    ev_sa(c->r, "reflection", v, 0.5, v >= 0.5);
+    pp_ev_sa(c->r, "reflection", v, 0.5, v >= 0.5);
 }
 
 static double fluid_present(const ev_ctx *c, int i, double min_mass) {
@@ -174,7 +174,7 @@ static double fluid_present(const ev_ctx *c, int i, double min_mass) {
     return (double)n / c->v->frames;
 }
 
-/* Coherence of a fluid's density field (ev_density over its region's columns),
+/* Coherence of a fluid's density field (pp_ev_density over its region's columns),
  * so that noise is not taken for a fluid: noise in the fluid's colour class gives
  * plenty of "mass" in every frame, but scattered independently per pixel and frame.
  *   tc = median over consecutive frame pairs (both with mass > min_mass) of the
@@ -214,11 +214,11 @@ static void fluid_coherence(const ev_ctx *c, int i, double min_mass, double *tc,
     double *a = pp_calloc((size_t)n, sizeof *a), *b = pp_calloc((size_t)n, sizeof *b);
     for (int f = 0; f < F; f++) {
         float bg[3];
-        ev_frame_bg(v, f, c->col0[i], c->col1[i], bg);
+        pp_ev_frame_bg(v, f, c->col0[i], c->col1[i], bg);
         const uint8_t *fr = pp_video_frame(v, f);
         double *df = d + (size_t)f * n, *bf = bl + (size_t)f * n;
         for (int y = 0; y < H; y++)
-            for (int x = 0; x < w; x++) df[y * w + x] = ev_density(c->s, i, fr + ((size_t)y * v->width + x0 + x) * 3, bg);
+            for (int x = 0; x < w; x++) df[y * w + x] = pp_ev_density(c->s, i, fr + ((size_t)y * v->width + x0 + x) * 3, bg);
         for (int y = 0; y < H; y++)
             for (int x = 0; x < w; x++) {
                 double s = 0;
@@ -261,11 +261,11 @@ static void sa_fluid(ev_ctx *c, int cat, const char *kind) {
     const char *name = pp_cat_names[cat];
     int i = -1;
     for (int k = 0; k < c->s->nobj && i < 0; k++)
-        if (c->ff[k] && !strcmp(c->s->okind[k], kind) && (cat != PP_CAT_COMBUSTION || ev_is_flame(c->s, k)) &&
-            (cat != PP_CAT_GAS || !ev_is_flame(c->s, k)))
+        if (c->ff[k] && !strcmp(c->s->okind[k], kind) && (cat != PP_CAT_COMBUSTION || pp_ev_is_flame(c->s, k)) &&
+            (cat != PP_CAT_GAS || !pp_ev_is_flame(c->s, k)))
             i = k;
     if (i < 0) {
-        ev_sa(c->r, name, NAN, 0.5, 0);
+        pp_ev_sa(c->r, name, NAN, 0.5, 0);
         return;
     }
     const ev_fluid_frame *ff = c->ff[i];
@@ -275,33 +275,33 @@ static void sa_fluid(ev_ctx *c, int cat, const char *kind) {
     if (cat == PP_CAT_LIQUID) ok = ok && !(ff[F - 1].cy > ff[0].cy + 0.5);
     if (cat == PP_CAT_MELTING) ok = ff[0].mass > 0.05 && ff[F - 1].mass < ff[0].mass;
     ok = ok && fluid_coherent(c, i, 0.05);
-    ev_sa(c->r, name, pres, 0.5, ok);
+    pp_ev_sa(c->r, name, pres, 0.5, ok);
 }
 
 /* Explosion: spread of non-background, non-neutral pixels grows from the first frames to later ones. */
 static void sa_explosion(ev_ctx *c) {
     int i = first_of(c, "particles", 0);
     if (i < 0 || !c->ff[i]) {
-        ev_sa(c->r, "explosion", NAN, 0, 0);
+        pp_ev_sa(c->r, "explosion", NAN, 0, 0);
         return;
     }
     const ev_fluid_frame *ff = c->ff[i];
     int F = c->v->frames;
     double s0 = ff[0].spread, s1 = ff[F / 2].spread;
     double v = isnan(s0) ? s1 : s1 - s0;
-    ev_sa(c->r, "explosion", v, 0, fluid_present(c, i, 0.02) >= 0.5 && v > 0 && fluid_coherent(c, i, 0.02));
+    pp_ev_sa(c->r, "explosion", v, 0, fluid_present(c, i, 0.02) >= 0.5 && v > 0 && fluid_coherent(c, i, 0.02));
 }
 
-void ev_semantic(ev_ctx *c) {
+void pp_ev_semantic(ev_ctx *c) {
     const pp_eval_spec *s = c->s;
-    if (ev_has_cat(s, PP_CAT_COLLISION)) sa_collision(c);
-    if (ev_has_cat(s, PP_CAT_RIGID_BODY)) sa_ball(c, PP_CAT_RIGID_BODY);
-    if (ev_has_cat(s, PP_CAT_ELASTIC)) sa_ball(c, PP_CAT_ELASTIC);
-    if (ev_has_cat(s, PP_CAT_DEFORMATION)) sa_ball(c, PP_CAT_DEFORMATION);
-    if (ev_has_cat(s, PP_CAT_REFLECTION)) sa_reflection(c);
-    if (ev_has_cat(s, PP_CAT_GAS)) sa_fluid(c, PP_CAT_GAS, "plume");
-    if (ev_has_cat(s, PP_CAT_COMBUSTION)) sa_fluid(c, PP_CAT_COMBUSTION, "plume");
-    if (ev_has_cat(s, PP_CAT_LIQUID)) sa_fluid(c, PP_CAT_LIQUID, "liquid");
-    if (ev_has_cat(s, PP_CAT_MELTING)) sa_fluid(c, PP_CAT_MELTING, "ice");
-    if (ev_has_cat(s, PP_CAT_EXPLOSION)) sa_explosion(c);
+    if (pp_ev_has_cat(s, PP_CAT_COLLISION)) sa_collision(c);
+    if (pp_ev_has_cat(s, PP_CAT_RIGID_BODY)) sa_ball(c, PP_CAT_RIGID_BODY);
+    if (pp_ev_has_cat(s, PP_CAT_ELASTIC)) sa_ball(c, PP_CAT_ELASTIC);
+    if (pp_ev_has_cat(s, PP_CAT_DEFORMATION)) sa_ball(c, PP_CAT_DEFORMATION);
+    if (pp_ev_has_cat(s, PP_CAT_REFLECTION)) sa_reflection(c);
+    if (pp_ev_has_cat(s, PP_CAT_GAS)) sa_fluid(c, PP_CAT_GAS, "plume");
+    if (pp_ev_has_cat(s, PP_CAT_COMBUSTION)) sa_fluid(c, PP_CAT_COMBUSTION, "plume");
+    if (pp_ev_has_cat(s, PP_CAT_LIQUID)) sa_fluid(c, PP_CAT_LIQUID, "liquid");
+    if (pp_ev_has_cat(s, PP_CAT_MELTING)) sa_fluid(c, PP_CAT_MELTING, "ice");
+    if (pp_ev_has_cat(s, PP_CAT_EXPLOSION)) sa_explosion(c);
 }

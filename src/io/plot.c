@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "base/common.h"
+#include "io/font.h"
 #include "io/plot.h"
 #include "io/video.h"
 
@@ -93,24 +94,9 @@ static void draw_curve(uint8_t *img, const curve *c, const float *y, double lo, 
     }
 }
 
-/* A 3x5 bitmap font for axis labels: digits, '.', 'e', '-', 'k' (rows top to bottom,
- * 3 bits each, MSB = left). */
-static const char *const glyph_chars = "0123456789.e-k";
-static const uint8_t glyphs[][5] = {
-    {7, 5, 5, 5, 7}, {2, 6, 2, 2, 7}, {7, 1, 7, 4, 7}, {7, 1, 7, 1, 7}, {5, 5, 7, 1, 1}, {7, 4, 7, 1, 7},
-    {7, 4, 7, 5, 7}, {7, 1, 1, 1, 1}, {7, 5, 7, 5, 7}, {7, 5, 7, 1, 7}, {0, 0, 0, 0, 2}, {0, 7, 5, 6, 7},
-    {0, 0, 7, 0, 0}, {4, 5, 6, 5, 5}};
-
 /* Text at (x, y) = top-left, each font pixel drawn as 2x2. */
 static void text(uint8_t *img, int x, int y, const char *s, const uint8_t col[3]) {
-    for (; *s; s++, x += 8) {
-        const char *g = strchr(glyph_chars, *s);
-        if (!g) continue;
-        for (int r = 0; r < 5; r++)
-            for (int b = 0; b < 3; b++)
-                if (glyphs[g - glyph_chars][r] >> (2 - b) & 1)
-                    for (int k = 0; k < 4; k++) dot(img, x + 2 * b + k % 2, y + 2 * r + k / 2, col);
-    }
+    pp_font_draw(img, PW, PH, x, y, s, 2, col);
 }
 
 static void draw_grid(uint8_t *img, double lo, double hi) {

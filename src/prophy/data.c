@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "base/common.h"
-#include "eval/eval.h"
+#include "io/maps.h"
 #include "sim/dataset.h"
 #include "sim/sim.h"
 #include "io/video.h"
@@ -115,10 +115,10 @@ void pp_label_noise_apply(const pp_label_noise *n, pp_rng *r, float *maps, float
 
 /* ------------------------------------------------------------ external maps */
 
-/* Reads the evaluator's map format (pp_eval_maps_load) and insists on 18 channels. */
+/* Reads the evaluator's map format (pp_maps_load) and insists on 18 channels. */
 static int ext_read(const char *path, float **out, int *fs, int *hs, int *ws) {
     int c;
-    if (pp_eval_maps_load(path, out, &c, fs, hs, ws)) return -1;
+    if (pp_maps_load(path, out, &c, fs, hs, ws)) return -1;
     if (c != EXT_MAPS_C) {
         free(*out);
         *out = NULL;
@@ -146,8 +146,8 @@ int pp_external_maps_load(const char *path, int F, int H, int W, float *maps, fl
         return -1;
     }
     /* channels 0..16 -> maps, channel 17 -> bg (contiguous in the source) */
-    pp_eval_map_resample(m, PP_NCAT, fs, hs, ws, maps, F, H, W);
-    pp_eval_map_resample(m + (size_t)PP_NCAT * fs * hs * ws, 1, fs, hs, ws, bg, F, H, W);
+    pp_maps_resample(m, PP_NCAT, fs, hs, ws, maps, F, H, W);
+    pp_maps_resample(m + (size_t)PP_NCAT * fs * hs * ws, 1, fs, hs, ws, bg, F, H, W);
     free(m);
     return 0;
 }

@@ -5,11 +5,12 @@
  * parameters) or by a random synonym from the word list of the same name. Every
  * string a prompt can contain lives in g_lists, so pp_sim_vocab can enumerate the
  * vocabulary exactly. Prompts are lowercase, end with '.', and use ',' only. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "sim/sim_internal.h"
 
-const uint8_t sim_palette[PAL_N][3] = {{255, 0, 0}, {0, 0, 255}, {0, 200, 0}, {160, 0, 220}};
+const uint8_t pp_sim_palette[PAL_N][3] = {{255, 0, 0}, {0, 0, 255}, {0, 200, 0}, {160, 0, 220}};
 
 #define L(...) ((const char *const[]){__VA_ARGS__, NULL})
 typedef struct {
@@ -129,17 +130,17 @@ static int list_len(const word_list *l) {
     return n;
 }
 
-const char *pw(pp_sim_ctx *c, const char *name) {
+const char *pp_sim_word(pp_sim_ctx *c, const char *name) {
     const word_list *l = find_list(name);
     if (!l) return "";
     return l->items[pp_rng_below(&c->prng, (uint32_t)list_len(l))];
 }
 
-const char *pw_color(int idx) { return find_list("colors")->items[idx]; }
+const char *pp_sim_word_color(int idx) { return find_list("colors")->items[idx]; }
 
-const char *pw_speed(pp_sim_ctx *c, double v) {
+const char *pp_sim_word_speed(pp_sim_ctx *c, double v) {
     v = fabs(v);
-    return pw(c, v < 0.4 ? "speed_still" : v < 1.5 ? "speed_slow" : v < 3.0 ? "speed_mid"
+    return pp_sim_word(c, v < 0.4 ? "speed_still" : v < 1.5 ? "speed_slow" : v < 3.0 ? "speed_mid"
                                         : v < 4.5 ? "speed_fast" : "speed_vfast");
 }
 
@@ -160,7 +161,7 @@ static void expand(pp_sim_ctx *c, const char *t, const char *const *kv, char *ds
         const char *val = NULL;
         for (int i = 0; kv && kv[i]; i += 2)
             if (!strcmp(kv[i], key)) val = kv[i + 1];
-        if (!val) val = pw(c, key);
+        if (!val) val = pp_sim_word(c, key);
         while (*val && o + 1 < n) dst[o++] = *val++;
         t = e + 1;
     }
@@ -180,23 +181,23 @@ static void tidy(char *s) {
     *w = 0;
 }
 
-void sim_say(pp_sim_ctx *c, const char *tpl, const char *const *kv) {
+void pp_sim_say(pp_sim_ctx *c, const char *tpl, const char *const *kv) {
     char buf[PP_SIM_PROMPT_MAX];
-    expand(c, pw(c, tpl), kv, buf, sizeof buf);
+    expand(c, pp_sim_word(c, tpl), kv, buf, sizeof buf);
     tidy(buf);
-    sim_clause(c, buf);
+    pp_sim_clause(c, buf);
 }
 
-void prompt_finish(pp_sim_ctx *c) {
+void pp_sim_prompt_finish(pp_sim_ctx *c) {
     char buf[PP_SIM_PROMPT_MAX * 2];
     if (c->nclause >= 2) {
         const char *kv[] = {"c0", c->clause[0], "c1", c->clause[1], NULL};
-        expand(c, pw(c, "tpl_join"), kv, buf, sizeof buf);
+        expand(c, pp_sim_word(c, "tpl_join"), kv, buf, sizeof buf);
     } else {
         snprintf(buf, sizeof buf, "%s", c->nclause ? c->clause[0] : "");
     }
     size_t l = strlen(buf);
-    snprintf(buf + l, sizeof buf - l, " %s.", pw(c, "bg"));
+    snprintf(buf + l, sizeof buf - l, " %s.", pp_sim_word(c, "bg"));
     tidy(buf);
     snprintf(c->out->prompt, sizeof c->out->prompt, "%.*s", (int)sizeof c->out->prompt - 1, buf);
 }
@@ -245,9 +246,11 @@ static void build_vocab(void) {
     g_nvocab = u;
 }
 
+static void build_vocab_once(void) { build_vocab(); }
+
 int pp_sim_vocab(const char *const **words) {
-#pragma omp critical(pp_sim_vocab)
-    if (g_nvocab < 0) build_vocab();
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, build_vocab_once);
     *words = g_vocab;
     return g_nvocab;
 }

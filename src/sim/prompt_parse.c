@@ -131,7 +131,7 @@ static int prompt_color(const tokens *t) {
     return -1;
 }
 
-/* Speed classes of prompt.c's pw_speed: |v| in [lo, hi); value = where a prompt's
+/* Speed classes of prompt.c's pp_sim_word_speed: |v| in [lo, hi); value = where a prompt's
  * class puts a v that is not in it. Longer phrases first ("very slowly" is still). */
 static const struct {
     double lo, hi, value;

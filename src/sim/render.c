@@ -10,7 +10,7 @@
  * estimate of the area and the centroid. */
 #include "sim/sim_internal.h"
 
-float sim_clampf(float x, float lo, float hi) { return x < lo ? lo : x > hi ? hi : x; }
+float pp_sim_clampf(float x, float lo, float hi) { return x < lo ? lo : x > hi ? hi : x; }
 
 static inline float px_of(const pp_sim_ctx *c, float x) { return x * c->ppu_x; }
 static inline float py_of(const pp_sim_ctx *c, float y) { return (PP_SIM_WORLD - y) * c->ppu_y; }
@@ -45,7 +45,7 @@ static int pix_box(const pp_sim_ctx *c, float x0, float x1, float y0, float y1, 
     return b[0] <= b[1] && b[2] <= b[3];
 }
 
-void draw_clear(pp_sim_ctx *c, const float rgb[3]) {
+void pp_sim_draw_clear(pp_sim_ctx *c, const float rgb[3]) {
     size_t n = (size_t)c->H * c->W;
     for (size_t i = 0; i < n; i++)
         for (int k = 0; k < 3; k++) c->img[3 * i + k] = rgb[k];
@@ -57,7 +57,7 @@ static inline float overlap1(float a, float b, float lo) {
     return h > l ? h - l : 0.0f;
 }
 
-void draw_rect(pp_sim_ctx *c, sim_rect r, const float rgb[3], float alpha) {
+void pp_sim_draw_rect(pp_sim_ctx *c, sim_rect r, const float rgb[3], float alpha) {
     int b[4];
     if (!pix_box(c, r.x0, r.x1, r.y0, r.y1, b)) return;
     float X0 = px_of(c, r.x0), X1 = px_of(c, r.x1), Y0 = py_of(c, r.y1), Y1 = py_of(c, r.y0);
@@ -71,7 +71,7 @@ void draw_rect(pp_sim_ctx *c, sim_rect r, const float rgb[3], float alpha) {
     }
 }
 
-void draw_ellipse(pp_sim_ctx *c, float x, float y, float rx, float ry, const float rgb[3],
+void pp_sim_draw_ellipse(pp_sim_ctx *c, float x, float y, float rx, float ry, const float rgb[3],
                   float alpha, int cat, float map_w) {
     int b[4];
     if (rx <= 0 || ry <= 0 || !pix_box(c, x - rx, x + rx, y - ry, y + ry, b)) return;
@@ -85,14 +85,14 @@ void draw_ellipse(pp_sim_ctx *c, float x, float y, float rx, float ry, const flo
             float g = sqrtf(dx * dx * ia2 * ia2 + dy * dy * ib2 * ib2);
             /* first-order distance to the boundary (exact for a circle) */
             float d = g > 1e-12f ? f * (f - 1.0f) / g : -1e9f;
-            float cov = sim_clampf(0.5f - d, 0, 1);
+            float cov = pp_sim_clampf(0.5f - d, 0, 1);
             if (cov <= 0) continue;
             blend(c, i, j, rgb, cov * alpha);
             if (m) map_max(m, c, i, j, cov * map_w);
         }
 }
 
-void draw_rrect(pp_sim_ctx *c, sim_rect r, float rad, const float rgb[3], float alpha, int cat,
+void pp_sim_draw_rrect(pp_sim_ctx *c, sim_rect r, float rad, const float rgb[3], float alpha, int cat,
                 float map_w) {
     int b[4];
     if (r.x1 <= r.x0 || r.y1 <= r.y0 || !pix_box(c, r.x0, r.x1, r.y0, r.y1, b)) return;
@@ -106,14 +106,14 @@ void draw_rrect(pp_sim_ctx *c, sim_rect r, float rad, const float rgb[3], float 
             float qx = fabsf(wx_of(c, i) - mx) - (hx - rad), qy = fabsf(wy_of(c, j) - my) - (hy - rad);
             float ox = fmaxf(qx, 0), oy = fmaxf(qy, 0);
             float d = sqrtf(ox * ox + oy * oy) + fminf(fmaxf(qx, qy), 0) - rad; /* world units */
-            float cov = sim_clampf(0.5f - d * ppu, 0, 1);
+            float cov = pp_sim_clampf(0.5f - d * ppu, 0, 1);
             if (cov <= 0) continue;
             blend(c, i, j, rgb, cov * alpha);
             if (m) map_max(m, c, i, j, cov * map_w);
         }
 }
 
-void map_capsule(pp_sim_ctx *c, int cat, float x0, float y0, float x1, float y1, float r, float w) {
+void pp_sim_map_capsule(pp_sim_ctx *c, int cat, float x0, float y0, float x1, float y1, float r, float w) {
     int b[4];
     if (!pix_box(c, fminf(x0, x1) - r, fmaxf(x0, x1) + r, fminf(y0, y1) - r, fmaxf(y0, y1) + r, b))
         return;
@@ -123,14 +123,14 @@ void map_capsule(pp_sim_ctx *c, int cat, float x0, float y0, float x1, float y1,
     for (int j = b[2]; j <= b[3]; j++)
         for (int i = b[0]; i <= b[1]; i++) {
             float px = wx_of(c, i) - x0, py = wy_of(c, j) - y0;
-            float t = l2 > 0 ? sim_clampf((px * ex + py * ey) / l2, 0, 1) : 0;
+            float t = l2 > 0 ? pp_sim_clampf((px * ex + py * ey) / l2, 0, 1) : 0;
             float dx = px - t * ex, dy = py - t * ey;
-            float cov = sim_clampf(0.5f - (sqrtf(dx * dx + dy * dy) - r) * ppu, 0, 1);
+            float cov = pp_sim_clampf(0.5f - (sqrtf(dx * dx + dy * dy) - r) * ppu, 0, 1);
             if (cov > 0) map_max(m, c, i, j, cov * w);
         }
 }
 
-void map_blob(pp_sim_ctx *c, int cat, float x, float y, float radius, float w) {
+void pp_sim_map_blob(pp_sim_ctx *c, int cat, float x, float y, float radius, float w) {
     int b[4];
     float R = 1.5f * radius;
     if (w <= 0 || !pix_box(c, x - R, x + R, y - R, y + R, b)) return;
@@ -138,22 +138,22 @@ void map_blob(pp_sim_ctx *c, int cat, float x, float y, float radius, float w) {
     for (int j = b[2]; j <= b[3]; j++)
         for (int i = b[0]; i <= b[1]; i++) {
             float dx = wx_of(c, i) - x, dy = wy_of(c, j) - y;
-            float v = w * sim_clampf((R - sqrtf(dx * dx + dy * dy)) / (R - radius), 0, 1);
+            float v = w * pp_sim_clampf((R - sqrtf(dx * dx + dy * dy)) / (R - radius), 0, 1);
             if (v > 0) map_max(m, c, i, j, v);
         }
 }
 
 /* Bilinear sample of grid g [ny][nx] at grid coordinates (gx, gy), clamped. */
 static float bilerp(const float *g, int nx, int ny, float gx, float gy) {
-    gx = sim_clampf(gx, 0, (float)nx - 1.001f);
-    gy = sim_clampf(gy, 0, (float)ny - 1.001f);
+    gx = pp_sim_clampf(gx, 0, (float)nx - 1.001f);
+    gy = pp_sim_clampf(gy, 0, (float)ny - 1.001f);
     int i = (int)gx, j = (int)gy;
     float fx = gx - (float)i, fy = gy - (float)j;
     const float *r0 = g + (size_t)j * nx, *r1 = r0 + nx;
     return (1 - fy) * ((1 - fx) * r0[i] + fx * r0[i + 1]) + fy * ((1 - fx) * r1[i] + fx * r1[i + 1]);
 }
 
-void draw_field(pp_sim_ctx *c, sim_rect r, int nx, int ny, const float *field, const float *field2,
+void pp_sim_draw_field(pp_sim_ctx *c, sim_rect r, int nx, int ny, const float *field, const float *field2,
                 field_color_fn fn, int cat, float map_w) {
     int b[4];
     if (!pix_box(c, r.x0, r.x1, r.y0, r.y1, b)) return;

@@ -163,12 +163,12 @@ int pp_sim_param_in_split(const pp_sim_param_def *d, double v, int split) {
 
 /* --------------------------------------------------------- context helpers */
 
-double sim_p(pp_sim_ctx *c, const char *name) {
+double pp_sim_p(pp_sim_ctx *c, const char *name) {
     double v = pp_sim_param(c->p, name);
     return isnan(v) ? 0.0 : v;
 }
 
-void sim_derived(pp_sim_ctx *c, const char *name, double v) {
+void pp_sim_derived(pp_sim_ctx *c, const char *name, double v) {
     pp_sim_params *p = &c->out->params;
     for (int i = 0; i < p->n; i++)
         if (!strcmp(p->name[i], name)) {
@@ -180,9 +180,9 @@ void sim_derived(pp_sim_ctx *c, const char *name, double v) {
     p->value[p->n++] = v;
 }
 
-float sim_unif(pp_sim_ctx *c, float lo, float hi) { return lo + (hi - lo) * pp_rng_uniform(&c->rng); }
+float pp_sim_unif(pp_sim_ctx *c, float lo, float hi) { return lo + (hi - lo) * pp_rng_uniform(&c->rng); }
 
-int sim_add_object(pp_sim_ctx *c, const char *name, const char *kind, const uint8_t rgb[3]) {
+int pp_sim_add_object(pp_sim_ctx *c, const char *name, const char *kind, const uint8_t rgb[3]) {
     pp_sim_out *o = c->out;
     if (o->nobj == PP_SIM_MAX_OBJ) return PP_SIM_MAX_OBJ - 1;
     pp_sim_object *ob = &o->objects[o->nobj];
@@ -193,21 +193,21 @@ int sim_add_object(pp_sim_ctx *c, const char *name, const char *kind, const uint
     return o->nobj++;
 }
 
-void sim_object_region(pp_sim_ctx *c, int obj, sim_rect r) {
+void pp_sim_object_region(pp_sim_ctx *c, int obj, sim_rect r) {
     if (obj >= 0 && obj < PP_SIM_MAX_OBJ) c->obj_region[obj] = r;
 }
 
-pp_sim_state *sim_state(pp_sim_ctx *c, int f) { return &c->out->states[f]; }
+pp_sim_state *pp_sim_state_at(pp_sim_ctx *c, int f) { return &c->out->states[f]; }
 
-void sim_add_region(pp_sim_ctx *c, int cat, sim_rect r) {
+void pp_sim_add_region(pp_sim_ctx *c, int cat, sim_rect r) {
     pp_sim_out *o = c->out;
     if (o->nregion == PP_SIM_MAX_REGIONS) return;
     o->regions[o->nregion++] = (pp_sim_region){cat, r.x0, r.x1, r.y0, r.y1};
 }
 
-float sim_frame_t(int f) { return (float)f * PP_SIM_DT; }
+float pp_sim_frame_t(int f) { return (float)f * PP_SIM_DT; }
 
-void sim_clause(pp_sim_ctx *c, const char *text) {
+void pp_sim_clause(pp_sim_ctx *c, const char *text) {
     if (c->nclause == 2) return;
     snprintf(c->clause[c->nclause++], sizeof c->clause[0], "%s", text);
 }
@@ -227,29 +227,29 @@ typedef struct {
 static void finish_frame(pp_sim_ctx *c, int f) {
     uint8_t *dst = pp_video_frame(&c->out->video, f);
     size_t n = (size_t)c->H * c->W * 3;
-    for (size_t i = 0; i < n; i++) dst[i] = (uint8_t)(sim_clampf(c->img[i], 0, 255) + 0.5f);
+    for (size_t i = 0; i < n; i++) dst[i] = (uint8_t)(pp_sim_clampf(c->img[i], 0, 255) + 0.5f);
 }
 
 static int render_all(pp_sim_ctx *c, sim_mods *m) {
     for (int k = 0; k < 2; k++) {
-        if (m->balls[k]) balls_simulate(c, m->balls[k]);
-        if (m->fluid[k]) fluid_simulate(c, m->fluid[k]);
-        if (m->misc[k]) misc_simulate(c, m->misc[k]);
+        if (m->balls[k]) pp_sim_balls_simulate(c, m->balls[k]);
+        if (m->fluid[k]) pp_sim_fluid_simulate(c, m->fluid[k]);
+        if (m->misc[k]) pp_sim_misc_simulate(c, m->misc[k]);
     }
     for (int f = 0; f < c->F; f++) {
         c->frame = f;
-        draw_clear(c, WHITE);
+        pp_sim_draw_clear(c, WHITE);
         for (int k = 0; k < 2; k++) {
-            if (m->misc[k]) misc_draw(c, m->misc[k], f);
-            if (m->fluid[k]) fluid_draw(c, m->fluid[k], f);
-            if (m->balls[k]) balls_draw(c, m->balls[k], f);
+            if (m->misc[k]) pp_sim_misc_draw(c, m->misc[k], f);
+            if (m->fluid[k]) pp_sim_fluid_draw(c, m->fluid[k], f);
+            if (m->balls[k]) pp_sim_balls_draw(c, m->balls[k], f);
         }
         finish_frame(c, f);
     }
     for (int k = 0; k < 2; k++) {
-        if (m->balls[k]) balls_free(m->balls[k]);
-        if (m->fluid[k]) fluid_free(m->fluid[k]);
-        if (m->misc[k]) misc_free(m->misc[k]);
+        if (m->balls[k]) pp_sim_balls_free(m->balls[k]);
+        if (m->fluid[k]) pp_sim_fluid_free(m->fluid[k]);
+        if (m->misc[k]) pp_sim_misc_free(m->misc[k]);
     }
     return 0;
 }
@@ -261,14 +261,14 @@ static int render_all(pp_sim_ctx *c, sim_mods *m) {
         sim_mods m = {{&b, NULL}, {NULL, NULL}, {NULL, NULL}};     \
         return render_all(c, &m);                                  \
     }
-BALL_SCENE(run_uniform, balls_setup_uniform, FULL)
-BALL_SCENE(run_parabola, balls_setup_parabola, FULL)
-BALL_SCENE(run_collision, balls_setup_collision, FULL)
-BALL_SCENE(run_bounce, balls_setup_bounce, FULL)
-BALL_SCENE(run_reflection, balls_setup_reflection, FULL)
+BALL_SCENE(run_uniform, pp_sim_balls_setup_uniform, FULL)
+BALL_SCENE(run_parabola, pp_sim_balls_setup_parabola, FULL)
+BALL_SCENE(run_collision, pp_sim_balls_setup_collision, FULL)
+BALL_SCENE(run_bounce, pp_sim_balls_setup_bounce, FULL)
+BALL_SCENE(run_reflection, pp_sim_balls_setup_reflection, FULL)
 
 static int run_fluid(pp_sim_ctx *c, int flame) {
-    sim_mods m = {{NULL, NULL}, {fluid_setup(c, FULL, flame), NULL}, {NULL, NULL}};
+    sim_mods m = {{NULL, NULL}, {pp_sim_fluid_setup(c, FULL, flame), NULL}, {NULL, NULL}};
     return render_all(c, &m);
 }
 static int run_smoke(pp_sim_ctx *c) { return run_fluid(c, 0); }
@@ -279,35 +279,35 @@ static int run_flame(pp_sim_ctx *c) { return run_fluid(c, 1); }
         sim_mods m = {{NULL, NULL}, {NULL, NULL}, {setup(c, FULL), NULL}}; \
         return render_all(c, &m);                                          \
     }
-MISC_SCENE(run_liquid, liquid_setup)
-MISC_SCENE(run_melting, melting_setup)
-MISC_SCENE(run_explosion, explosion_setup)
-MISC_SCENE(run_deformation, deform_setup)
+MISC_SCENE(run_liquid, pp_sim_liquid_setup)
+MISC_SCENE(run_melting, pp_sim_melting_setup)
+MISC_SCENE(run_explosion, pp_sim_explosion_setup)
+MISC_SCENE(run_deformation, pp_sim_deform_setup)
 
 static int run_bounce_smoke(pp_sim_ctx *c) {
     sim_balls b;
-    balls_setup_bounce(c, &b, LEFT);
-    sim_mods m = {{&b, NULL}, {fluid_setup(c, RIGHT, 0), NULL}, {NULL, NULL}};
-    sim_add_region(c, PP_CAT_ELASTIC, LEFT);
-    sim_add_region(c, PP_CAT_GAS, RIGHT);
+    pp_sim_balls_setup_bounce(c, &b, LEFT);
+    sim_mods m = {{&b, NULL}, {pp_sim_fluid_setup(c, RIGHT, 0), NULL}, {NULL, NULL}};
+    pp_sim_add_region(c, PP_CAT_ELASTIC, LEFT);
+    pp_sim_add_region(c, PP_CAT_GAS, RIGHT);
     return render_all(c, &m);
 }
 
 static int run_collision_flame(pp_sim_ctx *c) {
     const sim_rect l = {0, 6.5f, 0, 10}, r = {6.5f, 10, 0, 10};
     sim_balls b;
-    balls_setup_collision(c, &b, l);
-    sim_mods m = {{&b, NULL}, {fluid_setup(c, r, 1), NULL}, {NULL, NULL}};
-    sim_add_region(c, PP_CAT_COLLISION, l);
-    sim_add_region(c, PP_CAT_RIGID_BODY, l);
-    sim_add_region(c, PP_CAT_COMBUSTION, r);
+    pp_sim_balls_setup_collision(c, &b, l);
+    sim_mods m = {{&b, NULL}, {pp_sim_fluid_setup(c, r, 1), NULL}, {NULL, NULL}};
+    pp_sim_add_region(c, PP_CAT_COLLISION, l);
+    pp_sim_add_region(c, PP_CAT_RIGID_BODY, l);
+    pp_sim_add_region(c, PP_CAT_COMBUSTION, r);
     return render_all(c, &m);
 }
 
 static int run_melting_explosion(pp_sim_ctx *c) {
-    sim_mods m = {{NULL, NULL}, {NULL, NULL}, {melting_setup(c, LEFT), explosion_setup(c, RIGHT)}};
-    sim_add_region(c, PP_CAT_MELTING, LEFT);
-    sim_add_region(c, PP_CAT_EXPLOSION, RIGHT);
+    sim_mods m = {{NULL, NULL}, {NULL, NULL}, {pp_sim_melting_setup(c, LEFT), pp_sim_explosion_setup(c, RIGHT)}};
+    pp_sim_add_region(c, PP_CAT_MELTING, LEFT);
+    pp_sim_add_region(c, PP_CAT_EXPLOSION, RIGHT);
     return render_all(c, &m);
 }
 
@@ -337,7 +337,7 @@ static void compute_background(pp_sim_out *o) {
     for (size_t i = 0; i < n; i++) {
         float m = 0;
         for (int k = 0; k < PP_NCAT; k++) m = fmaxf(m, o->maps[(size_t)k * n + i]);
-        o->bg[i] = 1.0f - sim_clampf(m, 0, 1);
+        o->bg[i] = 1.0f - pp_sim_clampf(m, 0, 1);
     }
 }
 
@@ -383,7 +383,7 @@ int pp_sim_run_params(const pp_sim_scene *s, const pp_sim_params *p, uint64_t se
     pp_rng_seed(&c.rng, seed ^ SEED_SCENE);
     pp_rng_seed(&c.prng, seed ^ SEED_PROMPT);
     c.img = pp_malloc((size_t)height * width * 3 * sizeof(float));
-    for (int f = 0; f < frames; f++) sim_state(&c, f)->t = sim_frame_t(f);
+    for (int f = 0; f < frames; f++) pp_sim_state_at(&c, f)->t = pp_sim_frame_t(f);
     int rc = s->run(&c);
     free(c.img);
     if (rc) {
@@ -392,7 +392,7 @@ int pp_sim_run_params(const pp_sim_scene *s, const pp_sim_params *p, uint64_t se
     }
     finish_states(&c);
     compute_background(out);
-    prompt_finish(&c);
+    pp_sim_prompt_finish(&c);
     out->spec = pp_sim_spec_json(out);
     return 0;
 }
@@ -546,7 +546,7 @@ int pp_sim_overlay(const pp_sim_out *o, pp_video *dst) {
         for (int ch = 0; ch < 3; ch++) {
             float gray = 0.5f * src[ch] + 64.0f; /* faded video under the labels */
             float v = best < 0 ? gray : (1 - 0.75f * m) * gray + 0.75f * m * g_cat_rgb[best][ch];
-            dst->rgb[3 * i + ch] = (uint8_t)(sim_clampf(v, 0, 255) + 0.5f);
+            dst->rgb[3 * i + ch] = (uint8_t)(pp_sim_clampf(v, 0, 255) + 0.5f);
         }
     }
     return 0;

@@ -18,8 +18,8 @@ enum { EV_NONE, EV_FLOOR, EV_WALL, EV_BALLS };
 
 static void ball_init(pp_sim_ctx *c, sim_balls *b, int k, const char *name, const uint8_t rgb[3],
                       double x, double y, double vx, double vy, double r) {
-    b->obj[k] = sim_add_object(c, name, "ball", rgb);
-    sim_object_region(c, b->obj[k], b->region);
+    b->obj[k] = pp_sim_add_object(c, name, "ball", rgb);
+    pp_sim_object_region(c, b->obj[k], b->region);
     b->x[k] = x;
     b->y[k] = y;
     b->vx[k] = vx;
@@ -42,45 +42,45 @@ static void balls_base(pp_sim_ctx *c, sim_balls *b, sim_rect reg, int cat_motion
  * when it fits, else a path centred on the region. */
 static double start_x(pp_sim_ctx *c, sim_rect reg, double r, double L, int dir) {
     double lo = reg.x0 + r, hi = reg.x1 - r - L, x;
-    x = hi >= lo ? sim_unif(c, (float)lo, (float)hi) : 0.5 * (reg.x0 + reg.x1) - 0.5 * L;
+    x = hi >= lo ? pp_sim_unif(c, (float)lo, (float)hi) : 0.5 * (reg.x0 + reg.x1) - 0.5 * L;
     return dir > 0 ? x : reg.x0 + reg.x1 - x;
 }
 
 static int pick_dir(pp_sim_ctx *c) { return pp_rng_uniform(&c->rng) < 0.5f ? -1 : 1; }
 
-static const char *dir_words(pp_sim_ctx *c, int dir) { return pw(c, dir > 0 ? "dir_right" : "dir_left"); }
+static const char *dir_words(pp_sim_ctx *c, int dir) { return pp_sim_word(c, dir > 0 ? "dir_right" : "dir_left"); }
 
-void balls_setup_uniform(pp_sim_ctx *c, sim_balls *b, sim_rect reg) {
+void pp_sim_balls_setup_uniform(pp_sim_ctx *c, sim_balls *b, sim_rect reg) {
     balls_base(c, b, reg, PP_CAT_RIGID_BODY, -1);
-    double r = sim_p(c, "r"), v = sim_p(c, "v");
+    double r = pp_sim_p(c, "r"), v = pp_sim_p(c, "v");
     int dir = pick_dir(c);
-    double y = sim_unif(c, (float)fmin(reg.y0 + r + 0.5, 5), (float)fmax(reg.y1 - r - 0.5, 5));
+    double y = pp_sim_unif(c, (float)fmin(reg.y0 + r + 0.5, 5), (float)fmax(reg.y1 - r - 0.5, 5));
     double x = start_x(c, reg, r, v * c->T, dir);
-    ball_init(c, b, 0, "ball", sim_palette[PAL_RED], x, y, dir * v, 0, r);
+    ball_init(c, b, 0, "ball", pp_sim_palette[PAL_RED], x, y, dir * v, 0, r);
     b->n = 1;
-    sim_derived(c, "x0", x);
-    sim_derived(c, "y0", y);
-    sim_derived(c, "dir", dir);
-    const char *kv[] = {"color", pw_color(PAL_RED), "dir", dir_words(c, dir), "speed", pw_speed(c, v),
+    pp_sim_derived(c, "x0", x);
+    pp_sim_derived(c, "y0", y);
+    pp_sim_derived(c, "dir", dir);
+    const char *kv[] = {"color", pp_sim_word_color(PAL_RED), "dir", dir_words(c, dir), "speed", pp_sim_word_speed(c, v),
                         NULL};
-    sim_say(c, "tpl_uniform", kv);
+    pp_sim_say(c, "tpl_uniform", kv);
 }
 
-void balls_setup_parabola(pp_sim_ctx *c, sim_balls *b, sim_rect reg) {
+void pp_sim_balls_setup_parabola(pp_sim_ctx *c, sim_balls *b, sim_rect reg) {
     balls_base(c, b, reg, PP_CAT_RIGID_BODY, -1);
-    double r = sim_p(c, "r"), v = sim_p(c, "v");
+    double r = pp_sim_p(c, "r"), v = pp_sim_p(c, "v");
     int dir = pick_dir(c);
-    double y = sim_unif(c, (float)fmin(7.0, reg.y1 - r - 0.3), (float)fmax(reg.y1 - r - 0.3, 7.0));
+    double y = pp_sim_unif(c, (float)fmin(7.0, reg.y1 - r - 0.3), (float)fmax(reg.y1 - r - 0.3, 7.0));
     double x = start_x(c, reg, r, v * c->T, dir);
-    ball_init(c, b, 0, "ball", sim_palette[PAL_RED], x, y, dir * v, 0, r);
+    ball_init(c, b, 0, "ball", pp_sim_palette[PAL_RED], x, y, dir * v, 0, r);
     b->n = 1;
     b->g = c->out->scene->gravity;
-    sim_derived(c, "x0", x);
-    sim_derived(c, "y0", y);
-    sim_derived(c, "dir", dir);
-    const char *kv[] = {"color", pw_color(PAL_RED), "dir", dir_words(c, dir), "speed", pw_speed(c, v),
+    pp_sim_derived(c, "x0", x);
+    pp_sim_derived(c, "y0", y);
+    pp_sim_derived(c, "dir", dir);
+    const char *kv[] = {"color", pp_sim_word_color(PAL_RED), "dir", dir_words(c, dir), "speed", pp_sim_word_speed(c, v),
                         NULL};
-    sim_say(c, "tpl_parabola", kv);
+    pp_sim_say(c, "tpl_parabola", kv);
 }
 
 /* Feasible contact points xc for contact time tc: both balls inside the region at
@@ -99,13 +99,13 @@ static void contact_window(sim_rect reg, double T, double tc, const double r[2],
     }
 }
 
-void balls_setup_collision(pp_sim_ctx *c, sim_balls *b, sim_rect reg) {
+void pp_sim_balls_setup_collision(pp_sim_ctx *c, sim_balls *b, sim_rect reg) {
     balls_base(c, b, reg, PP_CAT_RIGID_BODY, PP_CAT_COLLISION);
-    double r1 = sim_p(c, "r1"), r2 = sim_p(c, "r2"), v1 = sim_p(c, "v1"), v2 = sim_p(c, "v2");
+    double r1 = pp_sim_p(c, "r1"), r2 = pp_sim_p(c, "r2"), v1 = pp_sim_p(c, "v1"), v2 = pp_sim_p(c, "v2");
     double m1 = r1 * r1, m2 = r2 * r2, T = c->T;
     double r[2] = {r1, r2}, v[2] = {v1, -v2};
     double u[2] = {((m1 - m2) * v1 - 2 * m2 * v2) / (m1 + m2), ((m1 - m2) * v2 + 2 * m1 * v1) / (m1 + m2)};
-    double y = sim_unif(c, 4.0f, 6.0f), jitter = pp_rng_uniform_d(&c->rng);
+    double y = pp_sim_unif(c, 4.0f, 6.0f), jitter = pp_rng_uniform_d(&c->rng);
     /* the contact time nearest 0.45 T that keeps both balls in the region all along */
     double tc = 0.45 * T, xc = 0.5 * (reg.x0 + reg.x1), best = INFINITY;
     for (int k = 0; k <= 40; k++) {
@@ -123,60 +123,60 @@ void balls_setup_collision(pp_sim_ctx *c, sim_balls *b, sim_rect reg) {
         if (v2 > 1e-6) tc = fmin(tc, (reg.x1 - xc - 2 * r2) / v2);
         tc = fmax(tc, 0.25 * T);
     }
-    ball_init(c, b, 0, "red_ball", sim_palette[PAL_RED], xc - r1 - v1 * tc, y, v1, 0, r1);
-    ball_init(c, b, 1, "blue_ball", sim_palette[PAL_BLUE], xc + r2 + v2 * tc, y, -v2, 0, r2);
+    ball_init(c, b, 0, "red_ball", pp_sim_palette[PAL_RED], xc - r1 - v1 * tc, y, v1, 0, r1);
+    ball_init(c, b, 1, "blue_ball", pp_sim_palette[PAL_BLUE], xc + r2 + v2 * tc, y, -v2, 0, r2);
     b->n = 2;
-    sim_derived(c, "y0", y);
-    sim_derived(c, "t_contact", tc);
-    sim_derived(c, "x_contact", xc);
-    const char *kv[] = {"speed1", pw_speed(c, v1), "blue_motion",
-                        pw(c, v2 < 0.3 ? "blue_still" : "blue_moving"), NULL};
-    sim_say(c, "tpl_collision", kv);
+    pp_sim_derived(c, "y0", y);
+    pp_sim_derived(c, "t_contact", tc);
+    pp_sim_derived(c, "x_contact", xc);
+    const char *kv[] = {"speed1", pp_sim_word_speed(c, v1), "blue_motion",
+                        pp_sim_word(c, v2 < 0.3 ? "blue_still" : "blue_moving"), NULL};
+    pp_sim_say(c, "tpl_collision", kv);
 }
 
-void balls_setup_bounce(pp_sim_ctx *c, sim_balls *b, sim_rect reg) {
+void pp_sim_balls_setup_bounce(pp_sim_ctx *c, sim_balls *b, sim_rect reg) {
     balls_base(c, b, reg, PP_CAT_ELASTIC, PP_CAT_ELASTIC);
-    double r = sim_p(c, "r"), h = sim_p(c, "h"), vx = sim_p(c, "vx");
+    double r = pp_sim_p(c, "r"), h = pp_sim_p(c, "h"), vx = pp_sim_p(c, "vx");
     int col = (int)pp_rng_below(&c->rng, PAL_N);
     b->g = c->out->scene->gravity;
     b->has_floor = 1;
     b->floor_y = reg.y0 + 1.0;
-    b->e = sim_p(c, "restitution");
+    b->e = pp_sim_p(c, "restitution");
     b->has_walls = 1;
     b->wx0 = reg.x0;
     b->wx1 = reg.x1;
     double y = fmin(b->floor_y + r + h, reg.y1 - r);
-    double x = sim_unif(c, (float)(reg.x0 + r + 0.3), (float)(reg.x1 - r - 0.3));
-    ball_init(c, b, 0, "ball", sim_palette[col], x, y, vx, 0, r);
+    double x = pp_sim_unif(c, (float)(reg.x0 + r + 0.3), (float)(reg.x1 - r - 0.3));
+    ball_init(c, b, 0, "ball", pp_sim_palette[col], x, y, vx, 0, r);
     b->n = 1;
-    sim_derived(c, "x0", x);
-    sim_derived(c, "y0", y);
-    sim_derived(c, "floor_y", b->floor_y);
-    sim_derived(c, "color", col);
-    const char *kv[] = {"color", pw_color(col), "dir",
+    pp_sim_derived(c, "x0", x);
+    pp_sim_derived(c, "y0", y);
+    pp_sim_derived(c, "floor_y", b->floor_y);
+    pp_sim_derived(c, "color", col);
+    const char *kv[] = {"color", pp_sim_word_color(col), "dir",
                         fabs(vx) < 0.5 ? "" : dir_words(c, vx > 0 ? 1 : -1), "lose",
-                        pw(c, b->e > 0.85 ? "bounce_high" : "bounce_low"), NULL};
-    sim_say(c, "tpl_bounce", kv);
+                        pp_sim_word(c, b->e > 0.85 ? "bounce_high" : "bounce_low"), NULL};
+    pp_sim_say(c, "tpl_bounce", kv);
 }
 
-void balls_setup_reflection(pp_sim_ctx *c, sim_balls *b, sim_rect reg) {
+void pp_sim_balls_setup_reflection(pp_sim_ctx *c, sim_balls *b, sim_rect reg) {
     balls_base(c, b, reg, PP_CAT_RIGID_BODY, -1);
-    double r = sim_p(c, "r"), v = sim_p(c, "v"), gap = sim_p(c, "gap");
+    double r = pp_sim_p(c, "r"), v = pp_sim_p(c, "v"), gap = pp_sim_p(c, "gap");
     int dir = pick_dir(c), col = (int)pp_rng_below(&c->rng, PAL_N);
     b->mirror = 1;
     b->mirror_y = reg.y0 + 3.0;
     double y = fmin(b->mirror_y + gap + r, reg.y1 - r);
     double x = start_x(c, reg, r, v * c->T, dir);
-    ball_init(c, b, 0, "ball", sim_palette[col], x, y, dir * v, 0, r);
+    ball_init(c, b, 0, "ball", pp_sim_palette[col], x, y, dir * v, 0, r);
     b->n = 1;
-    sim_derived(c, "x0", x);
-    sim_derived(c, "y0", y);
-    sim_derived(c, "dir", dir);
-    sim_derived(c, "mirror_y", b->mirror_y);
-    sim_derived(c, "color", col);
-    const char *kv[] = {"color", pw_color(col), "dir", dir_words(c, dir), "speed", pw_speed(c, v),
+    pp_sim_derived(c, "x0", x);
+    pp_sim_derived(c, "y0", y);
+    pp_sim_derived(c, "dir", dir);
+    pp_sim_derived(c, "mirror_y", b->mirror_y);
+    pp_sim_derived(c, "color", col);
+    const char *kv[] = {"color", pp_sim_word_color(col), "dir", dir_words(c, dir), "speed", pp_sim_word_speed(c, v),
                         NULL};
-    sim_say(c, "tpl_reflection", kv);
+    pp_sim_say(c, "tpl_reflection", kv);
 }
 
 /* ------------------------------------------------------------- events */
@@ -275,10 +275,10 @@ static void advance(sim_balls *b, double t0, double dt) {
     if (left > 0) drift(b, left); /* event storm (cannot happen with e < 1 and rest) */
 }
 
-void balls_simulate(pp_sim_ctx *c, sim_balls *b) {
+void pp_sim_balls_simulate(pp_sim_ctx *c, sim_balls *b) {
     for (int f = 0; f < c->F; f++) {
-        if (f > 0) advance(b, sim_frame_t(f - 1), PP_SIM_DT);
-        pp_sim_state *st = sim_state(c, f);
+        if (f > 0) advance(b, pp_sim_frame_t(f - 1), PP_SIM_DT);
+        pp_sim_state *st = pp_sim_state_at(c, f);
         for (int k = 0; k < b->n; k++) {
             float *q = b->traj[f][k];
             q[0] = (float)b->x[k], q[1] = (float)b->y[k], q[2] = (float)b->vx[k], q[3] = (float)b->vy[k];
@@ -294,15 +294,15 @@ void balls_simulate(pp_sim_ctx *c, sim_balls *b) {
 
 static const float FLOOR_RGB[3] = {150, 150, 150}, MIRROR_RGB[3] = {205, 215, 230};
 
-void balls_draw(pp_sim_ctx *c, sim_balls *b, int f) {
+void pp_sim_balls_draw(pp_sim_ctx *c, sim_balls *b, int f) {
     sim_rect reg = b->region;
-    if (b->has_floor) draw_rect(c, (sim_rect){reg.x0, reg.x1, reg.y0, (float)b->floor_y}, FLOOR_RGB, 1);
-    if (b->mirror) draw_rect(c, (sim_rect){reg.x0, reg.x1, reg.y0, (float)b->mirror_y}, MIRROR_RGB, 1);
-    float t = sim_frame_t(f);
+    if (b->has_floor) pp_sim_draw_rect(c, (sim_rect){reg.x0, reg.x1, reg.y0, (float)b->floor_y}, FLOOR_RGB, 1);
+    if (b->mirror) pp_sim_draw_rect(c, (sim_rect){reg.x0, reg.x1, reg.y0, (float)b->mirror_y}, MIRROR_RGB, 1);
+    float t = pp_sim_frame_t(f);
     /* contact zones in the frames around each event (Gaussian in time, 0.12 s) */
     for (int e = 0; e < b->nev && b->cat_event >= 0; e++) {
         float u = (t - b->ev_t[e]) / 0.12f, w = expf(-u * u);
-        if (w > 0.05f) map_blob(c, b->cat_event, b->ev_x[e], b->ev_y[e], 1.2f * b->ev_r[e], w);
+        if (w > 0.05f) pp_sim_map_blob(c, b->cat_event, b->ev_x[e], b->ev_y[e], 1.2f * b->ev_r[e], w);
     }
     for (int k = 0; k < b->n; k++) {
         const float *q = b->traj[f][k];
@@ -310,16 +310,16 @@ void balls_draw(pp_sim_ctx *c, sim_balls *b, int f) {
         if (b->mirror) { /* the reflection: mirrored about the surface, tinted towards it */
             float tint[3];
             for (int ch = 0; ch < 3; ch++) tint[ch] = 0.4f * b->col[k][ch] + 0.6f * 230.0f;
-            draw_ellipse(c, q[0], 2 * (float)b->mirror_y - q[1], r, r, tint, 1, PP_CAT_REFLECTION, 1);
+            pp_sim_draw_ellipse(c, q[0], 2 * (float)b->mirror_y - q[1], r, r, tint, 1, PP_CAT_REFLECTION, 1);
         }
         /* trail: the path swept over the last two frames, half weight */
         const float *p = b->traj[f >= 2 ? f - 2 : 0][k];
-        if (f > 0) map_capsule(c, b->cat_motion, p[0], p[1], q[0], q[1], 0.8f * r, 0.5f);
-        draw_ellipse(c, q[0], q[1], r, r, b->col[k], 1, b->cat_motion, 1);
+        if (f > 0) pp_sim_map_capsule(c, b->cat_motion, p[0], p[1], q[0], q[1], 0.8f * r, 0.5f);
+        pp_sim_draw_ellipse(c, q[0], q[1], r, r, b->col[k], 1, b->cat_motion, 1);
     }
 }
 
-void balls_free(sim_balls *b) {
+void pp_sim_balls_free(sim_balls *b) {
     free(b->traj);
     b->traj = NULL;
 }

@@ -26,7 +26,7 @@ struct sim_fluid {
 
 static inline size_t ix(const sim_fluid *s, int i, int j) { return (size_t)j * s->nx + i; }
 
-sim_fluid *fluid_setup(pp_sim_ctx *c, sim_rect reg, int flame) {
+sim_fluid *pp_sim_fluid_setup(pp_sim_ctx *c, sim_rect reg, int flame) {
     sim_fluid *s = pp_calloc(1, sizeof *s);
     s->flame = flame;
     s->reg = reg;
@@ -41,44 +41,44 @@ sim_fluid *fluid_setup(pp_sim_ctx *c, sim_rect reg, int flame) {
     s->T_frames = pp_calloc(n * (size_t)c->F, sizeof(float));
     float w = reg.x1 - reg.x0;
     if (flame) {
-        s->src_x = reg.x0 + w * sim_unif(c, 0.4f, 0.6f);
+        s->src_x = reg.x0 + w * pp_sim_unif(c, 0.4f, 0.6f);
         s->src_y = reg.y0 + 1.35f; /* above the log, which stays visible */
         s->src_r = 0.65f;
-        s->emit = (float)sim_p(c, "heat");
-        s->cool = (float)sim_p(c, "cooling");
-        s->buoy = (float)sim_p(c, "flame_buoyancy");
-        s->wind = (float)sim_p(c, "flame_wind");
+        s->emit = (float)pp_sim_p(c, "heat");
+        s->cool = (float)pp_sim_p(c, "cooling");
+        s->buoy = (float)pp_sim_p(c, "flame_buoyancy");
+        s->wind = (float)pp_sim_p(c, "flame_wind");
         static const uint8_t fire_rgb[3] = {255, 180, 40};
-        s->obj = sim_add_object(c, "flame", "plume", fire_rgb);
-        sim_object_region(c, s->obj, reg);
-        const char *kv[] = {"strength", s->emit > 1.7f ? pw(c, "fire_strength_high")
-                                        : s->emit < 1.2f ? pw(c, "fire_strength_low") : "",
+        s->obj = pp_sim_add_object(c, "flame", "plume", fire_rgb);
+        pp_sim_object_region(c, s->obj, reg);
+        const char *kv[] = {"strength", s->emit > 1.7f ? pp_sim_word(c, "fire_strength_high")
+                                        : s->emit < 1.2f ? pp_sim_word(c, "fire_strength_low") : "",
                             NULL};
-        sim_say(c, "tpl_flame", kv);
+        pp_sim_say(c, "tpl_flame", kv);
     } else {
-        s->src_x = reg.x0 + w * (float)sim_p(c, "source_x");
+        s->src_x = reg.x0 + w * (float)pp_sim_p(c, "source_x");
         s->src_y = reg.y0 + 0.8f;
         s->src_r = 0.7f;
-        s->emit = (float)sim_p(c, "emission");
+        s->emit = (float)pp_sim_p(c, "emission");
         s->cool = 0.3f;
-        s->buoy = (float)sim_p(c, "buoyancy");
-        s->wind = (float)sim_p(c, "wind");
+        s->buoy = (float)pp_sim_p(c, "buoyancy");
+        s->wind = (float)pp_sim_p(c, "wind");
         static const uint8_t smoke_rgb[3] = {110, 110, 115};
-        s->obj = sim_add_object(c, "smoke", "plume", smoke_rgb);
-        sim_object_region(c, s->obj, reg);
-        const char *kv[] = {"drift", pw(c, s->wind > 0.3f ? "smoke_drift_right"
+        s->obj = pp_sim_add_object(c, "smoke", "plume", smoke_rgb);
+        pp_sim_object_region(c, s->obj, reg);
+        const char *kv[] = {"drift", pp_sim_word(c, s->wind > 0.3f ? "smoke_drift_right"
                                            : s->wind < -0.3f ? "smoke_drift_left" : "smoke_drift_none"),
                             NULL};
-        sim_say(c, "tpl_smoke", kv);
+        pp_sim_say(c, "tpl_smoke", kv);
     }
-    sim_derived(c, flame ? "flame_x" : "smoke_x", s->src_x);
+    pp_sim_derived(c, flame ? "flame_x" : "smoke_x", s->src_x);
     return s;
 }
 
 /* Bilinear sample of q at world-relative grid coordinates (cell centres at i + 0.5). */
 static float sample(const sim_fluid *s, const float *q, float gx, float gy) {
-    gx = sim_clampf(gx - 0.5f, 0, (float)s->nx - 1.001f);
-    gy = sim_clampf(gy - 0.5f, 0, (float)s->ny - 1.001f);
+    gx = pp_sim_clampf(gx - 0.5f, 0, (float)s->nx - 1.001f);
+    gy = pp_sim_clampf(gy - 0.5f, 0, (float)s->ny - 1.001f);
     int i = (int)gx, j = (int)gy;
     float fx = gx - (float)i, fy = gy - (float)j;
     const float *r0 = q + ix(s, 0, j), *r1 = r0 + s->nx;
@@ -148,7 +148,7 @@ static void substep(pp_sim_ctx *c, sim_fluid *s, float dt) {
                 s->u[id] += kick * w;
             }
             s->v[id] += dt * s->buoy * s->T[id];
-            s->u[id] += dt * 0.6f * (s->wind - s->u[id]) * sim_clampf(s->T[id] + s->d[id], 0, 1);
+            s->u[id] += dt * 0.6f * (s->wind - s->u[id]) * pp_sim_clampf(s->T[id] + s->d[id], 0, 1);
         }
     walls(s);
     project(s);
@@ -176,7 +176,7 @@ static void summarise(pp_sim_ctx *c, sim_fluid *s, int f) {
             m += v, mx += v * x, my += v * y, mxx += (double)v * x * x;
             if (v > 0.1f && y + 0.5f * CELL > top) top = y + 0.5f * CELL;
         }
-    pp_sim_state *st = sim_state(c, f);
+    pp_sim_state *st = pp_sim_state_at(c, f);
     pp_sim_obj_state *o = &st->obj[s->obj];
     st->has_fluid = 1;
     st->fluid.mass = (float)(m * CELL * CELL);
@@ -188,12 +188,12 @@ static void summarise(pp_sim_ctx *c, sim_fluid *s, int f) {
     o->r = sqrtf(st->fluid.mass / (float)M_PI);
     o->visible = m > 0;
     if (f > 0) { /* plume velocity: centroid finite difference */
-        pp_sim_obj_state *p = &sim_state(c, f - 1)->obj[s->obj];
+        pp_sim_obj_state *p = &pp_sim_state_at(c, f - 1)->obj[s->obj];
         o->vx = (o->x - p->x) / PP_SIM_DT, o->vy = (o->y - p->y) / PP_SIM_DT;
     }
 }
 
-void fluid_simulate(pp_sim_ctx *c, sim_fluid *s) {
+void pp_sim_fluid_simulate(pp_sim_ctx *c, sim_fluid *s) {
     float dt = PP_SIM_DT / SUBSTEPS;
     int warm = s->flame ? 10 : 6; /* the plume exists at frame 0 */
     for (int k = 0; k < warm; k++) substep(c, s, dt);
@@ -215,28 +215,28 @@ static void smoke_color(float d, float T, float rgb[3], float *a) {
 
 static void flame_color(float T, float unused, float rgb[3], float *a) {
     (void)unused;
-    float t = sim_clampf(T, 0, 1.5f) / 1.5f; /* orange -> yellow -> near white; G stays > 127 */
+    float t = pp_sim_clampf(T, 0, 1.5f) / 1.5f; /* orange -> yellow -> near white; G stays > 127 */
     rgb[0] = 255;
-    rgb[1] = 140 + 110 * sim_clampf(2 * t, 0, 1);
-    rgb[2] = 20 + 200 * sim_clampf(2 * t - 1, 0, 1);
-    *a = sim_clampf(2.5f * T, 0, 1);
+    rgb[1] = 140 + 110 * pp_sim_clampf(2 * t, 0, 1);
+    rgb[2] = 20 + 200 * pp_sim_clampf(2 * t - 1, 0, 1);
+    *a = pp_sim_clampf(2.5f * T, 0, 1);
 }
 
-void fluid_draw(pp_sim_ctx *c, sim_fluid *s, int f) {
+void pp_sim_fluid_draw(pp_sim_ctx *c, sim_fluid *s, int f) {
     size_t n = (size_t)s->nx * s->ny;
     if (s->flame) {
         static const float LOG[3] = {100, 70, 45};
         sim_rect log = {s->src_x - 0.9f, s->src_x + 0.9f, s->reg.y0 + 0.2f, s->reg.y0 + 0.7f};
-        draw_rrect(c, log, 0.15f, LOG, 1, -1, 0);
-        draw_field(c, s->reg, s->nx, s->ny, s->T_frames + (size_t)f * n, NULL, flame_color,
+        pp_sim_draw_rrect(c, log, 0.15f, LOG, 1, -1, 0);
+        pp_sim_draw_field(c, s->reg, s->nx, s->ny, s->T_frames + (size_t)f * n, NULL, flame_color,
                    PP_CAT_COMBUSTION, 1.2f);
     } else {
-        draw_field(c, s->reg, s->nx, s->ny, s->d_frames + (size_t)f * n, NULL, smoke_color,
+        pp_sim_draw_field(c, s->reg, s->nx, s->ny, s->d_frames + (size_t)f * n, NULL, smoke_color,
                    PP_CAT_GAS, 1.5f);
     }
 }
 
-void fluid_free(sim_fluid *s) {
+void pp_sim_fluid_free(sim_fluid *s) {
     if (!s) return;
     float *fields[] = {s->u, s->v, s->d, s->T, s->tmp, s->tmp2, s->p, s->div, s->d_frames, s->T_frames};
     for (int k = 0; k < 10; k++) free(fields[k]);

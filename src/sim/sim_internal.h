@@ -26,40 +26,40 @@ typedef struct pp_sim_ctx {
 } pp_sim_ctx;
 
 /* ---- context helpers (sim.c) ---- */
-double sim_p(pp_sim_ctx *c, const char *name); /* parameter value (0 if absent) */
+double pp_sim_p(pp_sim_ctx *c, const char *name); /* parameter value (0 if absent) */
 /* Record a derived value (start position, direction...) in out->params. */
-void sim_derived(pp_sim_ctx *c, const char *name, double v);
-float sim_unif(pp_sim_ctx *c, float lo, float hi); /* scene rng */
-int sim_add_object(pp_sim_ctx *c, const char *name, const char *kind, const uint8_t rgb[3]);
-void sim_object_region(pp_sim_ctx *c, int obj, sim_rect r); /* default: the whole world */
-pp_sim_state *sim_state(pp_sim_ctx *c, int f);
-void sim_add_region(pp_sim_ctx *c, int cat, sim_rect r);
-float sim_frame_t(int f); /* = f * dt */
+void pp_sim_derived(pp_sim_ctx *c, const char *name, double v);
+float pp_sim_unif(pp_sim_ctx *c, float lo, float hi); /* scene rng */
+int pp_sim_add_object(pp_sim_ctx *c, const char *name, const char *kind, const uint8_t rgb[3]);
+void pp_sim_object_region(pp_sim_ctx *c, int obj, sim_rect r); /* default: the whole world */
+pp_sim_state *pp_sim_state_at(pp_sim_ctx *c, int f);
+void pp_sim_add_region(pp_sim_ctx *c, int cat, sim_rect r);
+float pp_sim_frame_t(int f); /* = f * dt */
 /* A prompt clause (lowercase, no final period). */
-void sim_clause(pp_sim_ctx *c, const char *text);
+void pp_sim_clause(pp_sim_ctx *c, const char *text);
 
 /* ---- drawing (render.c): all in world units, into c->img and c->out->maps[.][c->frame] ---- */
-void draw_clear(pp_sim_ctx *c, const float rgb[3]);
+void pp_sim_draw_clear(pp_sim_ctx *c, const float rgb[3]);
 /* Fill the axis-aligned rect (anti-aliased edges) with colour. */
-void draw_rect(pp_sim_ctx *c, sim_rect r, const float rgb[3], float alpha);
+void pp_sim_draw_rect(pp_sim_ctx *c, sim_rect r, const float rgb[3], float alpha);
 /* Ellipse centred (x,y) with semi-axes rx, ry: colour blended by coverage*alpha; the
  * coverage (times map_w) is max-ed into map channel cat (cat < 0: none). */
-void draw_ellipse(pp_sim_ctx *c, float x, float y, float rx, float ry, const float rgb[3],
+void pp_sim_draw_ellipse(pp_sim_ctx *c, float x, float y, float rx, float ry, const float rgb[3],
                   float alpha, int cat, float map_w);
 /* Rounded rect (corner radius rad) the same way. */
-void draw_rrect(pp_sim_ctx *c, sim_rect r, float rad, const float rgb[3], float alpha, int cat,
+void pp_sim_draw_rrect(pp_sim_ctx *c, sim_rect r, float rad, const float rgb[3], float alpha, int cat,
                 float map_w);
 /* Map only: the capsule from (x0,y0) to (x1,y1) of radius r, value w * coverage. */
-void map_capsule(pp_sim_ctx *c, int cat, float x0, float y0, float x1, float y1, float r, float w);
+void pp_sim_map_capsule(pp_sim_ctx *c, int cat, float x0, float y0, float x1, float y1, float r, float w);
 /* Map only: a soft blob, w inside radius, falling linearly to 0 at 1.5 * radius. */
-void map_blob(pp_sim_ctx *c, int cat, float x, float y, float radius, float w);
+void pp_sim_map_blob(pp_sim_ctx *c, int cat, float x, float y, float radius, float w);
 /* A scalar field on a grid [ny][nx] over rect (cell centres), sampled bilinearly
  * at each pixel inside rect: fn maps the value to (rgb, alpha); the map gets
  * map_w * alpha (or the field clamped, see render.c). */
 typedef void (*field_color_fn)(float v, float v2, float rgb[3], float *alpha);
-void draw_field(pp_sim_ctx *c, sim_rect r, int nx, int ny, const float *field, const float *field2,
+void pp_sim_draw_field(pp_sim_ctx *c, sim_rect r, int nx, int ny, const float *field, const float *field2,
                 field_color_fn fn, int cat, float map_w);
-float sim_clampf(float x, float lo, float hi);
+float pp_sim_clampf(float x, float lo, float hi);
 
 /* ---- modules ---- */
 /* Ball systems (sim_balls.c): rigid balls with gravity, optional floor and walls,
@@ -84,46 +84,46 @@ typedef struct {
     sim_rect region;
 } sim_balls;
 
-void balls_setup_uniform(pp_sim_ctx *c, sim_balls *b, sim_rect reg);
-void balls_setup_parabola(pp_sim_ctx *c, sim_balls *b, sim_rect reg);
-void balls_setup_collision(pp_sim_ctx *c, sim_balls *b, sim_rect reg);
-void balls_setup_bounce(pp_sim_ctx *c, sim_balls *b, sim_rect reg);
-void balls_setup_reflection(pp_sim_ctx *c, sim_balls *b, sim_rect reg);
-void balls_simulate(pp_sim_ctx *c, sim_balls *b);
-void balls_draw(pp_sim_ctx *c, sim_balls *b, int f);
-void balls_free(sim_balls *b);
+void pp_sim_balls_setup_uniform(pp_sim_ctx *c, sim_balls *b, sim_rect reg);
+void pp_sim_balls_setup_parabola(pp_sim_ctx *c, sim_balls *b, sim_rect reg);
+void pp_sim_balls_setup_collision(pp_sim_ctx *c, sim_balls *b, sim_rect reg);
+void pp_sim_balls_setup_bounce(pp_sim_ctx *c, sim_balls *b, sim_rect reg);
+void pp_sim_balls_setup_reflection(pp_sim_ctx *c, sim_balls *b, sim_rect reg);
+void pp_sim_balls_simulate(pp_sim_ctx *c, sim_balls *b);
+void pp_sim_balls_draw(pp_sim_ctx *c, sim_balls *b, int f);
+void pp_sim_balls_free(sim_balls *b);
 
 /* Grid fluids (sim_fluid.c): stable fluids with buoyancy: smoke or flame. */
 typedef struct sim_fluid sim_fluid;
-sim_fluid *fluid_setup(pp_sim_ctx *c, sim_rect reg, int flame);
-void fluid_simulate(pp_sim_ctx *c, sim_fluid *s);
-void fluid_draw(pp_sim_ctx *c, sim_fluid *s, int f);
-void fluid_free(sim_fluid *s);
+sim_fluid *pp_sim_fluid_setup(pp_sim_ctx *c, sim_rect reg, int flame);
+void pp_sim_fluid_simulate(pp_sim_ctx *c, sim_fluid *s);
+void pp_sim_fluid_draw(pp_sim_ctx *c, sim_fluid *s, int f);
+void pp_sim_fluid_free(sim_fluid *s);
 
 /* Other phenomena (sim_misc.c). Each keeps its per-frame data internally. */
 typedef struct sim_misc sim_misc;
-sim_misc *liquid_setup(pp_sim_ctx *c, sim_rect reg);
-sim_misc *melting_setup(pp_sim_ctx *c, sim_rect reg);
-sim_misc *explosion_setup(pp_sim_ctx *c, sim_rect reg);
-sim_misc *deform_setup(pp_sim_ctx *c, sim_rect reg);
-void misc_simulate(pp_sim_ctx *c, sim_misc *m);
-void misc_draw(pp_sim_ctx *c, sim_misc *m, int f);
-void misc_free(sim_misc *m);
+sim_misc *pp_sim_liquid_setup(pp_sim_ctx *c, sim_rect reg);
+sim_misc *pp_sim_melting_setup(pp_sim_ctx *c, sim_rect reg);
+sim_misc *pp_sim_explosion_setup(pp_sim_ctx *c, sim_rect reg);
+sim_misc *pp_sim_deform_setup(pp_sim_ctx *c, sim_rect reg);
+void pp_sim_misc_simulate(pp_sim_ctx *c, sim_misc *m);
+void pp_sim_misc_draw(pp_sim_ctx *c, sim_misc *m, int f);
+void pp_sim_misc_free(sim_misc *m);
 
 /* ---- prompt phrases (prompt.c) ---- */
 /* A random phrase from a named word list (see prompt.c's table); "" if unknown. */
-const char *pw(pp_sim_ctx *c, const char *list);
+const char *pp_sim_word(pp_sim_ctx *c, const char *list);
 /* Speed in words for a speed in units/s. */
-const char *pw_speed(pp_sim_ctx *c, double v);
+const char *pp_sim_word_speed(pp_sim_ctx *c, double v);
 /* Colour name of a palette colour index. */
-const char *pw_color(int idx);
+const char *pp_sim_word_color(int idx);
 /* Add a prompt clause from a random template of list tpl: each {slot} is filled
  * from kv (NULL-terminated key, value pairs) or else from the word list named slot. */
-void sim_say(pp_sim_ctx *c, const char *tpl, const char *const *kv);
+void pp_sim_say(pp_sim_ctx *c, const char *tpl, const char *const *kv);
 /* Build out->prompt from the clauses (composites join two). */
-void prompt_finish(pp_sim_ctx *c);
+void pp_sim_prompt_finish(pp_sim_ctx *c);
 
 /* Ball palette (pure channels so colour-threshold parsers work). */
 enum { PAL_RED, PAL_BLUE, PAL_GREEN, PAL_PURPLE, PAL_N };
-extern const uint8_t sim_palette[PAL_N][3];
+extern const uint8_t pp_sim_palette[PAL_N][3];
 #endif
