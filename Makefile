@@ -20,7 +20,7 @@ LDFLAGS += -fopenmp $(SAN)
 BUILD   ?= build
 LIBSRC  := $(filter-out src/cli/%,$(wildcard src/*/*.c))
 CLISRC  := $(wildcard src/cli/*.c)
-TESTSRC := $(wildcard tests/*.c)
+TESTSRC := $(filter-out tests/blas_shim.c,$(wildcard tests/*.c))
 LIBOBJ  := $(LIBSRC:%.c=$(BUILD)/%.o)
 CLIOBJ  := $(CLISRC:%.c=$(BUILD)/%.o)
 TESTOBJ := $(TESTSRC:%.c=$(BUILD)/%.o)
@@ -47,8 +47,13 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-test: $(BUILD)/prophy $(BUILD)/prophy_test
-	tests/run.sh $(BUILD)
+# tests/cli_blas.sh preloads it to play an OpenBLAS that fell back to Prescott
+$(BUILD)/tests/blas_shim.so: tests/blas_shim.c
+	@mkdir -p $(dir $@)
+	$(CC) -shared -fPIC -O1 -Wall -Wextra -o $@ $<
+
+test: $(BUILD)/prophy $(BUILD)/prophy_test $(BUILD)/tests/blas_shim.so
+	BUILD=$(BUILD) tests/run.sh $(BUILD)
 
 sanitize:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \

@@ -565,3 +565,38 @@ TEST(prophy_velocity_rows_follow_their_contexts) {
     pp_free_aligned(x2), pp_free_aligned(v);
     rig_free(&g);
 }
+
+/* A config that is valid JSON with nonsense values is refused before anything is
+ * allocated: each field has a bound, and a number is checked before it is cast. */
+TEST(prophy_model_file_config_bounds) {
+    rig g;
+    rig_make(&g, PP_BRANCH_FULL, 2, 2, 4, 4, 9);
+    const char *path = pp_test_path("bounds.safetensors");
+    char *voc = pp_vocab_serialize(&g.voc, NULL), *good = config_string(g.m.cfg);
+    struct { const char *from, *to, *want; } cases[] = {
+        {"\"layers\":2", "\"layers\":1000000", "layers = 1000000 is outside"},
+        {"\"layers\":2", "\"layers\":1e300", "not an integer in int's range"},
+        {"\"layers\":2", "\"layers\":2.5", "not an integer"},
+        {"\"dim\":24", "\"dim\":-24", "dim = -24 is outside"},
+        {"\"out_dim\":3", "\"out_dim\":2000000000", "out_dim = 2000000000 is outside"},
+        {"\"cond\":1", "\"cond\":7", "cond = 7 must be 0 or 1"},
+        {"\"text_len\":5", "\"text_len\":100000", "text_len = 100000 is outside"},
+        {"\"frames\":2", "\"frames\":99999", "must be in [1, 4096]"},
+        {"\"E_r\":4", "\"E_r\":100000", "out of bounds"},
+        {"\"vocab\":", "\"vocab\":1e9,\"x\":", "text_encoder vocab 1000000000"},
+        {"\"vocab\":", "\"vocab\":1e19,\"x\":", "not an integer in int's range"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        char *at = strstr(good, cases[k].from);
+        CHECK_MSG(at, "case %zu: '%s' not in the config", k, cases[k].from);
+        if (!at) continue;
+        char bad[8192];
+        snprintf(bad, sizeof bad, "%.*s%s%s", (int)(at - good), good, cases[k].to, at + strlen(cases[k].from));
+        CHECK(write_mixed(path, &g.m, bad, voc) == 0);
+        pp_prophy m2;
+        CHECK(pp_prophy_load(&m2, path) != 0);
+        CHECK_MSG(strstr(pp_lasterr(), cases[k].want), "case %zu: got: %s", k, pp_lasterr());
+    }
+    free(voc), free(good);
+    rig_free(&g);
+}

@@ -1,9 +1,18 @@
-/* common.h - error reporting, checked allocation, timing.
+/* common.h - error reporting, checked allocation, memory limits, files, timing.
  *
  * Library convention: a function that can fail returns int (0 = ok, -1 = error)
  * and records one human-readable line with pp_seterr(); the caller (usually the
- * CLI) prints it with pp_lasterr(). Out-of-memory is fatal (pp_malloc aborts with
- * file:line), everything a user can cause is a reported error, never a crash. */
+ * CLI) prints it with pp_lasterr(). Everything a user can cause is a reported
+ * error, never a crash:
+ * - sizes that come from a file or a flag are checked against a bound, and big
+ *   buffers against the memory the machine has (pp_mem_check), before anything
+ *   is allocated, so an impossible request is one error line saying what it needs;
+ * - should an allocation still fail, pp_malloc & co. print one line naming the
+ *   size and the call site and exit with status 1 (pp_fatal, the one place the
+ *   library ends the process);
+ * - inputs must be regular files (a FIFO or a device is refused, never waited on
+ *   or read without end), and outputs are written to a temporary file and renamed
+ *   over their name, which must not be anything but a regular file. */
 #ifndef PP_COMMON_H
 #define PP_COMMON_H
 
@@ -22,7 +31,11 @@ void pp_seterr(const char *fmt, ...) PP_PRINTF(1, 2);
 const char *pp_lasterr(void);
 #define PP_FAIL(...) do { pp_seterr(__VA_ARGS__); return -1; } while (0)
 
-/* Checked allocation: aborts with the call site on failure (OOM is not a user error). */
+/* Prints "prophy: fatal: <msg>" and exits with status 1: out of memory after the
+ * checks, or a broken internal invariant. The only way the library ends the process. */
+void pp_fatal(const char *fmt, ...) PP_PRINTF(1, 2) __attribute__((noreturn));
+
+/* Checked allocation: pp_fatal with the size and call site on failure. */
 void *pp_malloc_at(size_t n, const char *file, int line);
 void *pp_calloc_at(size_t n, size_t sz, const char *file, int line);
 void *pp_realloc_at(void *p, size_t n, const char *file, int line);
@@ -37,15 +50,43 @@ float *pp_alloc_floats_at(size_t n, int zero, const char *file, int line);
 #define pp_zalloc_floats(n) pp_alloc_floats_at((n), 1, __FILE__, __LINE__)
 void pp_free_aligned(void *p);
 
+/* Memory this process may still use, in bytes: the smallest of the system's
+ * MemAvailable, the cgroup's limit minus its use, and RLIMIT_AS / RLIMIT_DATA. */
+size_t pp_mem_available(void);
+/* 0 when `bytes` fit in what is available (with a margin); else -1 and the error
+ * "<what> needs X GiB of memory, Y GiB are available". Overflowed sizes (SIZE_MAX)
+ * are reported the same way. */
+int pp_mem_check(size_t bytes, const char *what);
+/* a*b (and a*b*c) or SIZE_MAX on overflow: sizes computed from untrusted numbers */
+size_t pp_mul_size(size_t a, size_t b);
+size_t pp_mul3_size(size_t a, size_t b, size_t c);
+
+/* The number of CPUs this process may run on (its affinity mask). */
+int pp_cpu_count(void);
+
 /* Wall clock in seconds (monotonic). */
 double pp_now(void);
 
-/* Whole-file helpers. pp_read_file returns a malloc'd, NUL-terminated buffer. */
+/* Opens an input for reading: a regular file only (a FIFO is not waited on; a
+ * directory or a device is refused), one error line naming it. Returns the fd. */
+int pp_open_input(const char *path);
+/* Whole-file read into a malloc'd, NUL-terminated buffer; files over 1 GiB are refused. */
 int pp_read_file(const char *path, char **data, size_t *len);
 /* Checks, before any long work, that the directory `path` would be written into
  * exists and is writable; the error names the path. */
 int pp_check_output_dir(const char *path);
-/* Atomic write: writes path.tmp.<pid>, fsyncs, renames over path. */
+/* An output written atomically: data goes to a temporary file beside it
+ * ("<path>.tmp.<pid>.<n>"), which pp_out_commit fsyncs and renames over the
+ * path. A path that exists must be a regular file (a symlink is followed to
+ * one); temporaries left by earlier processes that died are removed. */
+typedef struct {
+    char path[4096], tmp[4200];
+    int fd;
+} pp_out_file;
+int pp_out_open(pp_out_file *o, const char *path);
+int pp_out_write(pp_out_file *o, const void *data, size_t len);
+int pp_out_commit(pp_out_file *o); /* fsync, close, rename; on failure the temporary is removed */
+void pp_out_abort(pp_out_file *o); /* close and remove the temporary */
 int pp_write_file_atomic(const char *path, const void *data, size_t len);
 
 /* Peak resident set size of this process in MiB (from /proc/self/status). */
@@ -54,6 +95,8 @@ double pp_peak_rss_mb(void);
 /* Parse helpers for CLI flags: return -1 and set an error naming `what` on bad input. */
 int pp_parse_int(const char *s, const char *what, long lo, long hi, int *out);
 int pp_parse_float(const char *s, const char *what, double lo, double hi, float *out);
+/* n integers separated by commas ("2,4,4"), each in [lo, hi], nothing else. */
+int pp_parse_ints(const char *s, const char *what, int n, long lo, long hi, int *out);
 /* A --seed value: a non-negative integer below 2^53 (exact in JSON specs). */
 int pp_parse_seed(const char *s, uint64_t *out);
 

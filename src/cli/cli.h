@@ -18,6 +18,9 @@ int cmd_route(int argc, char **argv);
 int cli_error(const char *fmt, ...) PP_PRINTF(1, 2);
 /* Print the library's last error (pp_lasterr) as one line; returns 1. */
 int cli_lib_error(void);
+/* -t N: at most the CPUs this process may use (a warning when clamped); n <= 0
+ * leaves OpenMP's default. Returns the thread count in effect. */
+int cli_set_threads(int n);
 /* For flag parsing: the value after argv[*i], or NULL with an error printed. */
 const char *cli_value(int argc, char **argv, int *i);
 #endif

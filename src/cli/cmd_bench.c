@@ -1,13 +1,16 @@
-/* cmd_bench.c - `prophy bench`: training and sampling throughput of the backbone for
- * a shape given on the command line, and the machine's OpenBLAS sgemm peak, as one
- * JSON line (bench/run.sh sets it beside the PyTorch peer). Medians of --iters runs. */
+/* cmd_bench.c - `prophy bench`: training and sampling throughput of the backbone (or
+ * the whole ProPhy model) for a shape given on the command line, with the machine's
+ * CPU, OpenBLAS kernel, FP32 FMA peak and sgemm peak, as one JSON line (bench/run.sh
+ * sets it beside the PyTorch peer). Medians of --iters runs. */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "base/cpu.h"
 #include "base/threads.h"
 #include "benchmark/speed.h"
 #include "cli.h"
+#include "nn/blas.h"
 
 typedef struct {
     pp_speed_args s;
@@ -59,25 +62,37 @@ static int parse(bench_args *a, int argc, char **argv) {
         else if (!strcmp(f, "--freq-dim")) rc = pp_parse_int(v, f, 2, 4096, &c->freq_dim);
         else if (!strcmp(f, "--branch")) a->s.branch = v;
         else if (!strcmp(f, "--patch")) {
-            if (sscanf(v, "%d,%d,%d", &c->patch[0], &c->patch[1], &c->patch[2]) != 3)
-                return cli_error("--patch: '%s' is not t,h,w", v);
+            rc = pp_parse_ints(v, f, 3, 1, 64, c->patch);
         } else return cli_error("bench: unknown option '%s' (see prophy bench --help)", f);
         if (rc) return cli_lib_error();
     }
     return 0;
 }
 
+/* The machine's part of the JSON line: CPU, ISA, BLAS kernel, the FMA peak (the
+ * ceiling) and OpenBLAS's sgemm (what a GEMM-bound step could reach), and the
+ * training step's GFLOP/s as a fraction of each. */
+static void print_machine(double gflops_train) {
+    char model[256];
+    double fma = pp_fma_peak_gflops(pp_get_threads()), sgemm = sgemm_peak(3);
+    printf("\"cpu\":\"%s\",\"isa\":\"%s\",\"blas_core\":\"%s\",\"fma_peak_gflops\":%.1f,"
+           "\"sgemm_peak_gflops\":%.2f,\"train_peak_fraction\":%.3f,\"train_sgemm_fraction\":%.3f,",
+           pp_cpu_model(model, sizeof model), pp_isa_name(pp_cpu_isa()), pp_blas_core(), fma, sgemm,
+           gflops_train / fma, gflops_train / sgemm);
+}
+
 static void print_backbone(const bench_args *a, const pp_speed_result *r) {
     const pp_dit_config *c = &a->s.c;
     double train_sps = a->s.batch / r->train_s, fwd_sps = a->s.batch / r->forward_s;
-    double gflops = 3 * r->flops_forward * train_sps / 1e9, peak = sgemm_peak(3);
+    double gflops = 3 * r->flops_forward * train_sps / 1e9;
     printf("{\"impl\":\"prophy\",\"threads\":%d,\"dim\":%d,\"layers\":%d,\"heads\":%d,\"ffn\":%d,\"frames\":%d,"
            "\"size\":%d,\"patch\":\"%d,%d,%d\",\"batch\":%d,\"params\":%zu,\"train_samples_per_s\":%.3f,"
-           "\"forward_samples_per_s\":%.3f,\"gflops_train\":%.2f,\"gflops_forward\":%.2f,"
-           "\"sgemm_peak_gflops\":%.2f,\"train_peak_fraction\":%.3f,\"peak_rss_mb\":%.1f}\n",
+           "\"forward_samples_per_s\":%.3f,\"gflops_train\":%.2f,\"gflops_forward\":%.2f,",
            pp_get_threads(), c->dim, c->layers, c->heads, c->ffn_dim, a->s.frames, a->s.size, c->patch[0],
            c->patch[1], c->patch[2], a->s.batch, r->params, train_sps, fwd_sps, gflops,
-           r->flops_forward * fwd_sps / 1e9, peak, gflops / peak, pp_peak_rss_mb());
+           r->flops_forward * fwd_sps / 1e9);
+    print_machine(gflops);
+    printf("\"peak_rss_mb\":%.1f}\n", pp_peak_rss_mb());
 }
 
 static void print_branch(const bench_args *a, const pp_speed_result *r) {
@@ -86,10 +101,12 @@ static void print_branch(const bench_args *a, const pp_speed_result *r) {
     printf("{\"impl\":\"prophy\",\"branch\":\"%s\",\"threads\":%d,\"dim\":%d,\"layers\":%d,\"M\":%d,"
            "\"heads\":%d,\"ffn\":%d,\"frames\":%d,\"size\":%d,\"patch\":\"%d,%d,%d\",\"batch\":%d,"
            "\"params\":%zu,\"train_samples_per_s\":%.3f,\"forward_samples_per_s\":%.3f,"
-           "\"gflops_train\":%.2f,\"gflops_forward\":%.2f,\"peak_rss_mb\":%.1f}\n",
+           "\"gflops_train\":%.2f,\"gflops_forward\":%.2f,",
            r->branch, pp_get_threads(), c->dim, c->layers, r->M, c->heads, c->ffn_dim, a->s.frames, a->s.size,
            c->patch[0], c->patch[1], c->patch[2], a->s.batch, r->params, B / r->train_s, B / r->forward_s,
-           3 * fl * B / r->train_s / 1e9, fl * B / r->forward_s / 1e9, pp_peak_rss_mb());
+           3 * fl * B / r->train_s / 1e9, fl * B / r->forward_s / 1e9);
+    print_machine(3 * fl * B / r->train_s / 1e9);
+    printf("\"peak_rss_mb\":%.1f}\n", pp_peak_rss_mb());
 }
 
 int cmd_bench(int argc, char **argv) {
@@ -99,7 +116,7 @@ int cmd_bench(int argc, char **argv) {
                           .frames = 16, .size = 32, .batch = 16, .iters = 5, .warmup = 1}};
     int rc = parse(&a, argc, argv);
     if (rc) return rc == 2 ? 0 : 1;
-    pp_set_threads(a.threads);
+    cli_set_threads(a.threads);
     pp_speed_result r;
     if (pp_speed_run(&a.s, &r)) return cli_lib_error();
     if (a.s.branch) print_branch(&a, &r);

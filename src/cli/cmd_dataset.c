@@ -68,6 +68,7 @@ int cmd_dataset(int argc, char **argv) {
     const char *dir = NULL;
     pp_dataset_cfg_default(&cfg);
     if (parse_dataset_args(argc, argv, &cfg, &dir)) return 1;
+    if (cfg.threads > 0) cfg.threads = cli_set_threads(cfg.threads);
     double secs = 0;
     if (pp_dataset_write(dir, &cfg, &secs)) return cli_lib_error();
     if (cfg.verbose)

@@ -336,7 +336,7 @@ static int heldout(const eval_opts *o) {
     if (o->cfg >= 0) c.cfg = o->cfg;
     c.exclude_dir = o->exclude;
     c.progress = 1;
-    pp_set_threads(o->threads);
+    cli_set_threads(o->threads);
     pp_prophy m;
     if (pp_prophy_load(&m, o->model)) return cli_lib_error();
     int rc = 0;

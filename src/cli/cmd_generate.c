@@ -176,6 +176,6 @@ int cmd_generate(int argc, char **argv) {
     for (size_t i = 0; !a.model && i < sizeof default_models / sizeof *default_models; i++)
         if (access(default_models[i], R_OK) == 0) a.model = default_models[i];
     if (!a.model) return cli_error("generate: no model given (-m) and none shipped in models/");
-    pp_set_threads(a.threads);
+    cli_set_threads(a.threads);
     return run_prophy(&a) ? cli_lib_error() : 0;
 }

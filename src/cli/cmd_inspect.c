@@ -1,6 +1,7 @@
 /* cmd_inspect.c - `prophy inspect FILE [--json]`: validate a safetensors file and
  * list its tensors (name, dtype, shape), its parameter count and size, and its
- * metadata. An invalid file is one error line and exit status 1. */
+ * metadata. An invalid file (a malformed one, or one with a NaN or an infinity in a
+ * tensor) is one error line and exit status 1. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,6 +136,10 @@ int cmd_inspect(int argc, char **argv) {
     if (!path) return cli_error("inspect: missing FILE (usage: prophy inspect FILE [--json])");
     pp_st_file f;
     if (pp_st_open(&f, path)) return cli_lib_error();
+    if (pp_st_check_finite(&f)) {
+        pp_st_close(&f);
+        return cli_lib_error();
+    }
     int rc = json ? print_json(&f) : (print_table(&f), 0);
     pp_st_close(&f);
     if (fflush(stdout) != 0) return cli_error("inspect: cannot write the listing");

@@ -9,6 +9,7 @@
  * top 3 by mean category map. A seb-only model has no token routing: the GIF is
  * the plain video and only the semantic weights are reported. */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,6 +204,8 @@ static int report(const route_args *a, const pp_prophy *m, const pp_gen_result *
     if (r->top_expert) expert_share(r, share);
     int rc = write_gif(a, m, r, cats);
     if (!rc && a->json) print_json(a, r, share, mass);
+    if (!rc && a->json && (fflush(stdout) || ferror(stdout)))
+        rc = -1, pp_seterr("cannot write to standard output: %s", strerror(errno ? errno : EIO));
     if (!rc && !a->json) print_table(r, share, mass);
     if (!rc) fprintf(stderr, "wrote %s (sample %.2f s)\n", a->out, r->t_sample);
     free(share);
@@ -239,6 +242,6 @@ int cmd_route(int argc, char **argv) {
     if (!a.out) return cli_error("route: -o OUT.gif is required");
     if (pp_video_check_output(a.out)) return cli_lib_error();
     if (!a.model) a.model = "models/prophy.safetensors";
-    pp_set_threads(a.threads);
+    cli_set_threads(a.threads);
     return run(&a) ? cli_lib_error() : 0;
 }

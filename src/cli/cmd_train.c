@@ -36,11 +36,6 @@ static void usage(void) {
            b.M, b.E_s, b.E_r, b.top_k, (double)b.w_coarse, (double)b.w_fine_align, (double)b.w_balance);
 }
 
-static int parse_patch(const char *v, int p[3]) {
-    if (!v || sscanf(v, "%d,%d,%d", &p[0], &p[1], &p[2]) != 3 || p[0] < 1 || p[1] < 1 || p[2] < 1)
-        PP_FAIL("--patch: '%s' is not three positive integers t,h,w", v ? v : "");
-    return 0;
-}
 
 enum { SET_SHAPE, SET_SIZE, SET_TEXT };
 
@@ -53,7 +48,7 @@ static int parse_shape(train_args *a, const char *f, const char *v) {
     else if (!strcmp(f, "--heads")) rc = pp_parse_int(v, f, 1, 256, &d->heads);
     else if (!strcmp(f, "--ffn")) rc = pp_parse_int(v, f, 1, 65536, &d->ffn_dim);
     else if (!strcmp(f, "--freq-dim")) rc = pp_parse_int(v, f, 2, 4096, &d->freq_dim);
-    else if (!strcmp(f, "--patch")) rc = parse_patch(v, d->patch);
+    else if (!strcmp(f, "--patch")) rc = pp_parse_ints(v, f, 3, 1, 64, d->patch);
     else if (!strcmp(f, "--text-len")) rc = pp_parse_int(v, f, 1, 4096, &d->text_len), kind = SET_TEXT;
     else if (!strcmp(f, "--text-dim")) rc = pp_parse_int(v, f, 1, 16384, &d->text_dim), kind = SET_TEXT;
     else if (!strcmp(f, "--video-frames")) rc = pp_parse_int(v, f, 1, 1024, &a->mc.frames), kind = SET_SIZE;
@@ -160,6 +155,6 @@ int cmd_train(int argc, char **argv) {
     if (!a.ckpt[0]) snprintf(a.ckpt, sizeof a.ckpt, "%s.ckpt", a.out);
     a.tc.base.ckpt_path = a.ckpt;
     if (pp_check_output_dir(a.out) || pp_check_output_dir(a.ckpt)) return cli_lib_error();
-    pp_set_threads(a.threads);
+    cli_set_threads(a.threads);
     return train_physics(&a) ? cli_lib_error() : 0;
 }

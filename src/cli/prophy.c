@@ -1,10 +1,15 @@
 /* prophy.c - the command: dispatches `prophy <command> ...` to src/cli/cmd_*.c */
+#include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "base/cpu.h"
+#include "base/threads.h"
 #include "cli.h"
+#include "nn/blas.h"
 
 static const struct {
     const char *name;
@@ -43,29 +48,66 @@ const char *cli_value(int argc, char **argv, int *i) {
 }
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: prophy <command> [options]   (prophy <command> --help for its options)\n\ncommands:\n");
+    fprintf(f, "usage: prophy [-v] <command> [options]   (prophy <command> --help for its options)\n"
+               "  -v   first print the CPU, the OpenBLAS kernel and the threads\n\ncommands:\n");
     for (int i = 0; i < NCMDS; i++) fprintf(f, "  %-9s %s\n", g_cmds[i].name, g_cmds[i].help);
 }
 
-/* OpenMP's default wait policy spins at every barrier. On a laptop that is doing
- * anything else (or a CI box shared with other jobs) a descheduled spinning thread
- * makes each of the hundreds of parallel regions per step cost milliseconds:
- * measured 10-50x slower training on 2 busy cores. libgomp reads the policy once
- * at load time, so when the user has not chosen one we re-execute ourselves with
- * OMP_WAIT_POLICY=PASSIVE (threads sleep at barriers; ~1% slower when idle). */
-static void prefer_passive_waiting(char **argv) {
-    if (getenv("OMP_WAIT_POLICY")) return;
-    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-    execv("/proc/self/exe", argv); /* returns only on failure: then carry on as we are */
+int cli_set_threads(int n) {
+    int cpus = pp_cpu_count();
+    if (n > cpus) {
+        fprintf(stderr, "warning: -t %d: this machine runs %d threads at once; using %d\n", n, cpus, cpus);
+        n = cpus;
+    }
+    pp_set_threads(n);
+    return pp_get_threads();
+}
+
+/* Two settings that libgomp and OpenBLAS read once, when they are loaded, so the
+ * command re-executes itself once with them in the environment:
+ * - OpenMP's default wait policy spins at every barrier. On a laptop that is doing
+ *   anything else (or a CI box shared with other jobs) a descheduled spinning
+ *   thread makes each of the hundreds of parallel regions per step cost
+ *   milliseconds: measured 10-50x slower training on 2 busy cores. Unless the user
+ *   chose a policy: OMP_WAIT_POLICY=PASSIVE (threads sleep; ~1% slower when idle).
+ * - OpenBLAS's kernel, when it fell back to one below what the CPU has (nn/blas.h);
+ *   an OPENBLAS_CORETYPE the user set wins. */
+static void prepare_environment(char **argv) {
+    int again = 0;
+    if (!getenv("OMP_WAIT_POLICY")) again = !setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    again |= pp_blas_prepare_env();
+    if (again) execv("/proc/self/exe", argv); /* returns only on failure: then carry on as we are */
+}
+
+static void describe_machine(void) {
+    char model[256];
+    fprintf(stderr, "cpu: %s (%s), %d CPUs; OpenBLAS kernel %s (%s); OpenMP %d threads, wait policy %s\n",
+            pp_cpu_model(model, sizeof model), pp_isa_name(pp_cpu_isa()), pp_cpu_count(), pp_blas_core(),
+            pp_blas_origin(), pp_get_threads(), getenv("OMP_WAIT_POLICY") ? getenv("OMP_WAIT_POLICY") : "default");
+}
+
+/* A full disk, a closed pipe: what was printed did not arrive. */
+static int finish_output(int rc) {
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        if (!rc) cli_error("cannot write to standard output: %s", strerror(errno ? errno : EIO));
+        return 1;
+    }
+    return rc;
 }
 
 int main(int argc, char **argv) {
-    prefer_passive_waiting(argv);
+    prepare_environment(argv);
+    signal(SIGXFSZ, SIG_IGN); /* a file-size limit is a write error, not a kill */
+    int verbose = argc > 1 && (!strcmp(argv[1], "-v") || !strcmp(argv[1], "--verbose"));
+    if (verbose) {
+        describe_machine();
+        argc--, argv++;
+    }
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 1 : 0;
+        return finish_output(argc < 2 && !verbose ? 1 : 0);
     }
     for (int i = 0; i < NCMDS; i++)
-        if (!strcmp(argv[1], g_cmds[i].name)) return g_cmds[i].fn(argc - 1, argv + 1);
+        if (!strcmp(argv[1], g_cmds[i].name)) return finish_output(g_cmds[i].fn(argc - 1, argv + 1));
     return cli_error("unknown command '%s' (try 'prophy --help')", argv[1]);
 }

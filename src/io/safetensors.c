@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -828,51 +827,21 @@ static int write_body(const pp_st_writer *w, const int *order, const sbuf *hdr, 
     out_flush(&o);
     free(o.buf);
     if (o.err) PP_FAIL("%s: write failed: %s", tmp, strerror(o.err));
-    if (fsync(fd) != 0) PP_FAIL("%s: fsync failed: %s", tmp, strerror(errno));
     return 0;
 }
 
-static void sync_dir(const char *path) {
-    char *dir = pp_strdup(path);
-    char *slash = strrchr(dir, '/');
-    if (slash == dir) slash[1] = 0;
-    else if (slash) *slash = 0;
-    int fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd); /* best effort: the rename is durable once the directory is */
-        close(fd);
-    }
-    free(dir);
-}
-
-static atomic_uint g_tmp_seq;
-
 int pp_st_save(const pp_st_writer *w, const char *path) {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u", path, (long)getpid(),
-                 atomic_fetch_add(&g_tmp_seq, 1)) >= (int)sizeof tmp)
-        PP_FAIL("%s: path too long", path);
     size_t n = (size_t)(w->n ? w->n : 1);
     int *order = pp_malloc(sizeof(int) * n);
     uint64_t *off = pp_malloc(sizeof(uint64_t) * n);
     layout(w, order, off);
     sbuf hdr = {0};
     build_header(w, off, &hdr);
-    int rc = -1, fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        pp_seterr("%s: cannot create: %s", tmp, strerror(errno));
-    } else {
-        rc = write_body(w, order, &hdr, fd, tmp);
-        if (close(fd) != 0 && !rc) {
-            pp_seterr("%s: close failed: %s", tmp, strerror(errno));
-            rc = -1;
-        }
-        if (!rc && rename(tmp, path) != 0) {
-            pp_seterr("%s: cannot rename %s over it: %s", path, tmp, strerror(errno));
-            rc = -1;
-        }
-        if (rc) unlink(tmp);
-        else sync_dir(path);
+    pp_out_file o;
+    int rc = pp_out_open(&o, path);
+    if (!rc) {
+        rc = write_body(w, order, &hdr, o.fd, path);
+        rc = rc ? (pp_out_abort(&o), -1) : pp_out_commit(&o);
     }
     free(order);
     free(off);
@@ -886,4 +855,31 @@ int pp_st_set_meta_json(pp_st_writer *w, const char *key, const void *json) {
     int rc = pp_st_set_meta(w, key, s);
     free(s);
     return rc;
+}
+
+/* value i of a float tensor as a double */
+static double value_at(const pp_st_tensor *t, size_t i) {
+    const uint8_t *p = t->data;
+    uint16_t h;
+    float x;
+    double d;
+    switch (t->dtype) {
+    case PP_F32: memcpy(&x, p + 4 * i, 4); return x;
+    case PP_F16: memcpy(&h, p + 2 * i, 2); return pp_f16_to_f32(h);
+    case PP_BF16: memcpy(&h, p + 2 * i, 2); return pp_bf16_to_f32(h);
+    case PP_F64: memcpy(&d, p + 8 * i, 8); return d;
+    default: return 0;
+    }
+}
+
+int pp_st_check_finite(const pp_st_file *f) {
+    for (int k = 0; k < f->ntensors; k++) {
+        const pp_st_tensor *t = &f->tensors[k];
+        if (!pp_dtype_is_float(t->dtype)) continue;
+        for (size_t i = 0; i < (size_t)t->numel; i++) {
+            double v = value_at(t, i);
+            if (!isfinite(v)) PP_FAIL("%s: tensor '%s' holds %g at index %zu", f->path, t->name, v, i);
+        }
+    }
+    return 0;
 }

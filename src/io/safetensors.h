@@ -96,6 +96,9 @@ const char *pp_st_meta(const pp_st_file *f, const char *key);          /* NULL i
 
 /* Convert a F32/F16/BF16/F64 tensor to t->numel floats. Fails for other dtypes. */
 int pp_st_to_f32(const pp_st_file *f, const pp_st_tensor *t, float *dst);
+/* Every value of every float tensor is finite; else -1 and an error naming the
+ * first tensor (and index) that holds a NaN or an infinity. */
+int pp_st_check_finite(const pp_st_file *f);
 /* Find `name` and check it has exactly this shape. Errors:
  *   "FILE: missing tensor 'blocks.3.ffn.0.weight'"
  *   "FILE: tensor 'x' has shape [4,8], the model expects [4,16]" */

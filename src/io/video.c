@@ -18,6 +18,9 @@ int pp_video_alloc(pp_video *v, int frames, int height, int width, float fps) {
     size_t bytes = (size_t)frames * (size_t)height * (size_t)width * 3;
     if (bytes > PP_VIDEO_MAX_BYTES)
         PP_FAIL("video of %d frames of %dx%d is too large (%zu bytes)", frames, width, height, bytes);
+    char what[96];
+    snprintf(what, sizeof what, "a video of %d frames of %dx%d", frames, width, height);
+    if (pp_mem_check(bytes, what)) return -1;
     v->frames = frames;
     v->height = height;
     v->width = width;

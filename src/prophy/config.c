@@ -1,15 +1,22 @@
 /* config.c - see config.h */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "base/common.h"
 #include "prophy/config.h"
 
 int pp_model_config_check(pp_model_config *c) {
+    if (c->cond != 0 && c->cond != 1) PP_FAIL("model config: cond = %d must be 0 or 1", c->cond);
+    if (c->dit.out_dim < 1 || c->dit.out_dim > PP_DIT_MAX_CHANNELS / 2 - 1)
+        PP_FAIL("model config: out_dim = %d is outside [1, %d]", c->dit.out_dim, PP_DIT_MAX_CHANNELS / 2 - 1);
     if (c->cond) c->dit.in_dim = 2 * c->dit.out_dim + 1;
     else c->dit.in_dim = c->dit.out_dim;
     if (pp_dit_config_check(&c->dit)) return -1;
-    if (c->frames < 1 || c->height < 1 || c->width < 1)
-        PP_FAIL("model config: frames, height and width must be positive");
+    if (c->frames < 1 || c->height < 1 || c->width < 1 || c->frames > PP_MODEL_MAX_SIZE ||
+        c->height > PP_MODEL_MAX_SIZE || c->width > PP_MODEL_MAX_SIZE)
+        PP_FAIL("model config: frames, height and width (%d, %d, %d) must be in [1, %d]", c->frames, c->height,
+                c->width, PP_MODEL_MAX_SIZE);
+    if (!(c->fps > 0 && c->fps <= 1000)) c->fps = 10.0f;
     if (c->frames % c->dit.patch[0] || c->height % c->dit.patch[1] || c->width % c->dit.patch[2])
         PP_FAIL("model config: video %dx%dx%d is not divisible by the patch %d,%d,%d", c->frames,
                 c->height, c->width, c->dit.patch[0], c->dit.patch[1], c->dit.patch[2]);
@@ -44,8 +51,20 @@ cJSON *pp_model_config_to_json(const pp_model_config *c) {
 
 static int get_num(const cJSON *j, const char *k, const char *where, double *out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, k);
-    if (!cJSON_IsNumber(v)) PP_FAIL("%s: model config lacks the number '%s'", where, k);
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+        PP_FAIL("%s: model config lacks the number '%s'", where, k);
     *out = v->valuedouble;
+    return 0;
+}
+
+/* An integer field of a config, read before any cast (a value outside int's range
+ * is not an int); the range checks proper are the configs' own. */
+int pp_json_int(const void *obj, const char *k, const char *where, int *out) {
+    double v;
+    if (get_num(obj, k, where, &v)) return -1;
+    if (v != floor(v) || v < -2147483648.0 || v > 2147483647.0)
+        PP_FAIL("%s: model config: '%s' = %g is not an integer in int's range", where, k, v);
+    *out = (int)v;
     return 0;
 }
 
@@ -67,13 +86,17 @@ int pp_model_config_from_json(pp_model_config *c, const char *json, const char *
     int rc = 0;
     for (size_t i = 0; i < sizeof fields / sizeof *fields && !rc; i++) {
         double v = 0;
-        rc = get_num(j, fields[i].k, where, &v);
-        if (fields[i].i) *fields[i].i = (int)v;
-        else *fields[i].f = (float)v;
+        if (fields[i].i) rc = pp_json_int(j, fields[i].k, where, fields[i].i);
+        else if (!(rc = get_num(j, fields[i].k, where, &v))) *fields[i].f = (float)v;
     }
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "patch");
     if (!rc && (!cJSON_IsArray(p) || cJSON_GetArraySize(p) != 3)) rc = -1, pp_seterr("%s: model config: 'patch' must be 3 numbers", where);
-    for (int i = 0; !rc && i < 3; i++) c->dit.patch[i] = cJSON_GetArrayItem(p, i)->valueint;
+    for (int i = 0; !rc && i < 3; i++) {
+        const cJSON *x = cJSON_GetArrayItem(p, i);
+        if (!cJSON_IsNumber(x) || x->valuedouble != floor(x->valuedouble) || x->valuedouble < 1 || x->valuedouble > 64)
+            rc = -1, pp_seterr("%s: model config: 'patch' must be 3 integers in [1, 64]", where);
+        else c->dit.patch[i] = (int)x->valuedouble;
+    }
     const cJSON *w = cJSON_GetObjectItemCaseSensitive(j, "world");
     snprintf(c->world, sizeof c->world, "%s", cJSON_IsString(w) ? w->valuestring : "unknown");
     cJSON_Delete(j);

@@ -15,8 +15,13 @@ typedef struct {
     char world[32];            /* the data it was trained on: "physics" */
 } pp_model_config;
 
+#define PP_MODEL_MAX_SIZE 4096 /* frames, height, width */
+
 /* Makes the config consistent (in_dim from cond) and validates it. */
 int pp_model_config_check(pp_model_config *c);
 cJSON *pp_model_config_to_json(const pp_model_config *c);
 int pp_model_config_from_json(pp_model_config *c, const char *json, const char *where);
+/* An integer field of a JSON object (a cJSON *), refused unless it is an integer in
+ * int's range (bounds proper are each config's); the error names where and k. */
+int pp_json_int(const void *obj, const char *k, const char *where, int *out);
 #endif

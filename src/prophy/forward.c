@@ -39,8 +39,28 @@ static void alloc_backward(const pp_prophy *m, pp_prophy_acts *a) {
     a->drho_r = pp_zalloc_floats(T * (c->branch.E_r > 0 ? c->branch.E_r : 1));
 }
 
+size_t pp_prophy_acts_bytes_for(const pp_prophy *m, int B, int F, int H, int W, int train) {
+    const pp_prophy_config *c = &m->cfg;
+    const pp_dit_config *d = &c->base.dit;
+    size_t dit = pp_dit_acts_bytes_for(&m->dit, B, F, H, W, train);
+    if (dit == SIZE_MAX) return SIZE_MAX;
+    size_t N = (size_t)(F / d->patch[0]) * (H / d->patch[1]) * (W / d->patch[2]);
+    size_t nblocks = train ? (size_t)d->layers + pp_prophy_n_pb(c) : 1;
+    size_t block = pp_block_acts_bytes_for(&m->dit, B, (int)N);
+    size_t TC = (size_t)B * N * d->dim, vox = (size_t)F * H * W;
+    size_t streams = (train ? (size_t)pp_prophy_n_pb(c) + 1 : 2) + 2 + (train ? 3 : 0); /* z, tmp, r, dS, dZ, dr */
+    size_t floats = streams * TC + (size_t)(train ? 2 : 1) * B * d->out_dim * vox; /* pred, dpred */
+    if (pp_prophy_has_seb(c)) floats += 3 * TC;                                  /* the SEB's maps */
+    if (pp_prophy_has_reb(c)) floats += (size_t)(2 + c->branch.top_k) * TC;      /* the REB's experts */
+    return dit + pp_mul_size(nblocks, block) + floats * sizeof(float);
+}
+
 pp_prophy_acts *pp_prophy_acts_new(const pp_prophy *m, int B, int F, int H, int W, int train) {
     const pp_prophy_config *c = &m->cfg;
+    char what[128];
+    snprintf(what, sizeof what, "%s %d video%s of %d frames of %dx%d", train ? "training on" : "sampling", B,
+             B == 1 ? "" : "s", F, W, H);
+    if (pp_mem_check(pp_prophy_acts_bytes_for(m, B, F, H, W, train), what)) return NULL;
     pp_dit_acts *d = pp_dit_acts_new(&m->dit, B, F, H, W, train);
     if (!d) return NULL;
     pp_prophy_acts *a = pp_calloc(1, sizeof *a);

@@ -34,6 +34,11 @@ int pp_gen_check(const pp_prophy *m, const char *prompt, const pp_gen_config *c,
     if (c->cond_frames > 0 && Cc != d->out_dim + 1)
         PP_FAIL("this model was trained without first-frame conditioning");
     if (c->cond_frames > 0 && !c->first) PP_FAIL("first frames are missing");
+    char what[96];
+    snprintf(what, sizeof what, "generating %d frames of %dx%d", F, W, H);
+    size_t acts = pp_prophy_acts_bytes_for(m, c->cfg > 1.0f ? 2 : 1, F, H, W, 0);
+    size_t bufs = (size_t)F * H * W * sizeof(float) * (3 * 4 + (size_t)d->in_dim * 2);
+    if (pp_mem_check(acts == SIZE_MAX ? SIZE_MAX : acts + bufs, what)) return -1;
     pp_tok_report tmp;
     int *own = ids ? NULL : pp_malloc((size_t)L * sizeof(int));
     int rc = pp_tok_encode(&m->vocab, prompt ? prompt : "", L, ids ? ids : own, rep ? rep : &tmp);

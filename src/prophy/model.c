@@ -46,6 +46,21 @@ int pp_prophy_config_check(pp_prophy_config *c) {
         c->branch.gw0 = c->base.width / d->patch[2];
     }
     if ((unsigned)c->mode > PP_BRANCH_FULL) PP_FAIL("model config: bad branch mode %d", (int)c->mode);
+    const pp_text_config *t = &c->text;
+    if (t->vocab < 1 || t->vocab > PP_PROPHY_MAX_VOCAB || t->heads < 1 || t->heads > 256 || t->layers < 0 ||
+        t->layers > 64 || (t->zero_pads != 0 && t->zero_pads != 1))
+        PP_FAIL("model config: text_encoder vocab %d, heads %d, layers %d, zero_pads %d: outside [1, %d], [1, 256], "
+                "[0, 64], {0, 1}", t->vocab, t->heads, t->layers, t->zero_pads, PP_PROPHY_MAX_VOCAB);
+    const pp_branch_cfg *b = &c->branch;
+    int flags_ok = (b->reb_renorm | b->coarse_squared | b->fine_sum) >> 1 == 0 && b->reb_renorm >= 0 &&
+                   b->coarse_squared >= 0 && b->fine_sum >= 0;
+    if (c->mode != PP_BRANCH_NONE &&
+        (b->E_s < 1 || b->E_s > 1024 || b->E_r < 1 || b->E_r > 1024 || b->top_k < 1 || b->top_k > b->E_r ||
+         b->seb_hidden > 65536 || b->fine_hidden < 1 || b->fine_hidden > 65536 || b->gf0 > PP_MODEL_MAX_SIZE ||
+         b->gh0 > PP_MODEL_MAX_SIZE || b->gw0 > PP_MODEL_MAX_SIZE || !flags_ok))
+        PP_FAIL("model config: branch E_s %d, E_r %d, top_k %d, seb_hidden %d, fine_hidden %d or grid %dx%dx%d "
+                "out of bounds (experts in [1, 1024], top_k <= E_r, widths <= 65536, grid <= %d)",
+                b->E_s, b->E_r, b->top_k, b->seb_hidden, b->fine_hidden, b->gf0, b->gh0, b->gw0, PP_MODEL_MAX_SIZE);
     if (c->mode != PP_BRANCH_NONE && (c->branch.M < 1 || c->branch.M > d->layers))
         PP_FAIL("model config: Physical Blocks M = %d must be in [1, layers = %d]", c->branch.M, d->layers);
     if (!(c->branch.w_coarse >= 0) || !(c->branch.w_fine_align >= 0) || !(c->branch.w_balance >= 0) ||
@@ -91,9 +106,10 @@ static int read_fields(const cJSON *o, const char *obj, const json_field *fs, si
                        const char *where) {
     for (size_t i = 0; i < n; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, fs[i].k);
-        if (!cJSON_IsNumber(v)) PP_FAIL("%s: model config lacks the number '%s.%s'", where, obj, fs[i].k);
-        if (fs[i].i) *fs[i].i = (int)v->valuedouble;
-        else *fs[i].f = (float)v->valuedouble;
+        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+            PP_FAIL("%s: model config lacks the number '%s.%s'", where, obj, fs[i].k);
+        if (!fs[i].i) *fs[i].f = (float)v->valuedouble;
+        else if (pp_json_int(o, fs[i].k, where, fs[i].i)) return -1;
     }
     return 0;
 }
@@ -121,9 +137,14 @@ static int branch_from_json(pp_prophy_config *c, const cJSON *b, const char *whe
     const cJSON *g = cJSON_GetObjectItemCaseSensitive(b, "grid");
     if (!cJSON_IsArray(g) || cJSON_GetArraySize(g) != 3)
         PP_FAIL("%s: model config: 'branch.grid' must be 3 numbers", where);
-    e->gf0 = cJSON_GetArrayItem(g, 0)->valueint;
-    e->gh0 = cJSON_GetArrayItem(g, 1)->valueint;
-    e->gw0 = cJSON_GetArrayItem(g, 2)->valueint;
+    int *grid[3] = {&e->gf0, &e->gh0, &e->gw0};
+    for (int i = 0; i < 3; i++) {
+        const cJSON *x = cJSON_GetArrayItem(g, i);
+        if (!cJSON_IsNumber(x) || x->valuedouble != floor(x->valuedouble) || x->valuedouble < 1 ||
+            x->valuedouble > PP_MODEL_MAX_SIZE)
+            PP_FAIL("%s: model config: 'branch.grid' must be 3 integers in [1, %d]", where, PP_MODEL_MAX_SIZE);
+        *grid[i] = (int)x->valuedouble;
+    }
     return 0;
 }
 
@@ -194,6 +215,12 @@ int pp_prophy_create(pp_prophy *m, const pp_prophy_config *cfg, const pp_vocab *
     if (!rc) rc = pp_dit_init(&m->dit, &m->cfg.base.dit, &m->table);
     if (!rc) rc = branch_declare(m);
     if (rc) {
+        pp_prophy_free(m);
+        return -1;
+    }
+    char what[96];
+    snprintf(what, sizeof what, "a model of %.1f M parameters", m->table.total / 1e6);
+    if (pp_mem_check(pp_mul_size(m->table.total, sizeof(float)), what)) {
         pp_prophy_free(m);
         return -1;
     }

@@ -37,6 +37,8 @@
 
 typedef enum { PP_BRANCH_NONE = 0, PP_BRANCH_SEB, PP_BRANCH_REB, PP_BRANCH_FULL } pp_branch_mode;
 
+#define PP_PROPHY_MAX_VOCAB (1 << 20)
+
 const char *pp_branch_mode_name(pp_branch_mode m); /* "none", "seb", "reb", "full" */
 int pp_branch_mode_parse(const char *s, pp_branch_mode *out); /* -1 + error when unknown */
 
@@ -102,6 +104,9 @@ int pp_prophy_freeze_backbone(pp_prophy *m, int frozen, int with_text);
 /* ---- activations of one call. train = 1 keeps what the backward needs. */
 typedef struct pp_prophy_acts pp_prophy_acts;
 pp_prophy_acts *pp_prophy_acts_new(const pp_prophy *m, int B, int F, int H, int W, int train);
+/* About the bytes pp_prophy_acts_new allocates (checked against the machine's
+ * memory before anything is allocated); SIZE_MAX for a size it refuses. */
+size_t pp_prophy_acts_bytes_for(const pp_prophy *m, int B, int F, int H, int W, int train);
 void pp_prophy_acts_free(pp_prophy_acts *a);
 /* Views into the last forward (NULL when the part is absent). */
 const float *pp_prophy_acts_ctx(const pp_prophy_acts *a);   /* [B,L,text_dim] */

@@ -59,6 +59,14 @@ static pp_prophy_trainer *trainer_alloc(pp_prophy *m, const pp_prophy_train_conf
                   p[2]);
         return NULL;
     }
+    /* gradients, both AdamW moments and the EMA; the batch's buffers; the activations */
+    size_t B = (size_t)c->base.batch, vox = (size_t)F * H * W, P = m->table.total;
+    size_t need = pp_mul_size(P, (3 + (c->base.opt.ema_decay > 0)) * sizeof(float));
+    need += pp_mul_size(B * vox, (4 * 3 + m->cfg.base.dit.in_dim + PP_NCAT + 2) * sizeof(float));
+    size_t acts = pp_prophy_acts_bytes_for(m, c->base.batch, F, H, W, 1);
+    char what[128];
+    snprintf(what, sizeof what, "training with batch %d of %d frames of %dx%d", c->base.batch, F, W, H);
+    if (pp_mem_check(acts == SIZE_MAX ? SIZE_MAX : need + acts, what)) return NULL;
     pp_prophy_trainer *t = pp_calloc(1, sizeof *t);
     t->m = m, t->cfg = *c, t->src = src;
     alloc_buffers(t);

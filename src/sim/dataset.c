@@ -198,8 +198,8 @@ static uint64_t get64(const uint8_t *p) {
 }
 
 static int map_shard(const char *path, shard_map *m) {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) PP_FAIL("%s: cannot open: %s", path, strerror(errno));
+    int fd = pp_open_input(path);
+    if (fd < 0) return -1;
     struct stat st;
     if (fstat(fd, &st) != 0 || st.st_size < HEADER_BYTES) {
         close(fd);

@@ -369,8 +369,11 @@ int pp_sim_run_params(const pp_sim_scene *s, const pp_sim_params *p, uint64_t se
     out->height = height;
     out->width = width;
     out->params = *p;
-    if (pp_video_alloc(&out->video, frames, height, width, 1.0f / PP_SIM_DT)) return -1;
     size_t n = (size_t)frames * height * width;
+    char what[96];
+    snprintf(what, sizeof what, "simulating %d frames of %dx%d", frames, width, height);
+    if (pp_mem_check(n * (3 + (PP_NCAT + 1) * sizeof(float)) + (size_t)height * width * 12, what)) return -1;
+    if (pp_video_alloc(&out->video, frames, height, width, 1.0f / PP_SIM_DT)) return -1;
     out->maps = pp_calloc(n * PP_NCAT, sizeof(float));
     out->bg = pp_malloc(n * sizeof(float));
     out->states = pp_calloc((size_t)frames, sizeof(pp_sim_state));

@@ -1,6 +1,7 @@
 /* dit.c - the Wan2.1 DiT backbone: parameter layout, forward, backward.
  * See dit.h for the data flow and docs/ARCHITECTURE.md for the critical details. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,16 +12,25 @@
 
 /* ------------------------------------------------------------------ layout */
 
+/* one field against its bounds */
+static int bounded(const char *name, int v, int lo, int hi) {
+    if (v < lo || v > hi) PP_FAIL("model config: %s = %d is outside [%d, %d]", name, v, lo, hi);
+    return 0;
+}
+
 int pp_dit_config_check(const pp_dit_config *c) {
-    if (c->dim < 1 || c->heads < 1 || c->layers < 1 || c->ffn_dim < 1)
-        PP_FAIL("model config: dim, heads, layers and ffn_dim must be positive");
+    if (bounded("dim", c->dim, 1, PP_DIT_MAX_DIM) || bounded("heads", c->heads, 1, PP_DIT_MAX_HEADS) ||
+        bounded("layers", c->layers, 1, PP_DIT_MAX_LAYERS) || bounded("ffn_dim", c->ffn_dim, 1, PP_DIT_MAX_FFN) ||
+        bounded("in_dim", c->in_dim, 1, PP_DIT_MAX_CHANNELS) || bounded("out_dim", c->out_dim, 1, PP_DIT_MAX_CHANNELS) ||
+        bounded("text_dim", c->text_dim, 1, PP_DIT_MAX_TEXT_DIM) ||
+        bounded("text_len", c->text_len, 1, PP_DIT_MAX_TEXT_LEN) ||
+        bounded("freq_dim", c->freq_dim, 2, PP_DIT_MAX_FREQ_DIM))
+        return -1;
     if (c->dim % c->heads) PP_FAIL("model config: heads (%d) must divide dim (%d)", c->heads, c->dim);
     int d = c->dim / c->heads;
     if (d % 2 || d < 6) PP_FAIL("model config: head dim %d must be even and >= 6 (3D RoPE)", d);
     for (int i = 0; i < 3; i++)
         if (c->patch[i] < 1 || c->patch[i] > 64) PP_FAIL("model config: patch sizes must be in [1,64]");
-    if (c->in_dim < 1 || c->out_dim < 1 || c->text_dim < 1 || c->text_len < 1)
-        PP_FAIL("model config: in_dim, out_dim, text_dim and text_len must be positive");
     if (c->freq_dim < 2 || c->freq_dim % 2) PP_FAIL("model config: freq_dim must be even and >= 2");
     if (!(c->eps > 0) || !(c->rope_theta > 1)) PP_FAIL("model config: eps must be > 0 and rope_theta > 1");
     return 0;
@@ -256,17 +266,33 @@ static size_t acts_layout(pp_dit_acts *a, const pp_dit *m, float *base) {
     return cur;
 }
 
+static int check_size(const pp_dit_config *c, int B, int F, int H, int W) {
+    if (B < 1 || F < 1 || H < 1 || W < 1 || B > 65536 || F > 65536 || H > 65536 || W > 65536)
+        PP_FAIL("video size %dx%dx%d (batch %d) must be positive and below 65536", F, H, W, B);
+    if (F % c->patch[0] || H % c->patch[1] || W % c->patch[2])
+        PP_FAIL("video size %d frames x %dx%d is not divisible by the patch %d,%d,%d", F, H, W, c->patch[0],
+                c->patch[1], c->patch[2]);
+    size_t N = pp_mul3_size((size_t)(F / c->patch[0]), (size_t)(H / c->patch[1]), (size_t)(W / c->patch[2]));
+    if (N > INT32_MAX / 2 || pp_mul_size(N, (size_t)B) > INT32_MAX / 2)
+        PP_FAIL("video size %d frames x %dx%d (batch %d) makes more tokens than this build indexes", F, H, W, B);
+    return 0;
+}
+
+size_t pp_dit_acts_bytes_for(const pp_dit *m, int B, int F, int H, int W, int train) {
+    if (check_size(&m->cfg, B, F, H, W)) return SIZE_MAX;
+    const pp_dit_config *c = &m->cfg;
+    pp_dit_acts a = {.B = B, .F = F, .H = H, .W = W, .train = train, .dim = c->dim};
+    a.N = (F / c->patch[0]) * (H / c->patch[1]) * (W / c->patch[2]);
+    size_t floats = acts_layout(&a, m, NULL), rope = (size_t)a.N * (c->dim / c->heads);
+    return pp_mul_size(floats + rope, sizeof(float));
+}
+
 pp_dit_acts *pp_dit_acts_new(const pp_dit *m, int B, int F, int H, int W, int train) {
     const pp_dit_config *c = &m->cfg;
-    if (B < 1 || F < 1 || H < 1 || W < 1) {
-        pp_seterr("video size %dx%dx%d (batch %d) must be positive", F, H, W, B);
-        return NULL;
-    }
-    if (F % c->patch[0] || H % c->patch[1] || W % c->patch[2]) {
-        pp_seterr("video size %d frames x %dx%d is not divisible by the patch %d,%d,%d", F, H, W,
-                  c->patch[0], c->patch[1], c->patch[2]);
-        return NULL;
-    }
+    char what[128];
+    snprintf(what, sizeof what, "the backbone's activations for %d video%s of %d frames of %dx%d", B,
+             B == 1 ? "" : "s", F, W, H);
+    if (check_size(c, B, F, H, W) || pp_mem_check(pp_dit_acts_bytes_for(m, B, F, H, W, train), what)) return NULL;
     pp_dit_acts *a = pp_calloc(1, sizeof *a);
     a->B = B, a->F = F, a->H = H, a->W = W, a->train = train, a->dim = c->dim;
     int gf = F / c->patch[0], gh = H / c->patch[1], gw = W / c->patch[2];
@@ -277,6 +303,14 @@ pp_dit_acts *pp_dit_acts_new(const pp_dit *m, int B, int F, int H, int W, int tr
     acts_layout(a, m, a->arena);
     pp_rope_build(&a->rope, gf, gh, gw, c->dim / c->heads, c->rope_theta);
     return a;
+}
+
+size_t pp_block_acts_bytes_for(const pp_dit *m, int B, int N) {
+    const pp_dit_config *c = &m->cfg;
+    size_t n = 0;
+    pp_block_acts dummy;
+    block_acts_layout(&dummy, NULL, &n, (size_t)B, (size_t)N, (size_t)B * c->text_len, c->dim, c->ffn_dim, c->heads);
+    return pp_mul_size(n, sizeof(float));
 }
 
 pp_block_acts *pp_block_acts_new(const pp_dit *m, const pp_dit_acts *a) {

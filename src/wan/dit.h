@@ -50,8 +50,21 @@ typedef struct {
     pp_dit_block *blocks;
 } pp_dit;
 
-/* Validates the config (heads divide dim, head dim even and >= 6, ...) and declares
- * the backbone's tensors in `table` (which other model parts may share). */
+/* Bounds of a config (a file's config is checked against them before anything is
+ * allocated): Wan2.1-14B (dim 5120, 40 layers, ffn 13824, text 512 x 4096) fits
+ * with room to spare. */
+#define PP_DIT_MAX_DIM 16384
+#define PP_DIT_MAX_HEADS 256
+#define PP_DIT_MAX_LAYERS 256
+#define PP_DIT_MAX_FFN 65536
+#define PP_DIT_MAX_CHANNELS 1024 /* in_dim, out_dim */
+#define PP_DIT_MAX_TEXT_DIM 16384
+#define PP_DIT_MAX_TEXT_LEN 4096
+#define PP_DIT_MAX_FREQ_DIM 4096
+
+/* Validates the config (the bounds above, heads divide dim, head dim even and >= 6,
+ * ...) and declares the backbone's tensors in `table` (which other model parts may
+ * share). */
 int pp_dit_config_check(const pp_dit_config *cfg);
 int pp_dit_init(pp_dit *m, const pp_dit_config *cfg, pp_params *table);
 void pp_dit_free(pp_dit *m);
@@ -65,6 +78,8 @@ double pp_dit_flops(const pp_dit_config *c, int F, int H, int W);
  * train = 0 reuses one layer's buffers (sampling). */
 typedef struct pp_dit_acts pp_dit_acts;
 pp_dit_acts *pp_dit_acts_new(const pp_dit *m, int B, int F, int H, int W, int train);
+/* Bytes pp_dit_acts_new would allocate (SIZE_MAX on overflow or a bad size). */
+size_t pp_dit_acts_bytes_for(const pp_dit *m, int B, int F, int H, int W, int train);
 void pp_dit_acts_free(pp_dit_acts *a);
 size_t pp_dit_acts_bytes(const pp_dit_acts *a);
 
@@ -99,6 +114,7 @@ void pp_dit_embed_backward(const pp_dit *m, const float *P, float *G, pp_dit_act
 /* A transformer block's own activations (the backbone keeps one per layer). */
 typedef struct pp_block_acts pp_block_acts;
 pp_block_acts *pp_block_acts_new(const pp_dit *m, const pp_dit_acts *a);
+size_t pp_block_acts_bytes_for(const pp_dit *m, int B, int N);
 void pp_block_acts_free(pp_block_acts *s);
 /* Declares a backbone-shaped block's tensors under `prefix` ("blocks.3"). */
 void pp_dit_block_declare(pp_dit_block *b, pp_params *t, const char *prefix, int dim, int ffn);
