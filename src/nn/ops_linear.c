@@ -11,6 +11,10 @@
 #include "nn/ops.h"
 #include "nn/ops_util.h"
 
+/* OpenBLAS threads a product of at least 4 * 65536 multiply-adds when called
+ * outside an active parallel region; every product from this size up runs inside
+ * one, so OpenBLAS never threads it (base/threads.h). */
+#define IN_REGION_MNK ((size_t)1 << 16)
 #define PANEL 256   /* rows per row panel */
 #define CPANEL 64   /* columns per column panel */
 #define MIN_ROWS 2048 /* fewer output rows than this: column panels */
@@ -37,7 +41,7 @@ static void panel_of(panels p, int i, int M, int N, int *r0, int *nr, int *c0, i
 void pp_linear_forward(float *out, const float *inp, const float *W, const float *b, int M, int K,
                        int N) {
     panels p = plan(M, N);
-#pragma omp parallel for schedule(dynamic) if ((size_t)M * N * K > PP_PAR_MIN * 64)
+#pragma omp parallel for schedule(dynamic) if ((size_t)M * N * K >= IN_REGION_MNK)
     for (int i = 0; i < p.n; i++) {
         int r0, nr, c0, nc;
         panel_of(p, i, M, N, &r0, &nr, &c0, &nc);
@@ -73,7 +77,7 @@ void pp_linear_backward(float *dinp, float *dW, float *db, const float *dout, co
                         const float *W, int M, int K, int N) {
     panels p = plan(M, K);
     int np = dinp ? p.n : 0, nw = dW ? (N + CPANEL - 1) / CPANEL : 0;
-#pragma omp parallel for schedule(dynamic) if ((size_t)M * N * K > PP_PAR_MIN * 64)
+#pragma omp parallel for schedule(dynamic) if ((size_t)M * N * K >= IN_REGION_MNK)
     for (int i = 0; i < np + nw; i++) {
         if (i < np) {
             int r0, nr, c0, nc;
