@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # install-deps.sh - installs what prophy needs on Debian 12, only what is missing.
-# Build and run: gcc, make, OpenBLAS (OpenMP build), cJSON, libpng, giflib.
+# Build and run: gcc, make, OpenBLAS (OpenMP build), cJSON, libpng, giflib; the tests
+# also use strace (tests/cli_faults.sh slows a checkpoint's writes to kill it mid-write).
 # With --torch also Debian's PyTorch 1.13 and NumPy (for tools/ and bench/ only;
 # the tests never need them).
 set -euo pipefail
-pkgs=(build-essential libopenblas-openmp-dev libcjson-dev libpng-dev libgif-dev)
+pkgs=(build-essential libopenblas-openmp-dev libcjson-dev libpng-dev libgif-dev strace)
 [ "${1:-}" = "--torch" ] && pkgs+=(python3-torch python3-numpy)
 missing=()
 for p in "${pkgs[@]}"; do

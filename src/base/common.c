@@ -204,6 +204,21 @@ int pp_read_file(const char *path, char **data, size_t *len) {
 
 /* ------------------------------------------------------------------ outputs */
 
+/* A process that still runs: it exists and is not a zombie (a killed writer whose
+ * parent has not reaped it yet is gone for our purpose). */
+static int process_alive(long pid) {
+    if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) return 0;
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 1; /* no /proc: trust kill() */
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *close = strrchr(buf, ')'); /* "pid (comm) S ..." */
+    return !(close && close[1] == ' ' && (close[2] == 'Z' || close[2] == 'X'));
+}
+
 /* Removes "<name>.tmp.<pid>[.<n>]" in dir whose process is gone (a killed writer's). */
 static void remove_stale_temps(const char *dir, const char *name) {
     DIR *d = opendir(dir);
@@ -220,7 +235,7 @@ static void remove_stale_temps(const char *dir, const char *name) {
             strtoul(end + 1, &end, 10);
             if (*end) continue;
         }
-        if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        if (pid == (long)getpid() || process_alive(pid)) continue;
         char full[8192];
         if (snprintf(full, sizeof full, "%s/%s", dir, s) < (int)sizeof full) unlink(full);
     }
