@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # install-deps.sh - installs what prophy needs on Debian 12, only what is missing.
-# Build and run: gcc, make, OpenBLAS (OpenMP build), cJSON, libpng, giflib.
+# Build and run: gcc, make, OpenBLAS (OpenMP build), cJSON, libpng, giflib, and
+# FFmpeg's libraries for .mp4 / .webm (Debian's libavcodec includes libx264 and libvpx).
 # With --torch also Debian's PyTorch 1.13 and NumPy (for tools/ and bench/ only;
 # the tests never need them).
 set -euo pipefail
-pkgs=(build-essential libopenblas-openmp-dev libcjson-dev libpng-dev libgif-dev)
+pkgs=(build-essential libopenblas-openmp-dev libcjson-dev libpng-dev libgif-dev
+      libavformat-dev libavcodec-dev libavutil-dev libswscale-dev)
 [ "${1:-}" = "--torch" ] && pkgs+=(python3-torch python3-numpy)
 missing=()
 for p in "${pkgs[@]}"; do
