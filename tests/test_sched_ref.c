@@ -124,7 +124,7 @@ TEST(sched_ref_diffusers) {
     size_t n = (size_t)jnum(mj, "n");
     float *noise = load(&f, "noise", n);
     CHECK(noise != NULL);
-    worst w = {0, 0, 0, "-", "-", "-"};
+    worst w = {-1, -1, -1, "-", "-", "-"};
     int count = 0;
     const cJSON *cfg;
     cJSON_ArrayForEach(cfg, cj) {
