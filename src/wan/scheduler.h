@@ -69,7 +69,7 @@ typedef struct {
 typedef struct pp_sched pp_sched;
 
 /* A scheduler for one sampling run over samples of n floats (n >= 1). UniPC keeps
- * order + 1 buffers of n floats. NULL and one error line on bad input. */
+ * order + 2 buffers of n floats (the x0 history, the last sample, a scratch). NULL and one error line on bad input. */
 pp_sched *pp_sched_new(const pp_sched_config *c, size_t n);
 void pp_sched_free(pp_sched *s);
 /* Rewinds to step 0 (forgets UniPC's history) for another run with the same schedule. */
