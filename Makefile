@@ -14,7 +14,7 @@ else
 ARCH    ?= -march=native
 endif
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(ARCH) $(SAN) -fopenmp -Wall -Wextra -Isrc -MMD -MP
-LDLIBS  += -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas -lcjson -lpng -lgif -lm
+LDLIBS  += -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas -lcjson -lpng -lgif -lavformat -lavcodec -lavutil -lswscale -lm
 LDFLAGS += -fopenmp $(SAN)
 
 BUILD   ?= build

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # install-deps.sh - installs what prophy needs on Debian 12, only what is missing.
-# Build and run: gcc, make, OpenBLAS (OpenMP build), cJSON, libpng, giflib; the tests
-# also use strace (tests/cli_faults.sh slows a checkpoint's writes to kill it mid-write).
-# With --torch also Debian's PyTorch 1.13 and NumPy (for tools/ and bench/ only;
-# the tests never need them).
+# Build and run: gcc, make, OpenBLAS (OpenMP build), cJSON, libpng, giflib, and
+# FFmpeg's libraries for .mp4 / .webm (Debian's libavcodec includes libx264 and libvpx);
+# the tests also use strace (tests/cli_faults.sh slows a checkpoint's writes to kill it
+# mid-write). With --torch also Debian's PyTorch 1.13 and NumPy (for tools/ and bench/
+# only; the tests never need them).
 set -euo pipefail
-pkgs=(build-essential libopenblas-openmp-dev libcjson-dev libpng-dev libgif-dev strace)
+pkgs=(build-essential libopenblas-openmp-dev libcjson-dev libpng-dev libgif-dev
+      libavformat-dev libavcodec-dev libavutil-dev libswscale-dev strace)
 [ "${1:-}" = "--torch" ] && pkgs+=(python3-torch python3-numpy)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,5 +1,5 @@
 /* video.c - pp_video allocation, format dispatch by extension, float conversion.
- * The formats live in video_y4m.c, video_gif.c and video_png.c. */
+ * The formats live in video_y4m.c, video_gif.c, video_png.c and video_av.c (MP4, WebM). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,8 +87,9 @@ static const char *extension(const char *path) {
 
 int pp_video_check_output(const char *path) {
     const char *ext = extension(path);
-    if (strcasecmp(ext, ".y4m") && strcasecmp(ext, ".gif") && strcasecmp(ext, ".png"))
-        PP_FAIL("%s: unknown video extension '%s' (use .y4m, .gif or .png)", path, ext);
+    if (strcasecmp(ext, ".y4m") && strcasecmp(ext, ".gif") && strcasecmp(ext, ".png") && strcasecmp(ext, ".mp4") &&
+        strcasecmp(ext, ".webm"))
+        PP_FAIL("%s: unknown video extension '%s' (use .y4m, .gif, .png, .mp4 or .webm)", path, ext);
     return pp_check_output_dir(path);
 }
 
@@ -99,7 +100,8 @@ int pp_video_write(const pp_video *v, const char *path, int upscale) {
     if (!strcasecmp(ext, ".y4m")) return pp_video_write_y4m(v, path); /* native size: upscale is for viewing */
     if (!strcasecmp(ext, ".gif")) return pp_video_write_gif(v, path, upscale);
     if (!strcasecmp(ext, ".png")) return pp_video_write_png(v, path, upscale);
-    PP_FAIL("%s: unknown video extension '%s' (use .y4m, .gif or .png)", path, ext);
+    if (!strcasecmp(ext, ".mp4") || !strcasecmp(ext, ".webm")) return pp_video_write_av(v, path, upscale, NULL);
+    PP_FAIL("%s: unknown video extension '%s' (use .y4m, .gif, .png, .mp4 or .webm)", path, ext);
 }
 
 int pp_video_read(pp_video *v, const char *path) {
@@ -107,7 +109,9 @@ int pp_video_read(pp_video *v, const char *path) {
     const char *ext = extension(path);
     if (!strcasecmp(ext, ".y4m")) return pp_video_read_y4m(v, path);
     if (!strcasecmp(ext, ".png")) return pp_video_read_png(v, path);
-    PP_FAIL("%s: cannot read '%s' videos (use .y4m or a PNG frame pattern such as f_%%03d.png)", path, ext);
+    if (!strcasecmp(ext, ".mp4") || !strcasecmp(ext, ".webm")) return pp_video_read_av(v, path);
+    PP_FAIL("%s: cannot read '%s' videos (use .y4m, .mp4, .webm or a PNG frame pattern such as f_%%03d.png)", path,
+            ext);
 }
 
 /* Layout: x[c][f][h][w]; x = u / 127.5 - 1. */

@@ -1,7 +1,8 @@
 /* video.h - 8-bit RGB videos in memory and on disk.
  * Formats by extension: .y4m (read/write, 4:4:4), .gif (write, looping),
  * .png (write: one PNG per frame when the path has a printf pattern such as
- * out_%03d.png, else a single PNG strip of all frames; read: a %d pattern). */
+ * out_%03d.png, else a single PNG strip of all frames; read: a %d pattern),
+ * .mp4 (H.264) and .webm (VP9) through FFmpeg (read/write, lossy; see video_av.c). */
 #ifndef PP_VIDEO_H
 #define PP_VIDEO_H
 #include <stdint.h>
@@ -17,11 +18,11 @@ void pp_video_free(pp_video *v);
 static inline uint8_t *pp_video_frame(const pp_video *v, int f) {
     return v->rgb + (size_t)f * v->height * v->width * 3;
 }
-/* Write by extension; upscale >= 1 enlarges each pixel (nearest) for viewing (GIF/PNG only). */
+/* Write by extension; upscale >= 1 enlarges each pixel (nearest) for viewing (GIF/PNG/MP4/WebM). */
 int pp_video_write(const pp_video *v, const char *path, int upscale);
 /* Checks, before any work is done, that `path` names a format pp_video_write knows. */
 int pp_video_check_output(const char *path);
-/* Read a .y4m or a PNG frame pattern (out_%03d.png). */
+/* Read a .y4m, .mp4, .webm or a PNG frame pattern (out_%03d.png). */
 int pp_video_read(pp_video *v, const char *path);
 
 /* float <-> uint8: x in [-1,1] (the model's pixel space) <-> [0,255] */

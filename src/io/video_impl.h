@@ -31,4 +31,9 @@ int pp_video_read_y4m(pp_video *v, const char *path);
 int pp_video_write_gif(const pp_video *v, const char *path, int upscale);
 int pp_video_write_png(const pp_video *v, const char *path, int upscale);
 int pp_video_read_png(pp_video *v, const char *pattern);
+/* MP4 (H.264) / WebM (VP9) through FFmpeg, see video_av.c. encoder: NULL for the
+ * preferred one the library has, or one of "libx264", "mpeg4" (.mp4), "libvpx-vp9",
+ * "libvpx" (.webm). The reader takes anything FFmpeg decodes. */
+int pp_video_write_av(const pp_video *v, const char *path, int upscale, const char *encoder);
+int pp_video_read_av(pp_video *v, const char *path);
 #endif
