@@ -15,8 +15,9 @@
  *    wider / taller than the video. VP9 and VP8 code odd sizes as they are.
  *  - Frame rate: v->fps as a rational (av_d2q), frame i at pts i.
  *  - upscale >= 1 enlarges each pixel (nearest) first, as for GIF and PNG.
- *  - Atomic: written to PATH.tmp.<pid> (muxer chosen by name, not by that file's
- *    extension), fsync'd, renamed over PATH; on error the temporary file is removed.
+ *  - Atomic: written to the temporary of pp_out_open (muxer chosen by name, not by
+ *    that file's extension), fsync'd, renamed over PATH; on error the temporary
+ *    file is removed.
  * Reading: any container / codec this FFmpeg decodes, the best video stream, every
  * decoded frame converted to RGB24 honouring the stream's matrix and range tags
  * (untagged: BT.601 limited). The frame rate is FFmpeg's guess (avg_frame_rate, else
@@ -205,9 +206,9 @@ int pp_video_write_av(const pp_video *v, const char *path, int upscale, const ch
     int W = w, H = h; /* coded size */
     if (!ei->odd_ok) W += w & 1, H += h & 1;
 
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        PP_FAIL("%s: path too long", path);
+    pp_out_file out;
+    if (pp_out_open(&out, path)) return -1;
+    const char *tmp = out.tmp;
     av_out o = {.path = path};
     AVFrame *frame = NULL;
     struct SwsContext *sws = NULL;
@@ -263,12 +264,11 @@ int pp_video_write_av(const pp_video *v, const char *path, int upscale, const ch
     o.st->avg_frame_rate = fr;
     r = avio_open(&o.oc->pb, tmp, AVIO_FLAG_WRITE);
     if (r < 0) {
-        char what[4200];
+        char what[4400];
         snprintf(what, sizeof what, "cannot create the temporary file %s", tmp);
         av_err(path, what, r);
         goto done;
     }
-    created = 1;
     AVDictionary *mux_opts = NULL;
     if (!webm) av_dict_set(&mux_opts, "movflags", "+faststart", 0);
     r = avformat_write_header(o.oc, &mux_opts);
@@ -328,22 +328,11 @@ int pp_video_write_av(const pp_video *v, const char *path, int upscale, const ch
         av_err(tmp, "write failed", r);
         goto done;
     }
-    int fd = open(tmp, O_RDONLY);
-    if (fd < 0 || fsync(fd) != 0) {
-        pp_seterr("%s: sync failed: %s", tmp, strerror(errno));
-        if (fd >= 0) close(fd);
-        goto done;
-    }
-    close(fd);
-    if (rename(tmp, path) != 0) {
-        pp_seterr("%s: rename failed: %s", path, strerror(errno));
-        goto done;
-    }
-    created = 0;
-    ok = 0;
+    created = 1; /* written: pp_out_commit syncs and renames it */
+    ok = pp_out_commit(&out);
 done:
     if (o.oc && o.oc->pb) avio_closep(&o.oc->pb);
-    if (created) unlink(tmp);
+    if (!created) pp_out_abort(&out);
     avformat_free_context(o.oc);
     avcodec_free_context(&o.ctx);
     av_packet_free(&o.pkt);
@@ -424,6 +413,9 @@ int pp_video_read_av(pp_video *v, const char *path) {
         pp_seterr("%s: out of memory", path);
         goto done;
     }
+    int fd = pp_open_input(path); /* a regular file: never a FIFO or a device */
+    if (fd < 0) goto done;
+    close(fd);
     int r = avformat_open_input(&fc, path, NULL, NULL);
     if (r < 0) {
         av_err(path, "cannot open", r);
