@@ -5,34 +5,35 @@
 . tests/cli_lib.sh
 T=$CLI_TMP
 # a model big enough that a checkpoint takes a moment to write (10 MB)
-RUN="--batch 4 --dim 96 --layers 4 --heads 4 --ffn 384 --video-frames 8 -W 32 -H 32 --patch 2,4,4 --steps 14 --ckpt-every 2 -q -t 2 -s 5"
+RUN="--batch 4 --dim 96 --layers 4 --heads 4 --ffn 384 --video-frames 8 -W 32 -H 32 --patch 2,4,4 --steps 16 --ckpt-every 2 -q -t 2 -s 5"
 
 expect_ok   "a run never interrupted" $PROPHY train $RUN -o $T/a.safetensors
 
 # start, or resume from the last checkpoint if there is one ($1: a command to run it under)
 train_b() {
-    if [ -s $T/b.safetensors.ckpt ]; then $1 $PROPHY train $RUN --resume $T/b.safetensors.ckpt -o $T/b.safetensors
-    else $1 $PROPHY train $RUN -o $T/b.safetensors; fi
+    if [ -s $T/b.safetensors.ckpt ]; then $1 $PROPHY train $RUN --log $T/b.csv --resume $T/b.safetensors.ckpt -o $T/b.safetensors
+    else $1 $PROPHY train $RUN --log $T/b.csv -o $T/b.safetensors; fi
 }
 kill_b() { pkill -9 -f -- "-o $T/b.safetensors" 2>/dev/null; }
-kill_after() { # $1 seconds
+logged_step() { tail -n 1 $T/b.csv 2>/dev/null | cut -d, -f1 | grep -E '^[0-9]+$' || echo 0; }
+kill_at_step() { # kill once the log reaches step $1 (a moment between two checkpoints)
     train_b 2>/dev/null & local pid=$!
-    sleep "$1"; kill_b; wait $pid 2>/dev/null
+    while kill -0 $pid 2>/dev/null && [ "$(logged_step)" -lt "$1" ]; do sleep 0.01; done
+    kill_b; wait $pid 2>/dev/null
 }
 kill_in_write() { # kill while a checkpoint's temporary file is being written
     local slow= # with strace, every write but the first waits 0.5 s: a wide window
     strace -qq -o /dev/null true 2>/dev/null && slow="strace -f -qq -o /dev/null -e trace=write -e inject=write:delay_enter=500000:when=2+"
     train_b "$slow" 2>/dev/null & local pid=$!
-    local i=0
-    while [ $i -lt 20000 ] && kill -0 $pid 2>/dev/null; do
+    while kill -0 $pid 2>/dev/null; do
         if ls $T | grep -q "b.safetensors.ckpt.tmp."; then kill_b; break; fi
-        i=$((i + 1))
     done
     wait $pid 2>/dev/null
 }
-kill_after 1.5
-check       "kill 1: a checkpoint survives" '[ -s $T/b.safetensors.ckpt ]'
-kill_after 1.0
+kill_at_step 3
+check       "kill 1 (step 3): the checkpoint of step 2 survives" '[ -s $T/b.safetensors.ckpt ]'
+kill_at_step 7
+check       "kill 2 (step 7): a later checkpoint survives" '[ -s $T/b.safetensors.ckpt ] && [ "$(logged_step)" -ge 6 ]'
 kill_in_write
 check       "kill 3 came while a checkpoint was written (its temporary is left)" 'ls $T | grep -q "b.safetensors.ckpt.tmp."'
 expect_ok   "the checkpoint left by the kills is whole" $PROPHY inspect $T/b.safetensors.ckpt
