@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch reference of the assembled ProPhy model (src/prophy_model.h): the small
+"""PyTorch reference of the assembled ProPhy model (src/prophy/model.h): the small
 text encoder, the Wan2.1 backbone of tools/wan_dit.py, and the physical branch
 (SEB, Physical Blocks with zero-initialisable injections, top-k REB), with the
 four losses.  Writes tests/fixtures/prophy_ref.safetensors, which

@@ -1,6 +1,6 @@
 """A small, pure-torch reference of the Wan2.1 video DiT (text-to-video backbone).
 
-Written for prophy as the ground truth its C model (src/dit.c) is tested against.
+Written for prophy as the ground truth its C model (src/wan/dit.c) is tested against.
 The math and the parameter names follow Wan2.1's `wan/modules/model.py`
 (WanModel); everything else (batching without padding, float64 support, the
 training/sampling helpers) is ours.

@@ -34,10 +34,9 @@ static int column(const char *header, const char *name) {
 static void push(curve *c, float s, float l, float d) {
     if (c->n == c->cap) {
         c->cap = c->cap ? 2 * c->cap : 1024;
-        c->step = realloc(c->step, (size_t)c->cap * sizeof(float));
-        c->loss = realloc(c->loss, (size_t)c->cap * sizeof(float));
-        c->diff = realloc(c->diff, (size_t)c->cap * sizeof(float));
-        if (!c->step || !c->loss || !c->diff) { fprintf(stderr, "prophy: out of memory\n"); exit(1); }
+        c->step = pp_realloc(c->step, (size_t)c->cap * sizeof(float));
+        c->loss = pp_realloc(c->loss, (size_t)c->cap * sizeof(float));
+        c->diff = pp_realloc(c->diff, (size_t)c->cap * sizeof(float));
     }
     c->step[c->n] = s, c->loss[c->n] = l, c->diff[c->n] = d, c->n++;
 }

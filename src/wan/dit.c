@@ -575,10 +575,7 @@ void pp_dit_embed_backward(const pp_dit *m, const float *P, float *G, pp_dit_act
 }
 
 static void require_train(const pp_dit_acts *a) {
-    if (!a->train) {
-        fprintf(stderr, "prophy: internal error: a backward needs activations made with train=1\n");
-        abort();
-    }
+    if (!a->train) pp_fatal("internal error: a backward needs activations made with train=1");
 }
 
 void pp_dit_backward_begin(const pp_dit *m, pp_dit_acts *a) {
