@@ -133,6 +133,7 @@ static int rig_make(bench_rig *r, const pp_speed_args *a) {
     pp_rng rng;
     pp_rng_seed(&rng, 1);
     pp_prophy_init_weights(&r->m, r->m.params, &rng);
+    if (a->stage2) pp_prophy_freeze_backbone(&r->m, 1, 1);
     const pp_param *p = pp_params_find(&r->m.table, "head.head.weight");
     pp_rng_fill_normal(&rng, r->m.params + p->offset, p->numel, 0.02f);
     int B = a->batch, L = a->c.text_len, N = (a->frames / a->c.patch[0]) * (a->size / a->c.patch[1]) *

@@ -12,6 +12,7 @@ typedef struct {
     pp_dit_config c;
     int frames, size, batch, iters, warmup;
     const char *branch; /* NULL: the backbone alone; none|seb|reb|full: the whole ProPhy model */
+    int stage2;         /* branch rigs: backbone and text encoder frozen, as stage 2 trains */
 } pp_speed_args;
 
 typedef struct {

@@ -36,11 +36,16 @@ static int parse(bench_args *a, int argc, char **argv) {
     pp_dit_config *c = &a->s.c;
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i], *v;
+        if (!strcmp(f, "--stage2")) {
+            a->s.stage2 = 1;
+            continue;
+        }
         if (!strcmp(f, "-h") || !strcmp(f, "--help")) {
             printf("usage: prophy bench --dim D --layers L --heads H --ffn F --frames T --size S --patch t,h,w\n"
                    "                    --batch B --threads N [--iters 5 --warmup 1 --in-dim 3 --out-dim 3\n"
                    "                    --text-len 16 --text-dim 64 --freq-dim 256]\n"
-                   "                    [--branch none|seb|reb|full: the whole ProPhy model instead]\n");
+                   "                    [--branch none|seb|reb|full: the whole ProPhy model instead]\n"
+                   "                    [--stage2: with --branch, the backbone and text encoder frozen]\n");
             return 2;
         }
         if (!(v = cli_value(argc, argv, &i))) return 1;
@@ -98,11 +103,11 @@ static void print_backbone(const bench_args *a, const pp_speed_result *r) {
 static void print_branch(const bench_args *a, const pp_speed_result *r) {
     const pp_dit_config *c = &a->s.c;
     double fl = r->flops_forward, B = a->s.batch;
-    printf("{\"impl\":\"prophy\",\"branch\":\"%s\",\"threads\":%d,\"dim\":%d,\"layers\":%d,\"M\":%d,"
+    printf("{\"impl\":\"prophy\",\"branch\":\"%s\",\"stage2\":%d,\"threads\":%d,\"dim\":%d,\"layers\":%d,\"M\":%d,"
            "\"heads\":%d,\"ffn\":%d,\"frames\":%d,\"size\":%d,\"patch\":\"%d,%d,%d\",\"batch\":%d,"
            "\"params\":%zu,\"train_samples_per_s\":%.3f,\"forward_samples_per_s\":%.3f,"
            "\"gflops_train\":%.2f,\"gflops_forward\":%.2f,",
-           r->branch, pp_get_threads(), c->dim, c->layers, r->M, c->heads, c->ffn_dim, a->s.frames, a->s.size,
+           r->branch, a->s.stage2, pp_get_threads(), c->dim, c->layers, r->M, c->heads, c->ffn_dim, a->s.frames, a->s.size,
            c->patch[0], c->patch[1], c->patch[2], a->s.batch, r->params, B / r->train_s, B / r->forward_s,
            3 * fl * B / r->train_s / 1e9, fl * B / r->forward_s / 1e9);
     print_machine(3 * fl * B / r->train_s / 1e9);

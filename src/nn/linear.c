@@ -16,7 +16,7 @@ void pp_lin_forward(const float *P, pp_lin l, float *out, const float *in, int M
 }
 
 void pp_lin_backward(const float *P, float *G, pp_lin l, float *din, const float *dout, const float *in, int M) {
-    pp_linear_backward(din, G + l.w, G + l.b, dout, in, P + l.w, M, l.in, l.out);
+    pp_linear_backward(din, G ? G + l.w : NULL, G ? G + l.b : NULL, dout, in, P + l.w, M, l.in, l.out);
 }
 
 void pp_lin_zero(float *P, pp_lin l) {

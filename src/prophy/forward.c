@@ -12,9 +12,7 @@ struct pp_prophy_acts {
     size_t TC;               /* T*C floats of one stream */
     pp_dit_acts *dit;
     pp_text_acts text;
-    pp_block_acts **bb;      /* [layers] (train) or [1] shared by every block */
-    int nbb;
-    pp_block_acts **pbs;     /* [npb] (train) or NULL (bb[0] shared) */
+    pp_block_acts **pbs;     /* [npb] (train) or NULL (the backbone's shared set) */
     float *z;                /* branch streams: [npb+1] (train) or [2] x [T,C] */
     float *tmp, *r;          /* [T,C]: an injection's output; the REB's output */
     float *pooled, *dpooled; /* [B,text_dim] */
@@ -45,7 +43,7 @@ size_t pp_prophy_acts_bytes_for(const pp_prophy *m, int B, int F, int H, int W, 
     size_t dit = pp_dit_acts_bytes_for(&m->dit, B, F, H, W, train);
     if (dit == SIZE_MAX) return SIZE_MAX;
     size_t N = (size_t)(F / d->patch[0]) * (H / d->patch[1]) * (W / d->patch[2]);
-    size_t nblocks = train ? (size_t)d->layers + pp_prophy_n_pb(c) : 1;
+    size_t nblocks = train ? (size_t)pp_prophy_n_pb(c) : 0; /* the backbone's are in dit */
     size_t block = pp_block_acts_bytes_for(&m->dit, B, (int)N);
     size_t TC = (size_t)B * N * d->dim, vox = (size_t)F * H * W;
     size_t streams = (train ? (size_t)pp_prophy_n_pb(c) + 1 : 2) + 2 + (train ? 3 : 0); /* z, tmp, r, dS, dZ, dr */
@@ -69,9 +67,6 @@ pp_prophy_acts *pp_prophy_acts_new(const pp_prophy *m, int B, int F, int H, int 
     a->npb = pp_prophy_n_pb(c);
     a->TC = (size_t)B * a->N * c->base.dit.dim;
     pp_text_acts_alloc(&a->text, &c->text, B);
-    a->nbb = train ? c->base.dit.layers : 1;
-    a->bb = pp_calloc((size_t)a->nbb, sizeof *a->bb);
-    for (int i = 0; i < a->nbb; i++) a->bb[i] = pp_block_acts_new(&m->dit, d);
     if (train && a->npb) {
         a->pbs = pp_calloc((size_t)a->npb, sizeof *a->pbs);
         for (int j = 0; j < a->npb; j++) a->pbs[j] = pp_block_acts_new(&m->dit, d);
@@ -88,9 +83,8 @@ void pp_prophy_acts_free(pp_prophy_acts *a) {
     if (!a) return;
     pp_dit_acts_free(a->dit);
     pp_text_acts_free(&a->text);
-    for (int i = 0; i < a->nbb; i++) pp_block_acts_free(a->bb[i]);
     for (int j = 0; a->pbs && j < a->npb; j++) pp_block_acts_free(a->pbs[j]);
-    free(a->bb), free(a->pbs);
+    free(a->pbs);
     pp_seb_acts_free(&a->seb);
     pp_reb_acts_free(&a->reb);
     float *bufs[] = {a->z, a->tmp, a->r, a->pooled, a->dpooled, a->dS, a->dZ, a->dr,
@@ -106,8 +100,12 @@ const int *pp_prophy_acts_sel(const pp_prophy_acts *a) { return a->reb.imem ? a-
 
 static float *S(const pp_prophy_acts *a, int l) { return pp_dit_stream(a->dit, l); }
 static float *Z(const pp_prophy_acts *a, int j) { return a->z + (size_t)(a->train ? j : j % 2) * a->TC; }
-static pp_block_acts *bb_acts(const pp_prophy_acts *a, int l) { return a->bb[a->train ? l : 0]; }
-static pp_block_acts *pb_acts(const pp_prophy_acts *a, int j) { return a->train ? a->pbs[j] : a->bb[0]; }
+/* the backbone's blocks run on the backbone's own activations; the Physical Blocks
+ * on theirs when training, on the backbone's shared set when sampling */
+static pp_block_acts *bb_acts(const pp_prophy_acts *a, int l) { return pp_dit_block_acts(a->dit, l); }
+static pp_block_acts *pb_acts(const pp_prophy_acts *a, int j) {
+    return a->train ? a->pbs[j] : pp_dit_block_acts(a->dit, 0);
+}
 
 /* ------------------------------------------------------------------ forward */
 
@@ -206,21 +204,38 @@ static void branch_input_backward(const pp_prophy *m, const float *P, float *G, 
     pp_seb_backward(&m->seb, P, G, &a->seb, a->dS, a->dpooled, a->dZ, drho_s, a->pooled);
 }
 
+/* 1 when every tensor of the part is frozen: the backbone (neither branch nor
+ * text encoder) or the text encoder */
+static int part_frozen(const pp_prophy *m, int text) {
+    for (int i = 0; i < m->table.n; i++) {
+        const pp_param *p = &m->table.p[i];
+        int is_text = !strncmp(p->name, "text_encoder.", 13), is_branch = !strncmp(p->name, "branch.", 7);
+        if (!p->frozen && (text ? is_text : !is_text && !is_branch)) return 0;
+    }
+    return 1;
+}
+
 void pp_prophy_backward(const pp_prophy *m, const float *P, float *G, pp_prophy_acts *a,
                         const float *dout, const float *drho_s, const float *drho_r) {
     const pp_prophy_config *c = &m->cfg;
     int L = c->text.ctx, d = c->text.dim;
+    /* a frozen part gets no weight gradients (stage 2 spends nothing on them);
+     * the gradient still flows through it to what trains */
+    int text_frozen = part_frozen(m, 1);
+    float *Gbb = part_frozen(m, 0) ? NULL : G;
     pp_dit_backward_begin(&m->dit, a->dit);
-    pp_dit_head_backward(&m->dit, P, G, a->dit, dout, a->dS);
+    pp_dit_head_backward(&m->dit, P, Gbb, a->dit, dout, a->dS);
     memset(a->dZ, 0, a->TC * sizeof(float));
     memset(a->dpooled, 0, (size_t)a->B * d * sizeof(float));
     for (int j = c->base.dit.layers - 1; j >= 0; j--) {
         if (j < a->npb) pb_backward(m, P, G, a, j, drho_r);
-        pp_dit_block_backward(&m->dit, P, G, &m->dit.blocks[j], a->dit, bb_acts(a, j), S(a, j), a->dS);
+        pp_dit_block_backward(&m->dit, P, Gbb, &m->dit.blocks[j], a->dit, bb_acts(a, j), S(a, j), a->dS);
     }
     if (a->npb) branch_input_backward(m, P, G, a, drho_s);
+    if (!Gbb && text_frozen) return; /* nothing below the blocks trains */
     memset(a->dctx, 0, (size_t)a->B * L * d * sizeof(float));
-    pp_dit_embed_backward(&m->dit, P, G, a->dit, a->dS, a->dctx);
+    pp_dit_embed_backward(&m->dit, P, Gbb, a->dit, a->dS, text_frozen ? NULL : a->dctx);
+    if (text_frozen) return;
     if (a->npb && pp_prophy_has_seb(c)) pool_backward(a->dctx, a->dpooled, a->text.ids, a->B, L, d);
     pp_text_encoder_backward(&m->te, P, G, a->dctx, &a->text);
 }

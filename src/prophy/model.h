@@ -120,7 +120,9 @@ int pp_prophy_forward(const pp_prophy *m, const float *P, pp_prophy_acts *a, con
                       const float *t, const int *ids, float *out);
 /* Accumulates d(loss)/d(params) into G given dout [B,out,F,H,W] and the auxiliary
  * losses' gradients w.r.t. the router weights: drho_s [B,E_s], drho_r [T,E_r]
- * (either may be NULL). Gradients flow through frozen tensors too. */
+ * (either may be NULL). A frozen backbone or text encoder (every tensor of it
+ * frozen) gets no weight gradients: its slots in G are left as they were, and the
+ * gradient still flows through it to what trains. */
 void pp_prophy_backward(const pp_prophy *m, const float *P, float *G, pp_prophy_acts *a,
                         const float *dout, const float *drho_s, const float *drho_r);
 

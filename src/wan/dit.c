@@ -340,6 +340,8 @@ void pp_dit_acts_free(pp_dit_acts *a) {
 
 size_t pp_dit_acts_bytes(const pp_dit_acts *a) { return a->arena_floats * sizeof(float); }
 
+pp_block_acts *pp_dit_block_acts(pp_dit_acts *a, int l) { return &a->L[a->train ? l : 0]; }
+
 /* ------------------------------------------------------------------ forward */
 
 float *pp_dit_stream(const pp_dit_acts *a, int l) {
@@ -453,6 +455,9 @@ void pp_dit_forward(const pp_dit *m, const float *P, pp_dit_acts *a, const float
 
 static void zero(float *p, size_t n) { memset(p, 0, n * sizeof(float)); }
 
+/* a parameter's gradient, or NULL when no gradients are wanted (G NULL) */
+static float *gview(float *G, size_t off) { return G ? G + off : NULL; }
+
 /* dx: in = d(loss)/d(block output), out = d(loss)/d(xb) (residual + LN path) */
 static void ffn_backward(const pp_dit *m, const float *P, float *G, pp_dit_acts *a,
                          const pp_dit_block *b, layer_acts *s, float *dx) {
@@ -482,14 +487,14 @@ static void cross_attn_backward(const pp_dit *m, const float *P, float *G, pp_di
     zero(a->gq, nd), zero(a->gk, ld), zero(a->gv, ld);
     pp_attention_backward(a->gq, a->gk, a->gv, a->go, s->qc, s->kc, s->vc, s->oc, s->lsec, B, N, L, H, dim / H);
     zero(a->gq2, nd);
-    pp_rmsnorm_backward(a->gq2, G + b->ca_norm_q, a->gq, s->qclin, s->rqc, P + b->ca_norm_q, BN, dim);
+    pp_rmsnorm_backward(a->gq2, gview(G, b->ca_norm_q), a->gq, s->qclin, s->rqc, P + b->ca_norm_q, BN, dim);
     zero(a->gh, nd);
     pp_lin_backward(P, G, b->ca_q, a->gh, a->gq2, s->h3, BN);
     zero(a->gk2, ld);
-    pp_rmsnorm_backward(a->gk2, G + b->ca_norm_k, a->gk, s->kclin, s->rkc, P + b->ca_norm_k, BL, dim);
+    pp_rmsnorm_backward(a->gk2, gview(G, b->ca_norm_k), a->gk, s->kclin, s->rkc, P + b->ca_norm_k, BL, dim);
     pp_lin_backward(P, G, b->ca_k, a->gcemb, a->gk2, a->cemb, BL);
     pp_lin_backward(P, G, b->ca_v, a->gcemb, a->gv, a->cemb, BL);
-    pp_layernorm_backward(dx, G + b->norm3_w, G + b->norm3_b, a->gh, s->xa, s->mean3, s->rstd3,
+    pp_layernorm_backward(dx, gview(G, b->norm3_w), gview(G, b->norm3_b), a->gh, s->xa, s->mean3, s->rstd3,
                           P + b->norm3_w, BN, dim);
 }
 
@@ -508,8 +513,8 @@ static void self_attn_backward(const pp_dit *m, const float *P, float *G, pp_dit
     pp_rope_backward(a->gq, a->gq, &a->rope, B, H);
     pp_rope_backward(a->gk, a->gk, &a->rope, B, H);
     zero(a->gq2, nd), zero(a->gk2, nd);
-    pp_rmsnorm_backward(a->gq2, G + b->sa_norm_q, a->gq, s->qlin, s->rq, P + b->sa_norm_q, BN, dim);
-    pp_rmsnorm_backward(a->gk2, G + b->sa_norm_k, a->gk, s->klin, s->rk, P + b->sa_norm_k, BN, dim);
+    pp_rmsnorm_backward(a->gq2, gview(G, b->sa_norm_q), a->gq, s->qlin, s->rq, P + b->sa_norm_q, BN, dim);
+    pp_rmsnorm_backward(a->gk2, gview(G, b->sa_norm_k), a->gk, s->klin, s->rk, P + b->sa_norm_k, BN, dim);
     zero(a->gh, nd);
     pp_lin_backward(P, G, b->sa_q, a->gh, a->gq2, s->h1, BN);
     pp_lin_backward(P, G, b->sa_k, a->gh, a->gk2, s->h1, BN);
@@ -527,7 +532,7 @@ void pp_dit_block_backward(const pp_dit *m, const float *P, float *G, const pp_d
     self_attn_backward(m, P, G, a, b, s, xin, dx);
     for (int i = 0; i < a->B; i++) /* d modulation = sum over the batch; d e0 per sample */
         for (size_t j = 0; j < six; j++) {
-            G[b->modulation + j] += a->dmod[i * six + j];
+            if (G) G[b->modulation + j] += a->dmod[i * six + j];
             a->ge0[i * six + j] += a->dmod[i * six + j];
         }
 }
@@ -547,7 +552,7 @@ void pp_dit_head_backward(const pp_dit *m, const float *P, float *G, pp_dit_acts
     for (int i = 0; i < B; i++)
         for (int j = 0; j < 2 * dim; j++) {
             float g = a->ghmod[(size_t)i * 2 * dim + j];
-            G[m->head_mod + j] += g;
+            if (G) G[m->head_mod + j] += g;
             a->ge[(size_t)i * dim + j % dim] += g;
         }
 }

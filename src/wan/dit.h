@@ -106,13 +106,18 @@ void pp_dit_embed_forward(const pp_dit *m, const float *P, pp_dit_acts *a, const
 void pp_dit_head_forward(const pp_dit *m, const float *P, pp_dit_acts *a, float *out);
 /* Zeroes the accumulators of d(e0) and d(text embedding) before a backward. */
 void pp_dit_backward_begin(const pp_dit *m, pp_dit_acts *a);
-/* Writes d(loss)/d(stream at the last boundary) into dh [B*N, dim]. */
+/* Writes d(loss)/d(stream at the last boundary) into dh [B*N, dim]; G NULL: no
+ * parameter gradients (a frozen backbone). */
 void pp_dit_head_backward(const pp_dit *m, const float *P, float *G, pp_dit_acts *a, const float *dout, float *dh);
 void pp_dit_embed_backward(const pp_dit *m, const float *P, float *G, pp_dit_acts *a, const float *dh0,
                            float *dctx);
 
 /* A transformer block's own activations (the backbone keeps one per layer). */
 typedef struct pp_block_acts pp_block_acts;
+/* The backbone's own activations of block l (train = 1), or the one set every
+ * block shares (train = 0): a wrapper runs the backbone's blocks on these instead
+ * of allocating its own. */
+pp_block_acts *pp_dit_block_acts(pp_dit_acts *a, int l);
 pp_block_acts *pp_block_acts_new(const pp_dit *m, const pp_dit_acts *a);
 size_t pp_block_acts_bytes_for(const pp_dit *m, int B, int N);
 void pp_block_acts_free(pp_block_acts *s);
@@ -124,7 +129,8 @@ void pp_dit_block_init(const pp_dit_block *b, int dim, float *P, pp_rng *r);
 void pp_dit_block_forward(const pp_dit *m, const float *P, const pp_dit_block *b, pp_dit_acts *a,
                           pp_block_acts *s, const float *xin, float *xout);
 /* dx: in = d/d(xout); out (in place) = d/d(xin). Accumulates b's parameter
- * gradients into G, and d(e0), d(text embedding) into a's accumulators. */
+ * gradients into G (G NULL: none, for a frozen block), and d(e0), d(text
+ * embedding) into a's accumulators. */
 void pp_dit_block_backward(const pp_dit *m, const float *P, float *G, const pp_dit_block *b,
                            pp_dit_acts *a, pp_block_acts *s, const float *xin, float *dx);
 
