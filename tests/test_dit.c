@@ -56,9 +56,10 @@ typedef struct {
     size_t nout, nx, nctx;
 } rig;
 
-static void rig_make(rig *g, int B, int F, int H, int W) {
+static void rig_make_fe(rig *g, int B, int F, int H, int W, int frame_emb) {
     memset(g, 0, sizeof *g);
     g->c = tiny_config();
+    g->c.frame_emb = frame_emb;
     g->B = B, g->F = F, g->H = H, g->W = W;
     pp_dit_init(&g->m, &g->c, &g->t);
     pp_rng r;
@@ -78,6 +79,8 @@ static void rig_make(rig *g, int B, int F, int H, int W) {
     pp_rng_fill_normal(&r, g->r, g->nout, 1.0f);
     for (int b = 0; b < B; b++) g->tt[b] = 1000.0f * pp_rng_uniform(&r);
 }
+
+static void rig_make(rig *g, int B, int F, int H, int W) { rig_make_fe(g, B, F, H, W, 0); }
 
 static void rig_free(rig *g) {
     float *bufs[] = {g->P, g->G, g->x, g->tt, g->ctx, g->dctx, g->out, g->r};
@@ -130,9 +133,9 @@ static int check_dir(rig *g, pp_dit_acts *a, const char *name, float *p, const f
     return bad;
 }
 
-TEST(dit_gradcheck_every_tensor) {
+static void gradcheck_case(int frame_emb) {
     rig g;
-    rig_make(&g, 2, 2, 4, 4);
+    rig_make_fe(&g, 2, 2, 4, 4, frame_emb);
     pp_dit_acts *a = pp_dit_acts_new(&g.m, g.B, g.F, g.H, g.W, 1);
     rig_loss(&g, a);
     pp_dit_backward(&g.m, g.P, g.G, a, g.r, g.dctx);
@@ -145,6 +148,29 @@ TEST(dit_gradcheck_every_tensor) {
     }
     bad += check_dir(&g, a, "context", g.ctx, g.dctx, g.nctx, &r); /* joint text-encoder training */
     CHECK_MSG(bad == 0, "%d of %d tensors disagree", bad, g.t.n + 1);
+    pp_dit_acts_free(a);
+    rig_free(&g);
+}
+
+TEST(dit_gradcheck_every_tensor) { gradcheck_case(0); }
+
+/* the learned frame embedding: its gradient, that it tells frames apart, and
+ * that a video with more token frames than it covers is refused */
+TEST(dit_frame_embedding) {
+    gradcheck_case(3);
+    rig g;
+    rig_make_fe(&g, 1, 2, 4, 4, 3);
+    CHECK(pp_params_find(&g.t, "frame_embedding.weight") != NULL);
+    pp_dit_acts *a = pp_dit_acts_new(&g.m, 1, 2, 4, 4, 0);
+    pp_dit_forward(&g.m, g.P, a, g.x, g.tt, g.ctx, g.out);
+    float *o1 = pp_alloc_floats(g.nout);
+    memcpy(o1, g.out, g.nout * sizeof(float));
+    float *fe = g.P + pp_params_find(&g.t, "frame_embedding.weight")->offset;
+    memset(fe + 24, 0, 24 * sizeof(float)); /* frame 1's embedding changes: only what it reaches does */
+    pp_dit_forward(&g.m, g.P, a, g.x, g.tt, g.ctx, g.out);
+    CHECK(pp_rel_err(o1, g.out, g.nout) > 1e-4);
+    CHECK(pp_dit_acts_new(&g.m, 1, 4, 4, 4, 0) == NULL && strstr(pp_lasterr(), "frame embedding covers 3"));
+    pp_free_aligned(o1);
     pp_dit_acts_free(a);
     rig_free(&g);
 }

@@ -23,9 +23,10 @@ static void usage(void) {
            "  --text-layers N          text encoder layers (2)     --plot FILE.png  loss curve (MODEL.loss.png)\n"
            "  --steps N                optimiser steps (1000)      --batch B   batch size (8)\n"
            "  --lr X --warmup N --wd X --clip X --ema X            AdamW (1e-3, 50, 0.01, 1.0, 0 = off)\n"
-           "  --s-dist logit-normal|uniform --s-shift X           flow-matching time sampling\n"
+           "  --s-dist logit-normal|uniform|mix --s-shift X       flow-matching noise levels (mix: half each)\n"
            "  --drop-text P            probability of an empty prompt (0.1), for CFG\n"
            "  --dim --layers --heads --ffn --patch t,h,w --text-len --text-dim --freq-dim   model shape\n"
+           "  --frame-emb N            a learned embedding per token frame (N frames; 0 = none, Wan)\n"
            "  --video-frames F -W W -H H   training video size    --cond 0|1  first-frame conditioning (1)\n"
            "  --max-cond-frames K --p-cond P   samples get 1..K clean first frames with probability P (3, 0.5)\n"
            "  --ckpt PATH --ckpt-every N   checkpoints (MODEL.ckpt, every 200 steps)\n"
@@ -48,6 +49,7 @@ static int parse_shape(train_args *a, const char *f, const char *v) {
     else if (!strcmp(f, "--heads")) rc = pp_parse_int(v, f, 1, 256, &d->heads);
     else if (!strcmp(f, "--ffn")) rc = pp_parse_int(v, f, 1, 65536, &d->ffn_dim);
     else if (!strcmp(f, "--freq-dim")) rc = pp_parse_int(v, f, 2, 4096, &d->freq_dim);
+    else if (!strcmp(f, "--frame-emb")) rc = pp_parse_int(v, f, 0, PP_DIT_MAX_FRAME_EMB, &d->frame_emb);
     else if (!strcmp(f, "--patch")) rc = pp_parse_ints(v, f, 3, 1, 64, d->patch);
     else if (!strcmp(f, "--text-len")) rc = pp_parse_int(v, f, 1, 4096, &d->text_len), kind = SET_TEXT;
     else if (!strcmp(f, "--text-dim")) rc = pp_parse_int(v, f, 1, 16384, &d->text_dim), kind = SET_TEXT;
@@ -104,7 +106,8 @@ static int parse_trainer(train_args *a, const char *f, const char *v) {
     else if (!strcmp(f, "--s-dist")) {
         if (!strcmp(v, "logit-normal")) a->tc.s_dist = PP_S_LOGIT_NORMAL;
         else if (!strcmp(v, "uniform")) a->tc.s_dist = PP_S_UNIFORM;
-        else return cli_error("--s-dist: unknown distribution '%s' (logit-normal, uniform)", v), -2;
+        else if (!strcmp(v, "mix")) a->tc.s_dist = PP_S_MIX;
+        else return cli_error("--s-dist: unknown distribution '%s' (logit-normal, uniform, mix)", v), -2;
     } else return 0;
     return rc ? -1 : 1;
 }

@@ -41,6 +41,7 @@ cJSON *pp_model_config_to_json(const pp_model_config *c) {
     cJSON_AddNumberToObject(j, "freq_dim", d->freq_dim);
     cJSON_AddNumberToObject(j, "eps", d->eps);
     cJSON_AddNumberToObject(j, "rope_theta", d->rope_theta);
+    if (d->frame_emb > 0) cJSON_AddNumberToObject(j, "frame_emb", d->frame_emb);
     cJSON_AddNumberToObject(j, "frames", c->frames);
     cJSON_AddNumberToObject(j, "height", c->height);
     cJSON_AddNumberToObject(j, "width", c->width);
@@ -89,6 +90,8 @@ int pp_model_config_from_json(pp_model_config *c, const char *json, const char *
         if (fields[i].i) rc = pp_json_int(j, fields[i].k, where, fields[i].i);
         else if (!(rc = get_num(j, fields[i].k, where, &v))) *fields[i].f = (float)v;
     }
+    if (!rc && cJSON_GetObjectItemCaseSensitive(j, "frame_emb")) /* optional: absent = none (Wan) */
+        rc = pp_json_int(j, "frame_emb", where, &c->dit.frame_emb);
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "patch");
     if (!rc && (!cJSON_IsArray(p) || cJSON_GetArraySize(p) != 3)) rc = -1, pp_seterr("%s: model config: 'patch' must be 3 numbers", where);
     for (int i = 0; !rc && i < 3; i++) {

@@ -24,7 +24,8 @@ int pp_dit_config_check(const pp_dit_config *c) {
         bounded("in_dim", c->in_dim, 1, PP_DIT_MAX_CHANNELS) || bounded("out_dim", c->out_dim, 1, PP_DIT_MAX_CHANNELS) ||
         bounded("text_dim", c->text_dim, 1, PP_DIT_MAX_TEXT_DIM) ||
         bounded("text_len", c->text_len, 1, PP_DIT_MAX_TEXT_LEN) ||
-        bounded("freq_dim", c->freq_dim, 2, PP_DIT_MAX_FREQ_DIM))
+        bounded("freq_dim", c->freq_dim, 2, PP_DIT_MAX_FREQ_DIM) ||
+        bounded("frame_emb", c->frame_emb, 0, PP_DIT_MAX_FRAME_EMB))
         return -1;
     if (c->dim % c->heads) PP_FAIL("model config: heads (%d) must divide dim (%d)", c->heads, c->dim);
     int d = c->dim / c->heads;
@@ -86,6 +87,7 @@ int pp_dit_init(pp_dit *m, const pp_dit_config *cfg, pp_params *t) {
     }
     m->head_mod = pp_params_addf(t, 3, 1, 2, dim, 0, 0, "head.modulation");
     m->head = pp_lin_declare(t, "head.head", dim, pt * ph * pw * cfg->out_dim);
+    if (cfg->frame_emb > 0) m->frame_emb = pp_params_addf(t, 2, cfg->frame_emb, dim, 0, 0, 0, "frame_embedding.weight");
     return 0;
 }
 
@@ -123,6 +125,7 @@ void pp_dit_init_weights(const pp_dit *m, float *P, pp_rng *r) {
     /* Wan zero-initialises head.head.weight: the untrained model predicts zero. */
     memset(P + m->head.w, 0, (size_t)m->head.in * m->head.out * sizeof(float));
     memset(P + m->head.b, 0, (size_t)m->head.out * sizeof(float));
+    if (m->cfg.frame_emb > 0) pp_rng_fill_normal(r, P + m->frame_emb, (size_t)m->cfg.frame_emb * dim, 0.02f);
 }
 
 double pp_dit_flops(const pp_dit_config *c, int F, int H, int W) {
@@ -272,6 +275,9 @@ static int check_size(const pp_dit_config *c, int B, int F, int H, int W) {
     if (F % c->patch[0] || H % c->patch[1] || W % c->patch[2])
         PP_FAIL("video size %d frames x %dx%d is not divisible by the patch %d,%d,%d", F, H, W, c->patch[0],
                 c->patch[1], c->patch[2]);
+    if (c->frame_emb > 0 && F / c->patch[0] > c->frame_emb)
+        PP_FAIL("%d frames make %d token frames; the model's frame embedding covers %d", F, F / c->patch[0],
+                c->frame_emb);
     size_t N = pp_mul3_size((size_t)(F / c->patch[0]), (size_t)(H / c->patch[1]), (size_t)(W / c->patch[2]));
     if (N > INT32_MAX / 2 || pp_mul_size(N, (size_t)B) > INT32_MAX / 2)
         PP_FAIL("video size %d frames x %dx%d (batch %d) makes more tokens than this build indexes", F, H, W, B);
@@ -419,6 +425,12 @@ void pp_dit_embed_forward(const pp_dit *m, const float *P, pp_dit_acts *a, const
     a->ctx = ctx;
     pp_patchify(a->tok_in, x, B, c->in_dim, a->F, a->H, a->W, c->patch[0], c->patch[1], c->patch[2]);
     pp_lin_forward(P, m->patch, pp_dit_stream(a, 0), a->tok_in, B * a->N);
+    if (c->frame_emb > 0) { /* stream [b, n] += frame_embedding [frame of token n] */
+        float *h = pp_dit_stream(a, 0);
+        int per = a->rope.gh * a->rope.gw;
+        for (size_t r = 0; r < (size_t)B * a->N; r++)
+            pp_add_inplace(h + r * dim, P + m->frame_emb + (size_t)(r % a->N / per) * dim, (size_t)dim);
+    }
     pp_timestep_embedding(a->sinus, t, B, c->freq_dim);
     pp_lin_forward(P, m->time0, a->te0, a->sinus, B);
     pp_silu_forward(a->ts0, a->te0, (size_t)B * dim);
@@ -562,6 +574,11 @@ void pp_dit_embed_backward(const pp_dit *m, const float *P, float *G, pp_dit_act
     const pp_dit_config *c = &m->cfg;
     int B = a->B, BL = B * c->text_len, dim = c->dim;
     pp_lin_backward(P, G, m->patch, NULL, dh0, a->tok_in, B * a->N);
+    if (c->frame_emb > 0 && G) { /* d frame_embedding [f] += sum of dh0 over the tokens of frame f, in order */
+        int per = a->rope.gh * a->rope.gw;
+        for (size_t r = 0; r < (size_t)B * a->N; r++)
+            pp_add_inplace(G + m->frame_emb + (size_t)(r % a->N / per) * dim, dh0 + r * dim, (size_t)dim);
+    }
     /* text: ctx -> text_embedding.0 -> GELU -> text_embedding.2 */
     zero(a->gc1, (size_t)BL * dim);
     pp_lin_backward(P, G, m->text2, a->gc1, a->gcemb, a->c1, BL);

@@ -28,6 +28,9 @@ typedef struct {
     int text_dim, text_len, freq_dim;
     float eps;        /* LayerNorm / RMSNorm epsilon (Wan: 1e-6) */
     float rope_theta; /* 10000 */
+    int frame_emb;    /* 0 (Wan), or a learned embedding per token frame for that many
+                         frames, added after the patch embedding: an absolute time
+                         anchor, which 3D RoPE alone (relative) does not give (ours) */
 } pp_dit_config;
 
 
@@ -47,6 +50,7 @@ typedef struct {
     pp_lin text0, text2, time0, time2, tproj;
     size_t head_mod; /* [1,2,dim] */
     pp_lin head;
+    size_t frame_emb; /* "frame_embedding.weight" [frame_emb, dim] when cfg.frame_emb > 0 */
     pp_dit_block *blocks;
 } pp_dit;
 
@@ -61,6 +65,7 @@ typedef struct {
 #define PP_DIT_MAX_TEXT_DIM 16384
 #define PP_DIT_MAX_TEXT_LEN 4096
 #define PP_DIT_MAX_FREQ_DIM 4096
+#define PP_DIT_MAX_FRAME_EMB 4096
 
 /* Validates the config (the bounds above, heads divide dim, head dim even and >= 6,
  * ...) and declares the backbone's tensors in `table` (which other model parts may

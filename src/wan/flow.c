@@ -7,6 +7,7 @@
 
 float pp_flow_draw_s(pp_rng *r, pp_s_dist dist, float shift) {
     float s;
+    if (dist == PP_S_MIX) dist = pp_rng_uniform(r) < 0.5f ? PP_S_LOGIT_NORMAL : PP_S_UNIFORM;
     if (dist == PP_S_LOGIT_NORMAL) {
         s = 1.0f / (1.0f + expf(-pp_rng_normal(r)));
     } else {

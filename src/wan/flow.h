@@ -15,10 +15,13 @@
 #include <stddef.h>
 #include "base/rng.h"
 
-typedef enum { PP_S_LOGIT_NORMAL = 0, PP_S_UNIFORM = 1 } pp_s_dist;
+typedef enum { PP_S_LOGIT_NORMAL = 0, PP_S_UNIFORM = 1, PP_S_MIX = 2 } pp_s_dist;
 
-/* Draws s in (0,1): logit-normal (mean 0, std 1), or uniform then shifted by `shift`
- * (shift = 1: plain uniform). */
+/* Draws s in (0,1): logit-normal (mean 0, std 1, Wan's; most draws near 0.5), or
+ * uniform then shifted by `shift` (shift = 1: plain uniform; > 1 favours high noise
+ * like the sampler's schedule), or a mix: each draw one of the two, half and half
+ * (both the low noise levels, where speckle is removed, and the high ones, where
+ * the prompt decides, get trained). */
 float pp_flow_draw_s(pp_rng *r, pp_s_dist dist, float shift);
 
 /* Builds the model input [B, C + Cc, vox] from x0, eps [B, C, vox], s [B] and the
