@@ -280,6 +280,28 @@ static void fwd_tile(const fwd_plan *f, const fwd_kern *kn, float *out, const fl
     store_tile(out, tmp, nb, 0, s->cout, p0, n, g, kn->b);
 }
 
+/* the forward's kept scratch, per calling thread: 0 prepared frames, 1 Wr, 2 A */
+static _Thread_local struct {
+    float *p;
+    size_t n;
+} g_keep[3];
+
+static float *keep_get(int slot, size_t n) {
+    if (g_keep[slot].n < n) {
+        pp_free_aligned(g_keep[slot].p);
+        g_keep[slot].p = pp_alloc_floats(n);
+        g_keep[slot].n = n;
+    }
+    return g_keep[slot].p;
+}
+
+void pp_conv_scratch_free(void) {
+    for (int i = 0; i < 3; i++) {
+        pp_free_aligned(g_keep[i].p);
+        g_keep[i].p = NULL, g_keep[i].n = 0;
+    }
+}
+
 void pp_conv_forward(float *out, const float *const *in, int nin, const float *W, const float *b,
                      const pp_conv_shape *s) {
     fwd_plan f = {.s = s, .in = in, .nin = nin, .To = pp_conv_out_frames(s, nin)};
@@ -292,10 +314,11 @@ void pp_conv_forward(float *out, const float *const *in, int nin, const float *W
     int K = g->K, all = g->raw || g->fsz * nin <= PREP_BUDGET;
     size_t fo = (size_t)g->ho * g->wo * s->cout;
     /* weights: direct = [ncb][K][MR] blocks (zero rows past cout); sgemm = [cout][K] */
-    float *Wr = pp_alloc_floats((size_t)s->cout * K), *A = NULL, *bias = NULL;
+    float *Wr = keep_get(1, (size_t)s->cout * K), *A = NULL, *bias = NULL;
     reorder_weights(Wr, W, s);
     if (kn.direct) {
-        A = pp_zalloc_floats((size_t)kn.ncb * K * kn.MR);
+        A = keep_get(2, (size_t)kn.ncb * K * kn.MR);
+        memset(A, 0, (size_t)kn.ncb * K * kn.MR * sizeof(float));
         bias = pp_zalloc_floats((size_t)kn.ncb * kn.MR);
         for (int co = 0; co < s->cout; co++) {
             for (int k = 0; k < K; k++)
@@ -305,7 +328,7 @@ void pp_conv_forward(float *out, const float *const *in, int nin, const float *W
     }
     kn.A = A, kn.bias = bias, kn.Wr = Wr;
     f.nslot = all ? nin : s->kt;
-    if (!g->raw) f.ring = pp_alloc_floats((size_t)f.nslot * g->fsz);
+    if (!g->raw) f.ring = keep_get(0, (size_t)f.nslot * g->fsz);
     for (int t = 0; t < 8; t++) f.slot_of[t] = -1;
     int need_z = 0;
     for (int i = 1; i < nin; i++) need_z |= !in[i] && in[i - 1];
@@ -348,12 +371,50 @@ void pp_conv_forward(float *out, const float *const *in, int nin, const float *W
             }
         }
     }
-    pp_free_aligned(scratch), pp_free_aligned(Wr), pp_free_aligned(A), pp_free_aligned(bias);
-    pp_free_aligned(f.ring), pp_free_aligned(f.zprep);
+    pp_free_aligned(scratch), pp_free_aligned(bias), pp_free_aligned(f.zprep);
     free(f.rows), free(f.kt0), free(f.prep_idx), free(g->rowoff);
 }
 
 /* ------------------------------------------------------------------ backward */
+
+/* d/d(input) of a stride-1 SAME conv is itself one: the kernel transposed in
+ * channels and flipped in time and space, over dout's frames in reverse causal
+ * order (stream frame m holds dout frame m - (kt-1)). Run by the forward's direct
+ * kernel into a scratch [nin - i0, cin, h, w], then added to din. */
+static void backward_dx_direct(float *const *din, const float *dout, int To, int nin, const float *W,
+                               const pp_conv_shape *s) {
+    int i0 = 0, kt = s->kt, k = s->kh, kk = k * k;
+    while (i0 < nin && !din[i0]) i0++;
+    if (i0 == nin) return;
+    pp_conv_shape t = *s;
+    t.cin = s->cout, t.cout = s->cin;
+    size_t fo = (size_t)s->cout * s->h * s->w, fi = (size_t)s->cin * s->h * s->w;
+    float *Wt = pp_alloc_floats((size_t)s->cin * s->cout * kt * kk);
+    for (int co = 0; co < s->cout; co++)
+        for (int ci = 0; ci < s->cin; ci++)
+            for (int q = 0; q < kt; q++)
+                for (int r = 0; r < kk; r++)
+                    Wt[(((size_t)ci * s->cout + co) * kt + q) * kk + r] =
+                        W[(((size_t)co * s->cin + ci) * kt + (kt - 1 - q)) * kk + (kk - 1 - r)];
+    int L = nin - i0 + kt - 1;
+    const float **list = pp_malloc((size_t)L * sizeof *list);
+    for (int m = 0; m < L; m++) {
+        int j = i0 + m - (kt - 1);
+        list[m] = j >= 0 && j < To ? dout + fo * j : NULL;
+    }
+    float *tmp = pp_alloc_floats(fi * (nin - i0));
+    pp_conv_forward(tmp, list, L, Wt, NULL, &t);
+#pragma omp parallel for schedule(static) if (fi * (nin - i0) > PP_PAR_MIN)
+    for (int i = i0; i < nin; i++)
+        if (din[i]) {
+            const float *src = tmp + fi * (i - i0);
+            float *d = din[i];
+#pragma omp simd
+            for (size_t q = 0; q < fi; q++) d[q] += src[q];
+        }
+    free(list);
+    pp_free_aligned(tmp), pp_free_aligned(Wt);
+}
 
 void pp_conv_backward(float *const *din, float *dW, float *db, const float *dout,
                       const float *const *in, int nin, const float *W, const pp_conv_shape *s) {
@@ -375,12 +436,16 @@ void pp_conv_backward(float *const *din, float *dW, float *db, const float *dout
             }
             db[co] += acc;
         }
-    if (!dW && !din) {
+    int want_dx = 0;
+    for (int i = 0; din && i < nin; i++) want_dx |= din[i] != NULL;
+    if (want_dx && s->st == 1 && s->mode == PP_CONV_SAME && pp_conv_nt > 0 && !pp_ops_portable) {
+        backward_dx_direct(din, dout, To, nin, W, s);
+        want_dx = 0;
+    }
+    if (!dW && !want_dx) {
         free(g.rowoff);
         return;
     }
-    int want_dx = 0;
-    for (int i = 0; din && i < nin; i++) want_dx |= din[i] != NULL;
     /* prepared inputs (for dW) and gradients in the prepared layout (for dx), per stream frame */
     float *prep = NULL, *dprep = NULL;
     const float **pf = pp_calloc((size_t)nin, sizeof *pf);

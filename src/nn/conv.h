@@ -55,6 +55,10 @@ int pp_conv_out_frames(const pp_conv_shape *s, int nin);
  * frame; b may be NULL. Writes out. The shape must pass pp_conv_check. */
 void pp_conv_forward(float *out, const float *const *in, int nin, const float *W, const float *b,
                      const pp_conv_shape *s);
+/* The forward keeps its large scratch buffers (prepared frames, packed weights)
+ * per calling thread for the next call, so that a sequence of calls does not map
+ * fresh pages each time; this frees them. */
+void pp_conv_scratch_free(void);
 /* Accumulates din[i] (frames [cin,h,w]; a NULL din or din[i] is skipped), dW
  * [cout,cin,kt,kh,kw] and db [cout] (either may be NULL) from dout [To,cout,ho,wo]. */
 void pp_conv_backward(float *const *din, float *dW, float *db, const float *dout,

@@ -125,6 +125,12 @@ void pp_vae_dec_free(pp_vae_dec *d);
 size_t pp_vae_dec_peak_bytes(const pp_vae_dec *d);
 size_t pp_vae_enc_peak_bytes(const pp_vae_enc *e);
 
+/* Frees the buffers a thread keeps for reuse between chunks and calls (freed
+ * activations, the convolutions' scratch). Streaming states and the whole-video
+ * calls release them when they end; a training loop (pp_vae_train_step keeps
+ * them from one step to the next) calls this when it is done. */
+void pp_vae_release_buffers(void);
+
 /* ---- whole videos, chunked as above: video [3,T,H,W] -> z [z_dim,t,h,w]
  * (normalised mu; logvar raw, may be NULL), and back (clamped). C is the
  * latent's channel count, checked against z_dim. */
