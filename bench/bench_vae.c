@@ -5,7 +5,9 @@
  *   build/bench_vae --config small --frames 33 --size 128 --runs 5 --threads 2
  * Prints one line per measurement: seconds per call (median of the runs), GFLOP/s,
  * and the process's peak RSS. --what enc|dec|both|train (train: one pp_vae_train_step
- * on the clip: the whole-clip forward and backward, L1 + MSE + edge + KL). */
+ * on the clip: the whole-clip forward and backward, L1 + MSE + edge + KL; stream: the
+ * streaming decoder fed one latent frame at a time, each chunk's frames dropped as a
+ * video writer would, so the peak RSS is the decoder's own). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,12 +64,30 @@ int main(int argc, char **argv) {
     }
     int tl = pp_vae_latent_frames(&m, T), s = S / m.sdown;
     size_t nv = (size_t)3 * T * S * S, nz = (size_t)c.z_dim * tl * s * s;
-    float *video = pp_alloc_floats(nv), *z = pp_alloc_floats(nz);
-    for (size_t i = 0; i < nv; i++) video[i] = 2.0f * pp_rng_uniform(&r) - 1.0f;
-    for (size_t i = 0; i < nz; i++) z[i] = pp_rng_normal(&r);
+    int whole = strcmp(what, "stream") != 0; /* stream mode holds no whole video */
+    float *video = whole ? pp_alloc_floats(nv) : NULL, *z = whole ? pp_alloc_floats(nz) : NULL;
+    for (size_t i = 0; whole && i < nv; i++) video[i] = 2.0f * pp_rng_uniform(&r) - 1.0f;
+    for (size_t i = 0; whole && i < nz; i++) z[i] = pp_rng_normal(&r);
     double *tm = malloc(sizeof(double) * runs);
     printf("config %s dim %d z %d levels %d res %d, %d frames %dx%d, %d threads, %.1f M params\n", config, c.dim,
            c.z_dim, c.nlevels, c.num_res_blocks, T, S, S, pp_get_threads(), t.total / 1e6);
+    if (!strcmp(what, "stream")) {
+        pp_vae_dec *d = pp_vae_dec_new(&m, P, s, s);
+        float *frames = pp_alloc_floats((size_t)4 * 3 * S * S), *zf = pp_alloc_floats((size_t)c.z_dim * s * s);
+        double t0 = pp_now();
+        int total = 0;
+        for (int i = 0; i < tl; i++) {
+            int got;
+            for (int q = 0; q < c.z_dim * s * s; q++) zf[q] = pp_rng_normal(&r);
+            pp_vae_dec_push(d, zf, frames, &got);
+            total += got;
+        }
+        printf("stream decode: %d frames in %.3f s, decoder activations %.1f MB, peak RSS %.0f MB\n", total,
+               pp_now() - t0, pp_vae_dec_peak_bytes(d) / 1048576.0, pp_peak_rss_mb());
+        pp_vae_dec_free(d);
+        pp_free_aligned(frames), pp_free_aligned(zf);
+        what = "none";
+    }
     if (!strcmp(what, "train")) {
         float *G = pp_zalloc_floats(t.total);
         pp_vae_loss_cfg lc = {.w_l1 = 1, .w_mse = 1, .w_edge = 0.5f, .w_kl = 1e-6f, .sample = 1};

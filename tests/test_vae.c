@@ -437,6 +437,18 @@ TEST(vae_bad_inputs_one_clear_error) {
     CHECK_MSG(strstr(pp_lasterr(), "takes 4 frames, got 3"), "%s", pp_lasterr());
     pp_vae_enc_free(e);
     CHECK(pp_vae_enc_new(&g.m, g.P, 12, 16) == NULL);
+    /* a frame too large for the conv's offsets is refused before any allocation */
+    pp_vae_config big;
+    static const int m1[1] = {1};
+    pp_vae_config_make(&big, 1024, 4, 1, m1, 1, NULL);
+    pp_params tb = {0};
+    pp_vae mb;
+    CHECK(pp_vae_init(&mb, &big, &tb) == 0);
+    CHECK(pp_vae_check_video(&mb, 1, 2048, 1024) == -1);
+    CHECK_MSG(strstr(pp_lasterr(), "too large") != NULL, "%s", pp_lasterr());
+    CHECK(pp_vae_check_video(&mb, 1, 512, 512) == 0);
+    pp_vae_free(&mb);
+    pp_params_free(&tb);
     /* configs */
     pp_vae_config c;
     static const int td3[3] = {1, 1, 1};

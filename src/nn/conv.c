@@ -42,8 +42,10 @@ int pp_conv_check(const pp_conv_shape *s, int *ho, int *wo) {
         break;
     default: PP_FAIL("conv: unknown mode %d", (int)s->mode);
     }
-    if ((size_t)s->cin * (h + 2) * (w + 2) > ((size_t)1 << 31))
-        PP_FAIL("conv: frame of %d channels at %dx%d is too large", s->cin, h, w);
+    /* offsets into a prepared frame are ints: bound it (and the input frame) */
+    size_t prep = s->mode == PP_CONV_DOWN2 ? (size_t)4 * (h + 1) * (w + 1) : (size_t)(h + 2) * (w + 2);
+    if (prep * s->cin >= ((size_t)1 << 31) || (size_t)s->h * s->w * s->cin >= ((size_t)1 << 31))
+        PP_FAIL("conv: frame of %d channels at %dx%d is too large", s->cin, s->w, s->h);
     if (ho) *ho = h;
     if (wo) *wo = w;
     return 0;

@@ -289,6 +289,29 @@ double pp_vae_decode_flops(const pp_vae *m, int T, int H, int W) {
 
 /* ------------------------------------------------------------------ size rules */
 
+/* every conv of the units at its frame size passes pp_conv_check (whose int
+ * offsets bound a frame's size) */
+static int units_fit(const pp_vae_unit *u, int n, int h, int w) {
+    for (int i = 0; i < n; i++, u++) {
+        const vae_conv *cv[4] = {&u->c1, &u->c2, &u->sc, &u->tc};
+        int ho = h, wo = w;
+        for (int k = 0; k < 4; k++) {
+            if (!cv[k]->cout) continue;
+            /* time_conv of an upsampler runs before the spatial conv, at the input size */
+            pp_conv_shape s = {.cin = cv[k]->cin, .cout = cv[k]->cout, .kt = cv[k]->kt, .kh = cv[k]->k,
+                               .kw = cv[k]->k, .st = cv[k]->st, .mode = cv[k]->mode, .h = h, .w = w};
+            if (u->kind == VU_DOWN && k == 3) s.h = h / 2, s.w = w / 2;
+            int a, b;
+            if (pp_conv_check(&s, &a, &b)) return -1;
+            if (k == 0) ho = a, wo = b;
+        }
+        if (u->kind == VU_ATTN && (size_t)u->cin * h * w >= ((size_t)1 << 31))
+            PP_FAIL("attention over %dx%d positions of %d channels is too large", w, h, u->cin);
+        h = ho, w = wo;
+    }
+    return 0;
+}
+
 #define MAX_SIDE 16384
 #define MAX_FRAMES (1 << 20)
 
@@ -301,6 +324,11 @@ int pp_vae_check_video(const pp_vae *m, int T, int H, int W) {
     if (H < 1 || W < 1 || H > MAX_SIDE || W > MAX_SIDE || H % m->sdown || W % m->sdown)
         PP_FAIL("video size %dx%d: height and width must be positive multiples of %d (at most %d)", W, H,
                 m->sdown, MAX_SIDE);
+    if (units_fit(m->enc, m->nenc, H, W) || units_fit(m->dec, m->ndec, H / m->sdown, W / m->sdown)) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", pp_lasterr());
+        PP_FAIL("video size %dx%d is too large for this VAE (%s)", W, H, why);
+    }
     return 0;
 }
 
@@ -309,6 +337,11 @@ int pp_vae_check_latent(const pp_vae *m, int C, int t, int h, int w) {
     if (t < 1 || t > MAX_FRAMES) PP_FAIL("latent has %d frames (at least 1)", t);
     if (h < 1 || w < 1 || h > MAX_SIDE / m->sdown || w > MAX_SIDE / m->sdown)
         PP_FAIL("latent size %dx%d (1 to %d)", w, h, MAX_SIDE / m->sdown);
+    if (units_fit(m->dec, m->ndec, h, w)) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", pp_lasterr());
+        PP_FAIL("latent size %dx%d is too large for this VAE (%s)", w, h, why);
+    }
     return 0;
 }
 
