@@ -21,7 +21,7 @@ size_t vae_mem_peak(void) { return g_peak > 0 ? (size_t)g_peak : 0; }
 void vae_mem_peak_reset(void) { g_peak = g_live; }
 
 #define POOL_N 32                 /* buffers kept per thread */
-#define POOL_MIN ((size_t)1 << 16) /* floats; smaller ones go back to malloc */
+#define POOL_MIN ((size_t)1 << 23) /* floats (32 MB): smaller ones go back to malloc, whose heap reuses them */
 
 typedef struct {
     float *p;
