@@ -31,7 +31,8 @@ for d in src/*/; do
         case " $ok " in *" $t "*) ;; *) echo "src/$d includes src/$t"; bad=1 ;; esac
     done
 done
-if [ -f build/libprophy.a ]; then
+LIB=${LIB:-build/libprophy.a}
+if [ -f "$LIB" ]; then
     others=$(nm "$LIB" | awk '$2 ~ /^[TDBRCVW]$/ {print $3}' | grep -v '^pp_' | sort -u)
     [ -n "$others" ] && { echo "globals without the pp_ prefix: $others"; bad=1; }
 fi
