@@ -13,6 +13,7 @@ int cmd_sim(int argc, char **argv);
 int cmd_dataset(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_route(int argc, char **argv);
+int cmd_vae(int argc, char **argv);
 
 /* Print "prophy: error: <msg>" as one line on stderr; returns 1 (the exit status). */
 int cli_error(const char *fmt, ...) PP_PRINTF(1, 2);

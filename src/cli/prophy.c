@@ -22,6 +22,7 @@ static const struct {
     {"dataset", cmd_dataset, "write a labelled training set as shards"},
     {"eval", cmd_eval, "measure a video's adherence to physical law"},
     {"route", cmd_route, "show which experts a ProPhy model routed each token to, as a GIF"},
+    {"vae", cmd_vae, "the video VAE: train, encode, decode, recon"},
     {"inspect", cmd_inspect, "validate a safetensors file and list its tensors"},
     {"bench", cmd_bench, "measure training and sampling throughput"},
 };

@@ -213,8 +213,8 @@ pp_phys_source *pp_phys_source_open(const pp_phys_source_cfg *c) {
     }
     size_t plane = (size_t)s->F * s->H * s->W;
     s->video = pp_alloc_floats(3 * plane);
-    s->maps = pp_alloc_floats((size_t)PP_NCAT * plane);
-    s->bg = pp_alloc_floats(plane);
+    s->maps = pp_zalloc_floats((size_t)PP_NCAT * plane);
+    s->bg = pp_zalloc_floats(plane);
     return s;
 }
 
@@ -234,8 +234,10 @@ static int get_dataset(pp_phys_source *s, int64_t idx, pp_phys_example *ex) {
     pp_video v = {s->F, s->H, s->W, 0, m->video};
     pp_video_to_float(&v, s->video);
     size_t n = (size_t)PP_NCAT * s->F * s->H * s->W;
-    for (size_t i = 0; i < n; i++) s->maps[i] = (float)m->maps[i] / 255.0f;
-    pp_sample_background(m, s->bg);
+    if (!s->cfg.video_only) {
+        for (size_t i = 0; i < n; i++) s->maps[i] = (float)m->maps[i] / 255.0f;
+        pp_sample_background(m, s->bg);
+    }
     ex->scene = m->scene, ex->prompt = m->prompt;
     memcpy(ex->cats, m->cats, sizeof ex->cats);
     return 0;
@@ -250,8 +252,10 @@ static int get_sim(pp_phys_source *s, int64_t idx, pp_phys_example *ex) {
         return -1;
     size_t plane = (size_t)s->F * s->H * s->W;
     pp_video_to_float(&s->sim.video, s->video);
-    memcpy(s->maps, s->sim.maps, (size_t)PP_NCAT * plane * sizeof(float));
-    memcpy(s->bg, s->sim.bg, plane * sizeof(float));
+    if (!s->cfg.video_only) {
+        memcpy(s->maps, s->sim.maps, (size_t)PP_NCAT * plane * sizeof(float));
+        memcpy(s->bg, s->sim.bg, plane * sizeof(float));
+    }
     ex->scene = scene, ex->prompt = s->sim.prompt;
     memcpy(ex->cats, s->sim.cats, sizeof ex->cats);
     return 0;

@@ -45,6 +45,8 @@ typedef struct {
     uint64_t seed;         /* simulator stream: sample i = scene i % nscenes, seed
                               pp_dataset_sample_seed(seed, i) (like a dataset) */
     int frames, height, width; /* the simulator's video size (a dataset has its own) */
+    int video_only;        /* 1: examples carry the video alone (maps and bg are zeros):
+                              what a VAE trains on, without the maps' cost */
 } pp_phys_source_cfg;
 
 /* One example; buffers owned by the source, valid until the next draw. */

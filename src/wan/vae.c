@@ -7,6 +7,7 @@
 #include <string.h>
 #include "base/common.h"
 #include "io/safetensors.h"
+#include "wan/vae_file.h"
 #include "wan/vae_impl.h"
 
 /* ------------------------------------------------------------------ config */
@@ -426,27 +427,8 @@ int pp_vae_save(const pp_vae *m, const pp_params *t, const float *P, const char 
     if (dtype != PP_F32 && dtype != PP_F16 && dtype != PP_BF16)
         PP_FAIL("%s: the VAE is saved as F32, F16 or BF16", path);
     pp_st_writer *w = pp_st_writer_new();
-    int rc = 0;
-    for (int i = 0; i < t->n && !rc; i++)
-        rc = pp_st_add_f32(w, t->p[i].name, (pp_dtype)dtype, t->p[i].ndim, t->p[i].shape, P + t->p[i].offset);
-    const pp_vae_config *c = &m->cfg;
-    cJSON *j = cJSON_CreateObject(), *a;
-    cJSON_AddNumberToObject(j, "dim", c->dim);
-    cJSON_AddNumberToObject(j, "z_dim", c->z_dim);
-    cJSON_AddNumberToObject(j, "num_res_blocks", c->num_res_blocks);
-    cJSON_AddItemToObject(j, "dim_mult", a = cJSON_CreateArray());
-    for (int i = 0; i < c->nlevels; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(c->dim_mult[i]));
-    cJSON_AddItemToObject(j, "temperal_downsample", a = cJSON_CreateArray());
-    for (int i = 0; i + 1 < c->nlevels; i++) cJSON_AddItemToArray(a, cJSON_CreateBool(c->temporal_down[i]));
-    cJSON_AddItemToObject(j, "latents_mean", a = cJSON_CreateArray());
-    for (int i = 0; i < c->z_dim; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(c->latent_mean[i]));
-    cJSON_AddItemToObject(j, "latents_std", a = cJSON_CreateArray());
-    for (int i = 0; i < c->z_dim; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(c->latent_std[i]));
-    char *js = cJSON_PrintUnformatted(j);
-    if (!rc) rc = pp_st_set_meta(w, "vae_config", js);
+    int rc = pp_vae_add_to_writer(m, t, P, w, dtype);
     if (!rc) rc = pp_st_save(w, path);
-    free(js);
-    cJSON_Delete(j);
     pp_st_writer_free(w);
     return rc;
 }

@@ -1,0 +1,43 @@
+# cli_vae.sh - prophy vae: train (exact resume), encode, decode, recon, and one
+# error line for each bad input: a VAE file with a missing or misshapen tensor, a
+# frame count that is not 1+4k, a size that is not a multiple of 8, a latent whose
+# channels disagree with the VAE.
+. tests/cli_lib.sh
+T=$CLI_TMP
+TINY="-W 32 -H 32 --video-frames 9 --crop 5,16,16 --dim 4 --stats 2 -q -t 2"
+expect_ok   "train a tiny VAE, 6 steps" $PROPHY vae train $TINY --steps 6 -o $T/a.safetensors
+expect_ok   "train it 3 steps" $PROPHY vae train $TINY --steps 3 --log $T/b.csv -o $T/b.safetensors
+expect_ok   "...and resume it to 6" $PROPHY vae train $TINY --steps 6 --resume $T/b.safetensors.ckpt --log $T/b.csv -o $T/b.safetensors
+check       "resume gives the same bytes" 'cmp -s $T/a.safetensors $T/b.safetensors'
+check       "the log has every step once" '[ $(wc -l < $T/b.csv) -eq 7 ] && head -1 $T/b.csv | grep -q "^step,loss,l1,mse,edge,kl"'
+$PROPHY sim --scene collision --seed 3 -W 32 -H 32 --video-frames 9 -o $T/s.y4m 2>/dev/null
+expect_ok   "recon" $PROPHY vae recon $T/s.y4m -o $T/r.y4m -m $T/a.safetensors
+check       "...prints the PSNR" 'grep -Eq "^psnr [0-9.]+ dB" $CLI_TMP/out'
+expect_ok   "encode" $PROPHY vae encode $T/s.y4m -o $T/z.safetensors -m $T/a.safetensors
+check       "...a latent [16, 3, 4, 4]" '$PROPHY inspect $T/z.safetensors | grep -q "latent .*F32 *\[16,3,4,4\]"'
+expect_ok   "decode" $PROPHY vae decode $T/z.safetensors -o $T/d.y4m -m $T/a.safetensors
+check       "encode then decode is recon" 'cmp -s $T/d.y4m $T/r.y4m'
+expect_ok   "decode to a GIF, upscaled" $PROPHY vae decode $T/z.safetensors -o $T/d.gif --upscale 2 -m $T/a.safetensors
+
+# bad input
+expect_fail "a file that is no VAE (Wan2.1's tensors missing)" $PROPHY vae recon $T/s.y4m -o $T/x.y4m -m tests/fixtures/dit_ref.safetensors
+check       "...names the missing tensor" 'grep -q "missing tensor .encoder.conv1.weight" $CLI_TMP/err'
+LC_ALL=C sed 's/\\"dim\\":4,/\\"dim\\":8,/' $T/a.safetensors > $T/wide.safetensors
+check       "the edited config differs" '! cmp -s $T/a.safetensors $T/wide.safetensors'
+expect_fail "a config that disagrees with the tensors" $PROPHY vae recon $T/s.y4m -o $T/x.y4m -m $T/wide.safetensors
+check       "...names the tensor and its shapes" 'grep -q "has shape .* expects" $CLI_TMP/err'
+$PROPHY sim --scene collision --seed 3 -W 32 -H 32 --video-frames 8 -o $T/s8.y4m 2>/dev/null
+expect_fail "8 frames (not 1+4k)" $PROPHY vae recon $T/s8.y4m -o $T/x.y4m -m $T/a.safetensors
+check       "...says which counts it takes" 'grep -q "1+4k" $CLI_TMP/err'
+$PROPHY sim --scene collision --seed 3 -W 36 -H 36 --video-frames 9 -o $T/s36.y4m 2>/dev/null
+expect_fail "36x36 (not a multiple of 8)" $PROPHY vae encode $T/s36.y4m -o $T/x.safetensors -m $T/a.safetensors
+expect_ok   "a VAE with 8 latent channels" $PROPHY vae train $TINY --z-dim 8 --steps 1 -o $T/z8.safetensors
+expect_fail "a latent of 16 channels into it" $PROPHY vae decode $T/z.safetensors -o $T/x.y4m -m $T/z8.safetensors
+check       "...names both counts" 'grep -q "16 channels" $CLI_TMP/err && grep -q "z_dim is 8" $CLI_TMP/err'
+expect_fail "a latent file without a latent" $PROPHY vae decode $T/a.safetensors -o $T/x.y4m -m $T/a.safetensors
+expect_fail "no VAE shipped or given" sh -c "cd $T && $PROPHY vae recon s.y4m -o x.y4m"
+expect_fail "a crop larger than the videos" $PROPHY vae train $TINY --crop 13,16,16 --steps 1 -o $T/x.safetensors
+expect_fail "a crop of 8 frames" $PROPHY vae train $TINY --crop 8,16,16 --steps 1 -o $T/x.safetensors
+expect_fail "unknown subcommand" $PROPHY vae squash
+expect_fail "unknown option" $PROPHY vae recon $T/s.y4m -o $T/x.y4m --bogus 1
+cli_summary
