@@ -76,8 +76,8 @@ TEST(linear_half_matches_f32_linear) {
     }
 }
 
-TEST(linear_half_thread_count_independent) {
-    int M = 40, K = 700, N = 2000, nt = omp_get_max_threads();
+static void thread_case(int M) {
+    int K = 700, N = 2000, nt = omp_get_max_threads();
     unsigned char *raw;
     unsigned char *w = half_data((size_t)N * K, 21, PP_HALF_BF16, &raw);
     float *x = randn((size_t)M * K, 22), *o1 = zeros((size_t)M * N), *o3 = zeros((size_t)M * N);
@@ -94,4 +94,9 @@ TEST(linear_half_thread_count_independent) {
     CHECK(memcmp(o1, o3, (size_t)M * N * sizeof(float)) == 0);
     free(raw);
     free_all(3, x, o1, o3);
+}
+
+TEST(linear_half_thread_count_independent) {
+    thread_case(40);  /* the direct few-rows kernel (AVX-512 builds) */
+    thread_case(100); /* converted panels + sgemm */
 }

@@ -9,8 +9,14 @@
  * result is that of pp_linear_forward on the exactly converted weights, up to
  * the BLAS kernel's summation order.
  *
+ * With AVX-512 and at most ~100 rows of input (a text prompt), a register-
+ * blocked kernel reads the 16-bit weights directly instead (no F32 copy, no
+ * packing; each weight read once), summing each dot product in 16 lanes then in
+ * a fixed order: again F32 arithmetic, thread-count independent.
+ *
  * W may be unaligned (any byte address). The conversion has AVX-512 and AVX2
- * (F16C) paths and a portable fallback (pp_ops_portable = 1 forces it). */
+ * (F16C) paths and a portable fallback (pp_ops_portable = 1 forces it and the
+ * panel path). */
 #ifndef PP_LINEAR_HALF_H
 #define PP_LINEAR_HALF_H
 #include <stddef.h>
