@@ -2,6 +2,7 @@
  * tiny random model (tools/make_umt5_fixture.py, reference in float64), the
  * BF16-in-place path, Wan's trim-and-pad, Wan's key names, and the load errors. */
 #include <cjson/cJSON.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -255,5 +256,26 @@ TEST(umt5_load_errors) {
     CHECK(pp_umt5_forward(&m, ids, 2, out) != 0 && strstr(pp_lasterr(), "outside the vocabulary"));
     int lens[1] = {3};
     CHECK(pp_umt5_encode(&m, ids, lens, 1, 2, 4, out) != 0);
+    pp_umt5_free(&m);
+}
+
+TEST(umt5_thread_count_independent) {
+    pp_umt5_config c;
+    CHECK(load_cfg(&c) == 0);
+    pp_umt5 m;
+    CHECK(pp_umt5_init(&m, &c) == 0);
+    CHECK_MSG(pp_umt5_load(&m, fixture(), 0) == 0, "%s", pp_lasterr());
+    int L = 150, nt = omp_get_max_threads();
+    int32_t ids[150];
+    for (int i = 0; i < L; i++) ids[i] = (i * 131 + 7) % c.vocab;
+    float *a = pp_alloc_floats((size_t)L * c.dim), *b = pp_alloc_floats((size_t)L * c.dim);
+    /* 2 and 3 threads: active parallel regions throughout (see test_linear_half.c) */
+    omp_set_num_threads(2);
+    CHECK(pp_umt5_forward(&m, ids, L, a) == 0);
+    omp_set_num_threads(3);
+    CHECK(pp_umt5_forward(&m, ids, L, b) == 0);
+    omp_set_num_threads(nt);
+    CHECK(memcmp(a, b, (size_t)L * c.dim * sizeof(float)) == 0);
+    pp_free_aligned(a), pp_free_aligned(b);
     pp_umt5_free(&m);
 }
