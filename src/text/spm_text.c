@@ -286,7 +286,7 @@ struct spm_re {
 #define RE_MAX_PATTERN 1024
 #define RE_MAX_PROG 65536
 #define RE_MAX_REPEAT 1000
-#define RE_MAX_STEPS 20000000L
+#define RE_MAX_STEPS 400000000L /* with the memo, > states of any text within PP_SPM_MAX_TEXT */
 
 typedef struct {
     const char *p;
@@ -651,18 +651,41 @@ static int class_has(const rclass *c, uint32_t cp) {
 
 typedef struct { int pc; size_t sp; } rthread;
 
+/* States (pc, sp) already explored in this search, one bit each, for sp in
+ * [base, base + width): a state that failed once fails again whatever the
+ * start (no captures, no back-references), so with the memo a search visits
+ * each state at most once (RE2's "bit state" backtracker). */
+typedef struct {
+    uint64_t *bits;
+    size_t base, width;
+} rmemo;
+
 /* backtracking run from byte `at`: 1 and *end on a match, 0 none, -1 over budget */
-static int re_run(const spm_re *re, const char *s, size_t n, size_t at, size_t *end, long *steps) {
+#define RE_MEMO_AFTER 100000L /* steps of one search before it switches the memo on */
+#define RE_MEMO_MAX_BITS 2147483648.0 /* 256 MiB */
+
+static int re_run(const spm_re *re, const char *s, size_t n, size_t at, size_t *end, long *steps,
+                  rmemo *memo) {
     rthread *st = NULL;
     size_t nst = 0, cap = 0;
     int pc = 0, result = 0;
     size_t sp = at;
     for (;;) {
         if (++*steps > RE_MAX_STEPS) { result = -1; break; }
+        if (!memo->bits && *steps > RE_MEMO_AFTER && (double)re->n * (double)(n - at + 1) < RE_MEMO_MAX_BITS) {
+            /* a hard search: from here on, bound it by its states */
+            memo->base = at, memo->width = n - at + 1;
+            memo->bits = pp_calloc(((size_t)re->n * memo->width + 63) / 64, sizeof *memo->bits);
+        }
         const rinst *in = &re->prog[pc];
         int ok = 1, k = 0;
         uint32_t c = 0;
-        if (in->op <= I_CLASS) {
+        if (memo->bits) {
+            size_t bit = (size_t)pc * memo->width + (sp - memo->base);
+            if (memo->bits[bit >> 6] >> (bit & 63) & 1) ok = 0;
+            else memo->bits[bit >> 6] |= (uint64_t)1 << (bit & 63);
+        }
+        if (ok && in->op <= I_CLASS) {
             if (sp >= n) ok = 0;
             else c = spm_utf8_dec(s, n, sp, &k);
         }
@@ -679,7 +702,7 @@ static int re_run(const spm_re *re, const char *s, size_t n, size_t at, size_t *
             case I_SPLIT:
                 if (nst == cap) {
                     cap = cap ? 2 * cap : 64;
-                    if (cap > ((size_t)1 << 24)) { result = -1; break; }
+                    if (cap > ((size_t)1 << 26)) { result = -1; break; }
                     st = pp_realloc(st, cap * sizeof *st);
                 }
                 st[nst++] = (rthread){in->y, sp};
@@ -703,16 +726,22 @@ static int re_run(const spm_re *re, const char *s, size_t n, size_t at, size_t *
 
 int spm_re_search(const spm_re *r, const char *s, size_t n, size_t from, size_t *ms, size_t *me) {
     long steps = 0;
+    rmemo memo = {0};
+    int rc = 0;
     for (size_t i = from; i <= n;) {
         size_t e;
-        int rc = re_run(r, s, n, i, &e, &steps);
-        if (rc < 0) PP_FAIL("regex: matching a %zu-byte text took more than %ld steps", n, RE_MAX_STEPS);
+        rc = re_run(r, s, n, i, &e, &steps, &memo);
+        if (rc < 0) {
+            pp_seterr("regex: matching a %zu-byte text took more than %ld steps", n, RE_MAX_STEPS);
+            break;
+        }
         if (rc) {
             *ms = i, *me = e;
-            return 1;
+            break;
         }
         if (i == n) break;
         i += (size_t)spm_utf8_len((unsigned char)s[i]);
     }
-    return 0;
+    free(memo.bits);
+    return rc;
 }
