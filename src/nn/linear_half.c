@@ -7,7 +7,9 @@
 #include "nn/linear_half.h"
 #include "nn/ops_util.h"
 
-#define PANEL_FLOATS (256 * 1024) /* ~1 MiB of converted weight per panel */
+#ifndef PANEL_FLOATS
+#define PANEL_FLOATS (1024 * 1024) /* ~4 MiB of converted weight per panel */
+#endif
 
 int pp_linear_half_panel_rows(int K) {
     long r = K > 0 ? PANEL_FLOATS / K : 16;

@@ -3,8 +3,8 @@
  *
  * out[M,N] = inp[M,K] @ W[N,K]^T + b[N], W in PyTorch's [out,in] layout as
  * 16-bit words. The weight is converted to F32 a panel of rows at a time into a
- * per-thread buffer (about 1 MiB, so it stays in cache), and each panel is one
- * single-threaded sgemm. The panel split depends only on N and K, never on the
+ * per-thread buffer (about 4 MiB: larger panels amortise sgemm's repacking of
+ * the inputs), and each panel is one single-threaded sgemm. The panel split depends only on N and K, never on the
  * thread count, so neither do the results. The arithmetic is F32 throughout: the
  * result is that of pp_linear_forward on the exactly converted weights, up to
  * the BLAS kernel's summation order.
