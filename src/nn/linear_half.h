@@ -1,0 +1,43 @@
+/* linear_half.h - linear layers whose weights stay in half precision (BF16 or
+ * F16), e.g. inside a memory-mapped safetensors file.
+ *
+ * out[M,N] = inp[M,K] @ W[N,K]^T + b[N], W in PyTorch's [out,in] layout as
+ * 16-bit words. The weight is converted to F32 a panel of rows at a time into a
+ * per-thread buffer (about 4 MiB: larger panels amortise sgemm's repacking of
+ * the inputs), and each panel is one single-threaded sgemm. The panel split depends only on N and K, never on the
+ * thread count, so neither do the results. The arithmetic is F32 throughout: the
+ * result is that of pp_linear_forward on the exactly converted weights, up to
+ * the BLAS kernel's summation order.
+ *
+ * With AVX-512 and at most ~100 rows of input (a text prompt), a register-
+ * blocked kernel reads the 16-bit weights directly instead (no F32 copy, no
+ * packing; each weight read once), summing each dot product in 16 lanes then in
+ * a fixed order: again F32 arithmetic, thread-count independent.
+ *
+ * W may be unaligned (any byte address). The conversion has AVX-512 and AVX2
+ * (F16C) paths and a portable fallback (pp_ops_portable = 1 forces it and the
+ * panel path). */
+#ifndef PP_LINEAR_HALF_H
+#define PP_LINEAR_HALF_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { PP_HALF_BF16, PP_HALF_F16 } pp_half_kind;
+
+/* dst[i] = float(src[i]) for n 16-bit words at src (any alignment); exact. */
+void pp_half_to_f32(float *dst, const void *src, size_t n, pp_half_kind kind);
+
+void pp_linear_forward_half(float *out, const float *inp, const void *W, pp_half_kind kind,
+                            const float *b, int M, int K, int N);
+static inline void pp_linear_forward_bf16(float *out, const float *inp, const void *W,
+                                          const float *b, int M, int K, int N) {
+    pp_linear_forward_half(out, inp, W, PP_HALF_BF16, b, M, K, N);
+}
+static inline void pp_linear_forward_f16(float *out, const float *inp, const void *W,
+                                         const float *b, int M, int K, int N) {
+    pp_linear_forward_half(out, inp, W, PP_HALF_F16, b, M, K, N);
+}
+
+/* Rows per panel for a K-wide weight (a multiple of 16, at least 16). */
+int pp_linear_half_panel_rows(int K);
+#endif
