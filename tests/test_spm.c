@@ -237,32 +237,32 @@ TEST(spm_regex_subset) {
         {"\\.", "a.b", 1, 1, 2},         {"\\d+", "ab123", 1, 2, 5},     {"(a|b)*c", "abbac", 1, 0, 5},
     };
     for (size_t i = 0; i < sizeof cs / sizeof *cs; i++) {
-        spm_re *r = spm_re_compile(cs[i].re, strlen(cs[i].re), "test");
+        spm_re *r = pp_spm_re_compile(cs[i].re, strlen(cs[i].re), "test");
         CHECK_MSG(r != NULL, "%s: %s", cs[i].re, pp_lasterr());
         if (!r) continue;
         size_t ms = 0, me = 0;
-        int f = spm_re_search(r, cs[i].text, strlen(cs[i].text), 0, &ms, &me);
+        int f = pp_spm_re_search(r, cs[i].text, strlen(cs[i].text), 0, &ms, &me);
         CHECK_MSG(f == cs[i].found && (!f || (ms == cs[i].ms && me == cs[i].me)), "'%s' on '%s': %d [%zu,%zu)",
                   cs[i].re, cs[i].text, f, ms, me);
-        spm_re_free(r);
+        pp_spm_re_free(r);
     }
     /* catastrophic backtracking: the memo of explored states bounds it */
-    spm_re *r = spm_re_compile("(a*)*b", 6, "test");
+    spm_re *r = pp_spm_re_compile("(a*)*b", 6, "test");
     CHECK(r != NULL);
     size_t n = 20000, ms, me;
     char *text = pp_malloc(n + 2);
     memset(text, 'a', n);
     text[n] = 0;
     double t0 = pp_now();
-    CHECK(spm_re_search(r, text, n, 0, &ms, &me) == 0);
-    spm_re_free(r);
+    CHECK(pp_spm_re_search(r, text, n, 0, &ms, &me) == 0);
+    pp_spm_re_free(r);
     /* the SentencePiece converter's strip rule on a long run of spaces (quadratic without the memo) */
-    r = spm_re_compile("\\A +| +\\z", 10, "test");
+    r = pp_spm_re_compile("\\A +| +\\z", 10, "test");
     memset(text, ' ', n);
     text[n] = 'x', text[n + 1] = 0;
-    CHECK(spm_re_search(r, text, n + 1, 1, &ms, &me) == 0);
-    CHECK(spm_re_search(r, text, n + 1, 0, &ms, &me) == 1 && ms == 0 && me == n);
+    CHECK(pp_spm_re_search(r, text, n + 1, 1, &ms, &me) == 0);
+    CHECK(pp_spm_re_search(r, text, n + 1, 0, &ms, &me) == 1 && ms == 0 && me == n);
     CHECK_MSG(pp_now() - t0 < 5.0, "regex searches took %.1f s", pp_now() - t0);
     free(text);
-    spm_re_free(r);
+    pp_spm_re_free(r);
 }

@@ -112,9 +112,9 @@ void pp_spm_free(pp_spm *t) {
     free(t->piece), free(t->plen), free(t->score), free(t->hash);
     for (int i = 0; i < t->nnorm; i++) {
         free(t->norm[i].str), free(t->norm[i].content);
-        spm_re_free(t->norm[i].re);
+        pp_spm_re_free(t->norm[i].re);
     }
-    spm_charsmap_free(&t->cmap);
+    pp_spm_charsmap_free(&t->cmap);
     for (int i = 0; i < t->nadded; i++) free(t->added[i].content);
     free(t->added);
     free(t->name);
@@ -147,9 +147,9 @@ static int load_normalizer(pp_spm *t, const cJSON *n, int depth) {
         if (t->has_cmap) PP_FAIL("%s: more than one Precompiled normalizer (unsupported)", t->name);
         unsigned char *blob;
         size_t nb;
-        if (spm_base64_decode(b64, strlen(b64), &blob, &nb))
+        if (pp_spm_base64_decode(b64, strlen(b64), &blob, &nb))
             PP_FAIL("%s: precompiled_charsmap is not valid base64", t->name);
-        int rc = spm_charsmap_parse(&t->cmap, blob, nb, t->name);
+        int rc = pp_spm_charsmap_parse(&t->cmap, blob, nb, t->name);
         free(blob);
         if (rc) return -1;
         t->has_cmap = 1;
@@ -167,7 +167,7 @@ static int load_normalizer(pp_spm *t, const cJSON *n, int depth) {
         } else if ((s = str_field(pat, "Regex"))) {
             char what[300];
             snprintf(what, sizeof what, "%s: Replace normalizer", t->name);
-            if (!(op->re = spm_re_compile(s, strlen(s), what))) {
+            if (!(op->re = pp_spm_re_compile(s, strlen(s), what))) {
                 free(op->content);
                 return -1;
             }
@@ -209,7 +209,7 @@ static int load_pre(pp_spm *t, const cJSON *n, int depth) {
     } else if (!strcmp(type, "Metaspace")) {
         const char *r = str_field(n, "replacement"), *ps = str_field(n, "prepend_scheme");
         size_t rn = r ? strlen(r) : 0;
-        if (!r || !rn || rn > 4 || !spm_utf8_valid(r, rn) || (size_t)spm_utf8_len((unsigned char)r[0]) != rn)
+        if (!r || !rn || rn > 4 || !pp_spm_utf8_valid(r, rn) || (size_t)spm_utf8_len((unsigned char)r[0]) != rn)
             PP_FAIL("%s: Metaspace \"replacement\" must be one character", t->name);
         op->kind = P_METASPACE;
         memcpy(op->rep, r, rn);
@@ -414,7 +414,7 @@ int pp_spm_eos_id(const pp_spm *t) { return t->eos_id; }
 /* ---------------------------------------------------------------- normalization */
 
 static int is_ws_at(const char *s, size_t n, size_t i, int *k) {
-    return spm_is_white_space(spm_utf8_dec(s, n, i, k));
+    return pp_spm_is_white_space(pp_spm_utf8_dec(s, n, i, k));
 }
 
 /* Runs the normalizers over s[0..n) into out. *o0: how many leading bytes of
@@ -424,22 +424,22 @@ static int is_ws_at(const char *s, size_t n, size_t i, int *k) {
  * they replace, insertions that of the character before. */
 static int normalize(const pp_spm *t, const char *s, size_t n, spm_buf *out, size_t *o0) {
     spm_buf cur = {0}, nxt = {0};
-    spm_buf_put(&cur, s, n);
+    pp_spm_buf_put(&cur, s, n);
     *o0 = n ? (size_t)spm_utf8_len((unsigned char)s[0]) : 0;
     int rc = 0;
     for (int o = 0; o < t->nnorm && !rc; o++) {
         const norm_op *op = &t->norm[o];
         nxt.n = 0;
-        spm_buf_put(&nxt, "", 0);
+        pp_spm_buf_put(&nxt, "", 0);
         switch (op->kind) {
         case N_PRECOMPILED:
-            if (*o0) *o0 = spm_charsmap_normalize(&t->cmap, cur.s, cur.n, &nxt);
-            else spm_charsmap_normalize(&t->cmap, cur.s, cur.n, &nxt);
+            if (*o0) *o0 = pp_spm_charsmap_normalize(&t->cmap, cur.s, cur.n, &nxt);
+            else pp_spm_charsmap_normalize(&t->cmap, cur.s, cur.n, &nxt);
             break;
         case N_PREPEND:
-            if (cur.n) spm_buf_put(&nxt, op->str, op->strn);
+            if (cur.n) pp_spm_buf_put(&nxt, op->str, op->strn);
             if (cur.n && *o0) *o0 += op->strn;
-            spm_buf_put(&nxt, cur.s, cur.n);
+            pp_spm_buf_put(&nxt, cur.s, cur.n);
             break;
         case N_STRIP: {
             size_t a = 0, b = cur.n;
@@ -455,7 +455,7 @@ static int normalize(const pp_spm *t, const char *s, size_t n, spm_buf *out, siz
                 }
             *o0 = a >= *o0 ? 0 : *o0 - a;
             if (*o0 > b - a) *o0 = b - a;
-            spm_buf_put(&nxt, cur.s + a, b - a);
+            pp_spm_buf_put(&nxt, cur.s + a, b - a);
             break;
         }
         case N_REPLACE: {
@@ -464,13 +464,13 @@ static int normalize(const pp_spm *t, const char *s, size_t n, spm_buf *out, siz
 #define COPY(a_, b_)                                                                          \
     do {                                                                                      \
         if (!res && *o0 <= (b_)) o0n = nxt.n + (*o0 - (a_)), res = 1;                         \
-        spm_buf_put(&nxt, cur.s + (a_), (b_) - (a_));                                         \
+        pp_spm_buf_put(&nxt, cur.s + (a_), (b_) - (a_));                                         \
     } while (0)
             while (i <= cur.n) {
                 size_t ms, me;
                 int found;
                 if (op->re) {
-                    found = spm_re_search(op->re, cur.s, cur.n, i, &ms, &me);
+                    found = pp_spm_re_search(op->re, cur.s, cur.n, i, &ms, &me);
                     if (found < 0) { rc = -1; break; }
                 } else {
                     char *p = cur.n - i >= op->strn ? memmem(cur.s + i, cur.n - i, op->str, op->strn) : NULL;
@@ -488,7 +488,7 @@ static int normalize(const pp_spm *t, const char *s, size_t n, spm_buf *out, siz
                 COPY(i, ms);
                 /* the content takes the alignment of the first character it replaces */
                 if (!res && *o0 <= me) o0n = ms == 0 && !op->contentn ? 0 : nxt.n + op->contentn, res = 1;
-                spm_buf_put(&nxt, op->content, op->contentn);
+                pp_spm_buf_put(&nxt, op->content, op->contentn);
                 prev_end = me;
                 if (me == ms) { /* an empty match: step over one character */
                     if (me >= cur.n) { i = cur.n + 1; break; }
@@ -508,9 +508,9 @@ static int normalize(const pp_spm *t, const char *s, size_t n, spm_buf *out, siz
         spm_buf t2 = cur;
         cur = nxt, nxt = t2;
     }
-    spm_buf_free(&nxt);
+    pp_spm_buf_free(&nxt);
     if (rc) {
-        spm_buf_free(&cur);
+        pp_spm_buf_free(&cur);
         return -1;
     }
     *out = cur;
@@ -615,7 +615,7 @@ static int pretok_and_model(const pp_spm *t, const char *s, size_t n, size_t o0,
     size_t *so = pp_malloc(sizeof *so);
     int nsp = 1, rc = 0;
     memset(sp, 0, sizeof *sp);
-    spm_buf_put(&sp[0], s, n);
+    pp_spm_buf_put(&sp[0], s, n);
     so[0] = o0;
     for (int o = 0; o < t->npre; o++) {
         const pre_op *op = &t->pre[o];
@@ -631,7 +631,7 @@ static int pretok_and_model(const pp_spm *t, const char *s, size_t n, size_t o0,
                 nso = pp_realloc(nso, (size_t)cap * sizeof *nso);                  \
             }                                                                      \
             memset(&nsb[nn], 0, sizeof *nsb);                                      \
-            spm_buf_put(&nsb[nn], (ptr) + (a_), (b_) - (a_));                      \
+            pp_spm_buf_put(&nsb[nn], (ptr) + (a_), (b_) - (a_));                      \
             nso[nn++] = (a_) < (o0_) ? (o0_) - (a_) : 0;                           \
         }                                                                          \
     } while (0)
@@ -652,16 +652,16 @@ static int pretok_and_model(const pp_spm *t, const char *s, size_t n, size_t o0,
                 spm_buf m = {0};
                 size_t mo = 0;
                 for (size_t j = 0; j < xn; j++) {
-                    if (x[j] == ' ') spm_buf_put(&m, op->rep, (size_t)op->repn);
-                    else spm_buf_put(&m, x + j, 1);
+                    if (x[j] == ' ') pp_spm_buf_put(&m, op->rep, (size_t)op->repn);
+                    else pp_spm_buf_put(&m, x + j, 1);
                     if (j + 1 == xo) mo = m.n;
                 }
                 int starts = m.n >= (size_t)op->repn && !memcmp(m.s, op->rep, (size_t)op->repn);
                 if (m.n && !starts && (op->scheme == PREPEND_ALWAYS || (op->scheme == PREPEND_FIRST && mo))) {
                     spm_buf p = {0};
-                    spm_buf_put(&p, op->rep, (size_t)op->repn);
-                    spm_buf_put(&p, m.s, m.n);
-                    spm_buf_free(&m);
+                    pp_spm_buf_put(&p, op->rep, (size_t)op->repn);
+                    pp_spm_buf_put(&p, m.s, m.n);
+                    pp_spm_buf_free(&m);
                     m = p;
                     if (mo) mo += (size_t)op->repn;
                 }
@@ -676,16 +676,16 @@ static int pretok_and_model(const pp_spm *t, const char *s, size_t n, size_t o0,
                         }
                     PUSH_SPLIT(m.s, a, m.n, mo);
                 }
-                spm_buf_free(&m);
+                pp_spm_buf_free(&m);
             }
         }
 #undef PUSH_SPLIT
-        for (int i = 0; i < nsp; i++) spm_buf_free(&sp[i]);
+        for (int i = 0; i < nsp; i++) pp_spm_buf_free(&sp[i]);
         free(sp), free(so);
         sp = nsb, so = nso, nsp = nn;
     }
     for (int i = 0; i < nsp && !rc; i++) rc = unigram(t, sp[i].s, sp[i].n, ids);
-    for (int i = 0; i < nsp; i++) spm_buf_free(&sp[i]);
+    for (int i = 0; i < nsp; i++) pp_spm_buf_free(&sp[i]);
     free(sp), free(so);
     return rc;
 }
@@ -736,7 +736,7 @@ static int encode_segment(const pp_spm *t, const char *s, size_t n, int first, i
         idv_push(ids, id);
         i = me;
     }
-    spm_buf_free(&nb);
+    pp_spm_buf_free(&nb);
     return rc;
 }
 
@@ -747,7 +747,7 @@ int pp_spm_encode(const pp_spm *t, const char *text, size_t len, int max_len, in
     if (max_len < nspecial || max_len < 1)
         PP_FAIL("%s: max_len %d is below the template's %d special tokens", t->name, max_len, nspecial);
     if (len > PP_SPM_MAX_TEXT) PP_FAIL("%s: text of %zu bytes (at most %d)", t->name, len, PP_SPM_MAX_TEXT);
-    if (!spm_utf8_valid(text, len)) PP_FAIL("%s: text is not valid UTF-8", t->name);
+    if (!pp_spm_utf8_valid(text, len)) PP_FAIL("%s: text is not valid UTF-8", t->name);
     idvec ids = {0};
     size_t i = 0, ms, me;
     int id, rc = 0;
@@ -787,8 +787,8 @@ size_t pp_spm_wan_clean(char *dst, const char *src, size_t len) {
     for (size_t i = 0; i < len;) {
         int c = spm_utf8_len((unsigned char)src[i]), w;
         if (i + (size_t)c > len) c = 1;
-        uint32_t cp = spm_utf8_dec(src, len, i, &w);
-        if (spm_is_py_space(cp)) {
+        uint32_t cp = pp_spm_utf8_dec(src, len, i, &w);
+        if (pp_spm_is_py_space(cp)) {
             pending = 1;
         } else {
             if (pending && k) dst[k++] = ' ';

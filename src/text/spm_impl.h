@@ -11,20 +11,20 @@ typedef struct {
     char *s;
     size_t n, cap;
 } spm_buf;
-void spm_buf_put(spm_buf *b, const char *s, size_t n);
-void spm_buf_putc(spm_buf *b, uint32_t cp); /* UTF-8 encoded */
-void spm_buf_free(spm_buf *b);
+void pp_spm_buf_put(spm_buf *b, const char *s, size_t n);
+void pp_spm_buf_putc(spm_buf *b, uint32_t cp); /* UTF-8 encoded */
+void pp_spm_buf_free(spm_buf *b);
 
-/* ---- UTF-8 (input already validated: spm_utf8_valid) */
-int spm_utf8_valid(const char *s, size_t n);                       /* 1 if valid UTF-8 */
-uint32_t spm_utf8_dec(const char *s, size_t n, size_t i, int *len); /* code point at byte i */
+/* ---- UTF-8 (input already validated: pp_spm_utf8_valid) */
+int pp_spm_utf8_valid(const char *s, size_t n);                       /* 1 if valid UTF-8 */
+uint32_t pp_spm_utf8_dec(const char *s, size_t n, size_t i, int *len); /* code point at byte i */
 static inline int spm_utf8_len(unsigned char c) { return c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4; }
 
 /* ---- Unicode properties */
-int spm_is_white_space(uint32_t cp);  /* Unicode White_Space (Rust's char::is_whitespace) */
-int spm_is_py_space(uint32_t cp);     /* Python's str.isspace */
+int pp_spm_is_white_space(uint32_t cp);  /* Unicode White_Space (Rust's char::is_whitespace) */
+int pp_spm_is_py_space(uint32_t cp);     /* Python's str.isspace */
 /* byte length of the extended grapheme cluster starting at byte i of s[0..n) */
-size_t spm_grapheme_len(const char *s, size_t n, size_t i);
+size_t pp_spm_grapheme_len(const char *s, size_t n, size_t i);
 
 /* ---- SentencePiece's precompiled character map (double-array trie + strings) */
 typedef struct {
@@ -34,25 +34,25 @@ typedef struct {
     size_t nnorm;
 } spm_charsmap;
 /* Parses the decoded precompiled_charsmap blob; -1 (error set, naming what) if malformed. */
-int spm_charsmap_parse(spm_charsmap *m, const unsigned char *blob, size_t n, const char *what);
-void spm_charsmap_free(spm_charsmap *m);
+int pp_spm_charsmap_parse(spm_charsmap *m, const unsigned char *blob, size_t n, const char *what);
+void pp_spm_charsmap_free(spm_charsmap *m);
 /* The replacement of the shortest rule key that prefixes s[0..n): 1 and (*out,
  * *outn), or 0 when no rule applies. */
-int spm_charsmap_lookup(const spm_charsmap *m, const char *s, size_t n, const char **out, size_t *outn);
+int pp_spm_charsmap_lookup(const spm_charsmap *m, const char *s, size_t n, const char **out, size_t *outn);
 /* tokenizers' Precompiled normalizer over s[0..n), appended to dst. Returns
  * how many of the appended bytes stand for the first character of s. */
-size_t spm_charsmap_normalize(const spm_charsmap *m, const char *s, size_t n, spm_buf *dst);
+size_t pp_spm_charsmap_normalize(const spm_charsmap *m, const char *s, size_t n, spm_buf *dst);
 
 /* ---- base64 (standard alphabet, '=' padding); -1 on a bad character */
-int spm_base64_decode(const char *s, size_t n, unsigned char **out, size_t *outn);
+int pp_spm_base64_decode(const char *s, size_t n, unsigned char **out, size_t *outn);
 
 /* ---- regex (the subset described in spm.h) */
 typedef struct spm_re spm_re;
 /* Compiles pattern; NULL and an error naming `what` when unsupported or malformed. */
-spm_re *spm_re_compile(const char *pattern, size_t n, const char *what);
-void spm_re_free(spm_re *r);
+spm_re *pp_spm_re_compile(const char *pattern, size_t n, const char *what);
+void pp_spm_re_free(spm_re *r);
 /* Leftmost-first match at or after byte `from` (a character boundary):
  * 1 and [*ms, *me), 0 when none, -1 when the match ran over its step budget
  * (error set). */
-int spm_re_search(const spm_re *r, const char *s, size_t n, size_t from, size_t *ms, size_t *me);
+int pp_spm_re_search(const spm_re *r, const char *s, size_t n, size_t from, size_t *ms, size_t *me);
 #endif

@@ -7,7 +7,7 @@
 
 /* ---------------------------------------------------------------- strings */
 
-void spm_buf_put(spm_buf *b, const char *s, size_t n) {
+void pp_spm_buf_put(spm_buf *b, const char *s, size_t n) {
     if (b->n + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 64;
         while (cap < b->n + n + 1) cap *= 2;
@@ -19,7 +19,7 @@ void spm_buf_put(spm_buf *b, const char *s, size_t n) {
     b->s[b->n] = 0;
 }
 
-void spm_buf_putc(spm_buf *b, uint32_t cp) {
+void pp_spm_buf_putc(spm_buf *b, uint32_t cp) {
     char u[4];
     int k;
     if (cp < 0x80) u[0] = (char)cp, k = 1;
@@ -29,17 +29,17 @@ void spm_buf_putc(spm_buf *b, uint32_t cp) {
     else
         u[0] = (char)(0xF0 | cp >> 18), u[1] = (char)(0x80 | ((cp >> 12) & 63)),
         u[2] = (char)(0x80 | ((cp >> 6) & 63)), u[3] = (char)(0x80 | (cp & 63)), k = 4;
-    spm_buf_put(b, u, (size_t)k);
+    pp_spm_buf_put(b, u, (size_t)k);
 }
 
-void spm_buf_free(spm_buf *b) {
+void pp_spm_buf_free(spm_buf *b) {
     free(b->s);
     memset(b, 0, sizeof *b);
 }
 
 /* ---------------------------------------------------------------- UTF-8 */
 
-int spm_utf8_valid(const char *str, size_t n) {
+int pp_spm_utf8_valid(const char *str, size_t n) {
     const unsigned char *s = (const unsigned char *)str;
     for (size_t i = 0; i < n;) {
         unsigned c = s[i];
@@ -57,7 +57,7 @@ int spm_utf8_valid(const char *str, size_t n) {
     return 1;
 }
 
-uint32_t spm_utf8_dec(const char *str, size_t n, size_t i, int *len) {
+uint32_t pp_spm_utf8_dec(const char *str, size_t n, size_t i, int *len) {
     const unsigned char *s = (const unsigned char *)str + i;
     int k = spm_utf8_len(s[0]);
     if (i + (size_t)k > n) k = 1; /* not reached on validated input */
@@ -74,13 +74,13 @@ uint32_t spm_utf8_dec(const char *str, size_t n, size_t i, int *len) {
 
 /* ---------------------------------------------------------------- Unicode */
 
-int spm_is_white_space(uint32_t c) {
+int pp_spm_is_white_space(uint32_t c) {
     return (c >= 0x9 && c <= 0xD) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
            (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
            c == 0x3000;
 }
 
-int spm_is_py_space(uint32_t c) { return spm_is_white_space(c) || (c >= 0x1C && c <= 0x1F); }
+int pp_spm_is_py_space(uint32_t c) { return pp_spm_is_white_space(c) || (c >= 0x1C && c <= 0x1F); }
 
 enum { G_OTHER, G_CR, G_LF, G_CONTROL, G_EXTEND, G_ZWJ, G_RI, G_PREPEND, G_SPACING, G_L, G_V, G_T, G_LV, G_LVT };
 enum { INCB_NONE, INCB_LINKER, INCB_CONSONANT, INCB_EXTEND };
@@ -97,16 +97,16 @@ static unsigned uni_props(uint32_t c) {
 }
 
 /* UAX #29 extended grapheme cluster boundaries (rules GB3-GB13, GB9c included) */
-size_t spm_grapheme_len(const char *s, size_t n, size_t i) {
+size_t pp_spm_grapheme_len(const char *s, size_t n, size_t i) {
     int k;
-    uint32_t c = spm_utf8_dec(s, n, i, &k);
+    uint32_t c = pp_spm_utf8_dec(s, n, i, &k);
     unsigned p = uni_props(c), g = p & 15;
     size_t j = i + (size_t)k;
     int ep = (p & 16) ? 1 : 0;            /* 1: ExtPict Extend*, 2: ... ZWJ */
     int incb = ((p >> 5) & 3) == INCB_CONSONANT ? 1 : 0; /* 1: Consonant [Extend|Linker]*, 2: a Linker seen */
     int ri = g == G_RI;                   /* regional indicators in a row ending here */
     while (j < n) {
-        uint32_t d = spm_utf8_dec(s, n, j, &k);
+        uint32_t d = pp_spm_utf8_dec(s, n, j, &k);
         unsigned q = uni_props(d), h = q & 15, qi = (q >> 5) & 3;
         int join;
         if (g == G_CR && h == G_LF) join = 1;                                          /* GB3 */
@@ -140,7 +140,7 @@ size_t spm_grapheme_len(const char *s, size_t n, size_t i) {
 
 /* ---------------------------------------------------------------- base64 */
 
-int spm_base64_decode(const char *s, size_t n, unsigned char **out, size_t *outn) {
+int pp_spm_base64_decode(const char *s, size_t n, unsigned char **out, size_t *outn) {
     unsigned char *o = pp_malloc(n / 4 * 3 + 4);
     size_t k = 0;
     uint32_t acc = 0;
@@ -170,7 +170,7 @@ int spm_base64_decode(const char *s, size_t n, unsigned char **out, size_t *outn
 
 /* ---------------------------------------------------------------- precompiled charsmap */
 
-int spm_charsmap_parse(spm_charsmap *m, const unsigned char *blob, size_t n, const char *what) {
+int pp_spm_charsmap_parse(spm_charsmap *m, const unsigned char *blob, size_t n, const char *what) {
     memset(m, 0, sizeof *m);
     if (n < 4) PP_FAIL("%s: precompiled_charsmap has %zu bytes, fewer than its 4-byte header", what, n);
     uint32_t tsize = (uint32_t)blob[0] | (uint32_t)blob[1] << 8 | (uint32_t)blob[2] << 16 | (uint32_t)blob[3] << 24;
@@ -189,14 +189,14 @@ int spm_charsmap_parse(spm_charsmap *m, const unsigned char *blob, size_t n, con
     m->norm = pp_malloc(m->nnorm + 1);
     memcpy(m->norm, blob + off, m->nnorm);
     m->norm[m->nnorm] = 0;
-    if (!spm_utf8_valid(m->norm, m->nnorm)) {
-        spm_charsmap_free(m);
+    if (!pp_spm_utf8_valid(m->norm, m->nnorm)) {
+        pp_spm_charsmap_free(m);
         PP_FAIL("%s: precompiled_charsmap's normalized strings are not valid UTF-8", what);
     }
     return 0;
 }
 
-void spm_charsmap_free(spm_charsmap *m) {
+void pp_spm_charsmap_free(spm_charsmap *m) {
     free(m->unit), free(m->norm);
     memset(m, 0, sizeof *m);
 }
@@ -207,7 +207,7 @@ static inline uint32_t u_value(uint32_t u) { return u & 0x7fffffffu; }
 static inline uint32_t u_label(uint32_t u) { return u & 0x800000ffu; }
 static inline size_t u_offset(uint32_t u) { return (size_t)(u >> 10) << ((u & (1u << 9)) >> 6); }
 
-int spm_charsmap_lookup(const spm_charsmap *m, const char *s, size_t n, const char **out, size_t *outn) {
+int pp_spm_charsmap_lookup(const spm_charsmap *m, const char *s, size_t n, const char **out, size_t *outn) {
     size_t pos = 0;
     pos ^= u_offset(m->unit[0]);
     for (size_t i = 0; i < n; i++) {
@@ -230,20 +230,20 @@ int spm_charsmap_lookup(const spm_charsmap *m, const char *s, size_t n, const ch
     return 0;
 }
 
-size_t spm_charsmap_normalize(const spm_charsmap *m, const char *s, size_t n, spm_buf *dst) {
+size_t pp_spm_charsmap_normalize(const spm_charsmap *m, const char *s, size_t n, spm_buf *dst) {
     const char *r;
     size_t rn, start = dst->n, o0 = 0;
     int unit = 0; /* units (a whole cluster or one character) written so far */
     for (size_t i = 0; i < n;) {
-        size_t g = spm_grapheme_len(s, n, i);
-        if (g < 6 && spm_charsmap_lookup(m, s + i, g, &r, &rn)) {
-            spm_buf_put(dst, r, rn);
+        size_t g = pp_spm_grapheme_len(s, n, i);
+        if (g < 6 && pp_spm_charsmap_lookup(m, s + i, g, &r, &rn)) {
+            pp_spm_buf_put(dst, r, rn);
             if (unit++ == 0) o0 = rn;
         } else {
             for (size_t j = i; j < i + g;) {
                 size_t k = (size_t)spm_utf8_len((unsigned char)s[j]);
-                if (spm_charsmap_lookup(m, s + j, k, &r, &rn)) spm_buf_put(dst, r, rn);
-                else spm_buf_put(dst, s + j, rn = k);
+                if (pp_spm_charsmap_lookup(m, s + j, k, &r, &rn)) pp_spm_buf_put(dst, r, rn);
+                else pp_spm_buf_put(dst, s + j, rn = k);
                 if (unit++ == 0) o0 = rn;
                 j += k;
             }
@@ -366,7 +366,7 @@ static long esc_literal(char c) {
 
 static uint32_t rp_char(rparser *p) {
     int k;
-    uint32_t c = spm_utf8_dec(p->p, p->n, p->i, &k);
+    uint32_t c = pp_spm_utf8_dec(p->p, p->n, p->i, &k);
     p->i += (size_t)k;
     return c;
 }
@@ -609,18 +609,18 @@ static int compile(spm_re *re, const rnode *x) {
     return -1;
 }
 
-void spm_re_free(spm_re *r) {
+void pp_spm_re_free(spm_re *r) {
     if (!r) return;
     for (int i = 0; i < r->ncls; i++) free(r->cls[i].r);
     free(r->cls), free(r->prog), free(r);
 }
 
-spm_re *spm_re_compile(const char *pattern, size_t n, const char *what) {
+spm_re *pp_spm_re_compile(const char *pattern, size_t n, const char *what) {
     if (n > RE_MAX_PATTERN) {
         pp_seterr("%s: regex of %zu bytes is longer than %d", what, n, RE_MAX_PATTERN);
         return NULL;
     }
-    if (!spm_utf8_valid(pattern, n)) {
+    if (!pp_spm_utf8_valid(pattern, n)) {
         pp_seterr("%s: regex is not valid UTF-8", what);
         return NULL;
     }
@@ -630,14 +630,14 @@ spm_re *spm_re_compile(const char *pattern, size_t n, const char *what) {
     if (t && p.i < p.n) rp_fail(&p, "has an unmatched ')'");
     if (!t || p.err) {
         rn_free(t);
-        spm_re_free(re);
+        pp_spm_re_free(re);
         return NULL;
     }
     int rc = compile(re, t) || emit(re, I_MATCH, 0, 0, 0) < 0;
     rn_free(t);
     if (rc) {
         pp_seterr("%s: regex '%.*s' compiles to more than %d instructions", what, (int)n, pattern, RE_MAX_PROG);
-        spm_re_free(re);
+        pp_spm_re_free(re);
         return NULL;
     }
     return re;
@@ -687,7 +687,7 @@ static int re_run(const spm_re *re, const char *s, size_t n, size_t at, size_t *
         }
         if (ok && in->op <= I_CLASS) {
             if (sp >= n) ok = 0;
-            else c = spm_utf8_dec(s, n, sp, &k);
+            else c = pp_spm_utf8_dec(s, n, sp, &k);
         }
         if (ok) switch (in->op) {
             case I_CHAR: ok = c == in->cp; break;
@@ -724,7 +724,7 @@ static int re_run(const spm_re *re, const char *s, size_t n, size_t at, size_t *
     return result;
 }
 
-int spm_re_search(const spm_re *r, const char *s, size_t n, size_t from, size_t *ms, size_t *me) {
+int pp_spm_re_search(const spm_re *r, const char *s, size_t n, size_t from, size_t *ms, size_t *me) {
     long steps = 0;
     rmemo memo = {0};
     int rc = 0;
