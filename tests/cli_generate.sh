@@ -22,7 +22,7 @@ P=$T/prophy.safetensors
 expect_ok   "train a tiny ProPhy model" $PROPHY train --steps 2 --batch 2 --dim 24 --layers 2 --heads 2 --ffn 48 --text-dim 16 --video-frames 4 -W 16 -H 16 --patch 1,4,4 --branch full -o $P -q
 expect_ok   "prophy: generate a gif" $PROPHY generate -m $P -p "a red ball falls and bounces" -o $T/p.gif --steps 3 -t 1
 check       "prophy: the gif starts with GIF8" '[ "$(head -c 4 $T/p.gif)" = GIF8 ]'
-check       "prophy: per-stage times on one line" 'grep -Eq "load .* s, encode .* s, sample .* s \(.* s/step\), write .* s, total .* s" $CLI_TMP/err'
+check       "prophy: per-stage times on one line" 'grep -Eq "load .* s, encode .* s, sample .* s \(.* s/step\), decode .* s, write .* s, total .* s" $CLI_TMP/err'
 expect_ok   "prophy: y4m + spec" $PROPHY generate -m $P -p "a red ball falls and bounces" -o $T/p.y4m --spec $T/p.json --steps 3 -t 1
 check       "prophy: the spec names the prompt" 'grep -q "a red ball falls and bounces" $T/p.json'
 expect_ok   "prophy: same seed (run 2)" $PROPHY generate -m $P -p "a red ball falls and bounces" -o $T/p2.y4m --steps 3 -t 1

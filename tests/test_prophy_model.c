@@ -591,7 +591,7 @@ TEST(prophy_model_file_config_bounds) {
         {"\"layers\":2", "\"layers\":2.5", "not an integer"},
         {"\"dim\":24", "\"dim\":-24", "dim = -24 is outside"},
         {"\"out_dim\":3", "\"out_dim\":2000000000", "out_dim = 2000000000 is outside"},
-        {"\"cond\":1", "\"cond\":7", "cond = 7 must be 0 or 1"},
+        {"\"cond\":1", "\"cond\":7", "cond = 7 must be 0 (none)"},
         {"\"text_len\":5", "\"text_len\":100000", "text_len = 100000 is outside"},
         {"\"frames\":2", "\"frames\":99999", "must be in [1, 4096]"},
         {"\"E_r\":4", "\"E_r\":100000", "out of bounds"},

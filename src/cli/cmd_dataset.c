@@ -1,16 +1,20 @@
 /* cmd_dataset.c - `prophy dataset`: write a labelled training set as shards.
  *
  *   prophy dataset --out DIR --count N [--split id|ood] [--seed S] [-W W -H H]
- *                  [--video-frames F] [--scenes a,b,...] [--shard-size K] [-t THREADS] [-q] */
+ *                  [--video-frames F] [--scenes a,b,...] [--shard-size K] [-t THREADS] [-q]
+ *                  [--vae VAE: the samples' latents instead of their pixels (prophy/latents.h)] */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "prophy/latents.h"
 #include "sim/dataset.h"
 
 static void dataset_usage(FILE *f) {
     fprintf(f, "usage: prophy dataset --out DIR --count N [--split id|ood] [--seed S] [-W W -H H]\n"
                "                      [--video-frames F] [--scenes a,b,...] [--shard-size K] [-t THREADS] [-q]\n"
+               "                      [--vae VAE]   store the samples' latents (z, first-3-frame latents, token\n"
+               "                                    targets) instead of their pixels, for a latent model\n"
                "Format: docs/DATASET.md. Defaults: every scene, %dx%d, %d frames, split id, seed 0.\n",
             PP_SIM_DEF_W, PP_SIM_DEF_H, PP_SIM_DEF_FRAMES);
 }
@@ -29,7 +33,7 @@ static int parse_scenes(const char *list, pp_dataset_cfg *cfg) {
     return 0;
 }
 
-static int parse_dataset_args(int argc, char **argv, pp_dataset_cfg *cfg, const char **dir) {
+static int parse_dataset_args(int argc, char **argv, pp_dataset_cfg *cfg, const char **dir, const char **vae) {
     int count = -1, quiet = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
@@ -50,6 +54,7 @@ static int parse_dataset_args(int argc, char **argv, pp_dataset_cfg *cfg, const 
         else if (!strcmp(a, "--video-frames") || !strcmp(a, "-F"))
             bad = pp_parse_int(v, "--video-frames", 0, 1 << 20, &cfg->frames);
         else if (!strcmp(a, "--scenes")) bad = parse_scenes(v, cfg);
+        else if (!strcmp(a, "--vae")) *vae = v;
         else if (!strcmp(a, "--shard-size")) bad = pp_parse_int(v, "--shard-size", 1, 1 << 20, &cfg->shard_size);
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) bad = pp_parse_int(v, "--threads", 1, 1024, &cfg->threads);
         else return cli_error("dataset: unknown option '%s' (try 'prophy dataset --help')", a), -1;
@@ -65,12 +70,20 @@ static int parse_dataset_args(int argc, char **argv, pp_dataset_cfg *cfg, const 
 
 int cmd_dataset(int argc, char **argv) {
     pp_dataset_cfg cfg;
-    const char *dir = NULL;
+    const char *dir = NULL, *vae = NULL;
     pp_dataset_cfg_default(&cfg);
-    if (parse_dataset_args(argc, argv, &cfg, &dir)) return 1;
+    if (parse_dataset_args(argc, argv, &cfg, &dir, &vae)) return 1;
     if (cfg.threads > 0) cfg.threads = cli_set_threads(cfg.threads);
     double secs = 0;
-    if (pp_dataset_write(dir, &cfg, &secs)) return cli_lib_error();
+    if (vae) {
+        pp_vae_model v;
+        if (pp_vae_model_open(&v, vae)) return cli_lib_error();
+        int rc = pp_latents_write(dir, &cfg, &v, &secs);
+        pp_vae_model_free(&v);
+        if (rc) return cli_lib_error();
+    } else if (pp_dataset_write(dir, &cfg, &secs)) {
+        return cli_lib_error();
+    }
     if (cfg.verbose)
         fprintf(stderr, "dataset: wrote %lld samples to %s in %.2f s (%.1f samples/s)\n", (long long)cfg.count,
                 dir, secs, (double)cfg.count / (secs > 0 ? secs : 1e-9));

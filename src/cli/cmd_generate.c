@@ -12,23 +12,25 @@
 #include "sim/sim.h"
 
 static const char *const default_models[] = {"models/prophy.safetensors"};
+#define DEFAULT_VAE "models/vae.safetensors"
 
 typedef struct {
-    const char *prompt, *model, *out, *spec, *init;
+    const char *prompt, *model, *out, *spec, *init, *vae;
     int seed, steps, W, H, F, cond_frames, threads, upscale;
     float cfg, shift;
 } gen_args;
 
 static void usage(void) {
-    printf("usage: prophy generate -p PROMPT -o OUT.gif|.y4m|.png [options]\n"
+    printf("usage: prophy generate -p PROMPT -o OUT.gif|.mp4|.webm|.y4m|.png [options]\n"
            "  -m MODEL            model file (default: the shipped model in models/)\n"
            "  -s, --seed N        noise seed (42)              --steps N       sampling steps (20)\n"
            "  --cfg-scale X       classifier-free guidance (5; 1 = off)   --flow-shift X  (3)\n"
            "  -W W -H H --video-frames F   video size (the model's training size)\n"
            "  --init VIDEO.y4m --cond-frames K   predict the rest of a video from its first K frames\n"
            "  --spec OUT.json     write the spec prophy eval needs beside the video\n"
+           "  --vae VAE           a latent model's VAE (default %s)\n"
            "  --upscale N         enlarge GIF/PNG pixels N times for viewing (1)\n"
-           "  -t, --threads N\n");
+           "  -t, --threads N\n", DEFAULT_VAE);
 }
 
 static int parse(gen_args *a, int argc, char **argv) {
@@ -42,6 +44,7 @@ static int parse(gen_args *a, int argc, char **argv) {
         else if (!strcmp(f, "-o") || !strcmp(f, "--output")) a->out = v;
         else if (!strcmp(f, "--spec")) a->spec = v;
         else if (!strcmp(f, "--init")) a->init = v;
+        else if (!strcmp(f, "--vae")) a->vae = v;
         else if (!strcmp(f, "-s") || !strcmp(f, "--seed")) rc = pp_parse_int(v, f, 0, 2147483647, &a->seed);
         else if (!strcmp(f, "--steps")) rc = pp_parse_int(v, f, 1, 1000, &a->steps);
         else if (!strcmp(f, "--cfg-scale")) rc = pp_parse_float(v, f, 0, 100, &a->cfg);
@@ -108,8 +111,8 @@ static int prophy_spec(const gen_args *a, int F, int H, int W, char **out) {
 /* Everything that can fail before sampling: sizes, prompt, --init, --spec. */
 static int prophy_prepare(const gen_args *a, const pp_prophy *m, pp_gen_config *c, float **first,
                           char **spec, pp_tok_report *rep) {
-    const pp_model_config *b = &m->cfg.base;
-    int F = a->F ? a->F : b->frames, H = a->H ? a->H : b->height, W = a->W ? a->W : b->width;
+    int F, H, W;
+    pp_gen_video_size(m, c, &F, &H, &W);
     if (a->init) c->first = *first = pp_zalloc_floats((size_t)3 * F * H * W);
     if (pp_gen_check(m, a->prompt, c, NULL, rep)) return -1;
     if (a->init && read_first(a, F, H, W, *first)) return -1;
@@ -133,7 +136,14 @@ static int run_prophy(const gen_args *a) {
     double t0 = pp_now(), ts = 0;
     pp_prophy m;
     if (pp_prophy_load(&m, a->model)) return -1;
+    pp_vae_model vae;
+    int has_vae = 0;
+    if (pp_gen_load_vae(&m, a->vae ? a->vae : DEFAULT_VAE, &vae, &has_vae)) {
+        pp_prophy_free(&m);
+        return -1;
+    }
     pp_gen_config c = pp_gen_defaults();
+    c.vae = has_vae ? &vae : NULL;
     c.F = a->F, c.H = a->H, c.W = a->W, c.steps = a->steps, c.cfg = a->cfg, c.shift = a->shift;
     c.seed = (uint64_t)a->seed, c.cond_frames = a->cond_frames, c.progress = progress, c.user = &ts;
     float *first = NULL;
@@ -144,9 +154,11 @@ static int run_prophy(const gen_args *a) {
     double t1 = pp_now(), t2 = t1;
     if (!rc) {
         warn_prompt(&rep, m.cfg.text.ctx);
-        fprintf(stderr, "generating %dx%dx%d with %s (ProPhy, branch %s): %d steps, cfg %.1f, seed %d, %d threads\n",
-                c.F ? c.F : m.cfg.base.frames, c.H ? c.H : m.cfg.base.height, c.W ? c.W : m.cfg.base.width,
-                a->model, pp_branch_mode_name(m.cfg.mode), a->steps, a->cfg, a->seed, pp_get_threads());
+        int F, H, W;
+        pp_gen_video_size(&m, &c, &F, &H, &W);
+        fprintf(stderr, "generating %dx%dx%d with %s (ProPhy, branch %s%s): %d steps, cfg %.1f, seed %d, %d threads\n",
+                F, H, W, a->model, pp_branch_mode_name(m.cfg.mode), m.cfg.base.latent ? ", latent" : "", a->steps,
+                a->cfg, a->seed, pp_get_threads());
         ts = pp_now();
         rc = pp_prophy_generate(&m, m.params, a->prompt, &c, &r);
         t2 = pp_now();
@@ -154,11 +166,14 @@ static int run_prophy(const gen_args *a) {
     if (!rc) rc = write_prophy(a, &m, &r, spec);
     double t3 = pp_now();
     if (!rc)
-        fprintf(stderr, "wrote %s: load %.2f s, encode %.3f s, sample %.2f s (%.3f s/step), write %.2f s, total %.2f s\n",
-                a->out, t1 - t0, r.t_encode, r.t_sample, r.t_sample / a->steps, t3 - t2, t3 - t0);
+        fprintf(stderr,
+                "wrote %s: load %.2f s, encode %.3f s, sample %.2f s (%.3f s/step), decode %.2f s, write %.2f s, total "
+                "%.2f s\n",
+                a->out, t1 - t0, r.t_encode, r.t_sample, r.t_sample / a->steps, r.t_decode, t3 - t2, t3 - t0);
     pp_gen_result_free(&r);
     pp_free_aligned(first);
     free(spec);
+    if (has_vae) pp_vae_model_free(&vae);
     pp_prophy_free(&m);
     return rc;
 }

@@ -100,8 +100,7 @@ static void top_cats(const float *score, int *cats) {
 
 /* token of pixel (f,h,w) in (f,h,w) row-major token order */
 static int token_of(const pp_gen_result *r, int f, int h, int w) {
-    int pt = r->F / r->gf, ph = r->H / r->gh, pw = r->W / r->gw;
-    return ((f / pt) * r->gh + h / ph) * r->gw + w / pw;
+    return (pp_gen_token_frame(r, f) * r->gh + h * r->gh / r->H) * r->gw + w * r->gw / r->W;
 }
 
 static void blend(uint8_t *dst, const uint8_t *base, const uint8_t *col, float a) {

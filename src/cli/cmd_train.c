@@ -38,7 +38,7 @@ static void usage(void) {
 }
 
 
-enum { SET_SHAPE, SET_SIZE, SET_TEXT };
+enum { SET_SHAPE, SET_SIZE, SET_TEXT, SET_PATCH };
 
 /* Shape and video-size flags. 1 = handled, 0 = not one of these, -1 = error. */
 static int parse_shape(train_args *a, const char *f, const char *v) {
@@ -50,7 +50,7 @@ static int parse_shape(train_args *a, const char *f, const char *v) {
     else if (!strcmp(f, "--ffn")) rc = pp_parse_int(v, f, 1, 65536, &d->ffn_dim);
     else if (!strcmp(f, "--freq-dim")) rc = pp_parse_int(v, f, 2, 4096, &d->freq_dim);
     else if (!strcmp(f, "--frame-emb")) rc = pp_parse_int(v, f, 0, PP_DIT_MAX_FRAME_EMB, &d->frame_emb);
-    else if (!strcmp(f, "--patch")) rc = pp_parse_ints(v, f, 3, 1, 64, d->patch);
+    else if (!strcmp(f, "--patch")) rc = pp_parse_ints(v, f, 3, 1, 64, d->patch), kind = SET_PATCH;
     else if (!strcmp(f, "--text-len")) rc = pp_parse_int(v, f, 1, 4096, &d->text_len), kind = SET_TEXT;
     else if (!strcmp(f, "--text-dim")) rc = pp_parse_int(v, f, 1, 16384, &d->text_dim), kind = SET_TEXT;
     else if (!strcmp(f, "--video-frames")) rc = pp_parse_int(v, f, 1, 1024, &a->mc.frames), kind = SET_SIZE;

@@ -18,7 +18,7 @@ typedef struct {
     pp_branch_mode mode;         /* from --branch */
     pp_branch_cfg branch_cfg;    /* --pb, --semantic-experts, ..., the loss weights */
     int train_backbone, text_layers;
-    int set[3];                  /* given flags: [0] model shape, [1] video size, [2] text shape */
+    int set[4];                  /* given flags: [0] model shape, [1] video size, [2] text shape, [3] patch */
 } train_args;
 
 int train_physics(train_args *a);

@@ -57,28 +57,25 @@ static pp_phys_source *open_source(train_args *a) {
     return pp_phys_source_open(&sc);
 }
 
-/* The model's training size must be the data's. */
-static int check_size(const pp_prophy *m, const pp_phys_source *src) {
-    int F, H, W;
-    pp_phys_source_size(src, &F, &H, &W);
-    const pp_model_config *b = &m->cfg.base;
-    if (F != b->frames || H != b->height || W != b->width)
-        PP_FAIL("the data's videos are %d frames of %dx%d, the model's are %d frames of %dx%d", F, W, H, b->frames,
-                b->width, b->height);
-    return 0;
-}
-
 static pp_prophy_trainer *make_trainer(train_args *a, pp_prophy *m, pp_phys_source *src) {
     if (a->resume) {
         pp_prophy_trainer *t = pp_prophy_trainer_resume(m, a->resume, &a->tc, src);
         if (t) fprintf(stderr, "resuming %s at step %ld\n", a->resume, pp_prophy_trainer_steps_done(t));
         return t;
     }
-    int F, H, W;
+    int F, H, W, C, lt, lh, lw;
+    uint64_t sum;
     pp_phys_source_size(src, &F, &H, &W);
     a->mc.frames = F, a->mc.height = H, a->mc.width = W;
+    if (pp_phys_source_latent(src, &C, &lt, &lh, &lw, &sum)) { /* a latent model of the data's grid and VAE */
+        pp_model_config *mc = &a->mc;
+        mc->latent = 1, mc->vae_checksum = sum, mc->vframes = F, mc->vheight = H, mc->vwidth = W;
+        mc->frames = lt, mc->height = lh, mc->width = lw, mc->dit.out_dim = C;
+        if (mc->cond) mc->cond = PP_COND_LATENT;
+        if (!a->set[3]) mc->dit.patch[0] = 1, mc->dit.patch[1] = 2, mc->dit.patch[2] = 2;
+    }
     if (make_model(a, m)) return NULL;
-    pp_prophy_trainer *t = check_size(m, src) ? NULL : pp_prophy_trainer_new(m, &a->tc, src);
+    pp_prophy_trainer *t = pp_prophy_trainer_new(m, &a->tc, src);
     if (!t) pp_prophy_free(m);
     return t;
 }
@@ -89,10 +86,11 @@ static void describe(const pp_prophy *m, const train_args *a) {
     for (int i = 0; i < m->table.n; i++)
         if (m->table.p[i].frozen) frozen += m->table.p[i].numel;
     fprintf(stderr,
-            "model: %zu parameters (%zu trainable), branch %s, %d layers, dim %d; video %dx%dx%d; batch %d; "
+            "model: %zu parameters (%zu trainable), branch %s, %d layers, dim %d; %s %dx%dx%d; batch %d; "
             "%d threads\n",
             m->table.total, m->table.total - frozen, pp_branch_mode_name(c->mode), c->base.dit.layers,
-            c->base.dit.dim, c->base.frames, c->base.height, c->base.width, a->tc.base.batch, pp_get_threads());
+            c->base.dit.dim, c->base.latent ? "latent" : "video", c->base.frames, c->base.height, c->base.width,
+            a->tc.base.batch, pp_get_threads());
 }
 
 int train_physics(train_args *a) {

@@ -6,11 +6,17 @@
 #include "prophy/config.h"
 
 int pp_model_config_check(pp_model_config *c) {
-    if (c->cond != 0 && c->cond != 1) PP_FAIL("model config: cond = %d must be 0 or 1", c->cond);
-    if (c->dit.out_dim < 1 || c->dit.out_dim > PP_DIT_MAX_CHANNELS / 2 - 1)
-        PP_FAIL("model config: out_dim = %d is outside [1, %d]", c->dit.out_dim, PP_DIT_MAX_CHANNELS / 2 - 1);
-    if (c->cond) c->dit.in_dim = 2 * c->dit.out_dim + 1;
-    else c->dit.in_dim = c->dit.out_dim;
+    if (c->cond < PP_COND_NONE || c->cond > PP_COND_LATENT)
+        PP_FAIL("model config: cond = %d must be 0 (none), 1 (pixel frames) or 2 (latent frames)", c->cond);
+    if (c->dit.out_dim < 1 || c->dit.out_dim > PP_DIT_MAX_CHANNELS / 2 - 4)
+        PP_FAIL("model config: out_dim = %d is outside [1, %d]", c->dit.out_dim, PP_DIT_MAX_CHANNELS / 2 - 4);
+    if (c->cond == PP_COND_LATENT && !c->latent) PP_FAIL("model config: latent conditioning needs a latent model");
+    c->dit.in_dim = c->cond == PP_COND_PIXEL ? 2 * c->dit.out_dim + 1
+                    : c->cond == PP_COND_LATENT ? 2 * c->dit.out_dim + 4 : c->dit.out_dim;
+    if (c->latent && (c->vframes < 1 || c->vheight < 1 || c->vwidth < 1 || c->vframes > PP_MODEL_MAX_SIZE ||
+                      c->vheight > PP_MODEL_MAX_SIZE || c->vwidth > PP_MODEL_MAX_SIZE))
+        PP_FAIL("model config: a latent model's video size %dx%dx%d must be in [1, %d]", c->vframes, c->vheight,
+                c->vwidth, PP_MODEL_MAX_SIZE);
     if (pp_dit_config_check(&c->dit)) return -1;
     if (c->frames < 1 || c->height < 1 || c->width < 1 || c->frames > PP_MODEL_MAX_SIZE ||
         c->height > PP_MODEL_MAX_SIZE || c->width > PP_MODEL_MAX_SIZE)
@@ -47,6 +53,14 @@ cJSON *pp_model_config_to_json(const pp_model_config *c) {
     cJSON_AddNumberToObject(j, "width", c->width);
     cJSON_AddNumberToObject(j, "fps", c->fps);
     cJSON_AddNumberToObject(j, "cond", c->cond);
+    if (c->latent) {
+        cJSON *l = cJSON_AddObjectToObject(j, "latent");
+        char buf[32];
+        snprintf(buf, sizeof buf, "%016llx", (unsigned long long)c->vae_checksum);
+        cJSON_AddStringToObject(l, "vae_checksum", buf);
+        int v[3] = {c->vframes, c->vheight, c->vwidth};
+        cJSON_AddItemToObject(l, "video", cJSON_CreateIntArray(v, 3));
+    }
     return j;
 }
 
@@ -99,6 +113,22 @@ int pp_model_config_from_json(pp_model_config *c, const char *json, const char *
         if (!cJSON_IsNumber(x) || x->valuedouble != floor(x->valuedouble) || x->valuedouble < 1 || x->valuedouble > 64)
             rc = -1, pp_seterr("%s: model config: 'patch' must be 3 integers in [1, 64]", where);
         else c->dit.patch[i] = (int)x->valuedouble;
+    }
+    const cJSON *lat = cJSON_GetObjectItemCaseSensitive(j, "latent");
+    if (!rc && lat) { /* optional: absent = a pixel model */
+        const cJSON *ck = cJSON_GetObjectItemCaseSensitive(lat, "vae_checksum"), *v = cJSON_GetObjectItemCaseSensitive(lat, "video");
+        unsigned long long sum;
+        int ok = cJSON_IsString(ck) && sscanf(ck->valuestring, "%16llx", &sum) == 1 && cJSON_IsArray(v) &&
+                 cJSON_GetArraySize(v) == 3;
+        int *dst[3] = {&c->vframes, &c->vheight, &c->vwidth};
+        for (int i = 0; ok && i < 3; i++) {
+            const cJSON *x = cJSON_GetArrayItem(v, i);
+            ok = cJSON_IsNumber(x) && x->valuedouble == floor(x->valuedouble) && x->valuedouble >= 1 &&
+                 x->valuedouble <= PP_MODEL_MAX_SIZE;
+            if (ok) *dst[i] = (int)x->valuedouble;
+        }
+        if (!ok) rc = -1, pp_seterr("%s: model config: 'latent' needs 'vae_checksum' (hex) and 'video' [F,H,W]", where);
+        else c->latent = 1, c->vae_checksum = sum;
     }
     const cJSON *w = cJSON_GetObjectItemCaseSensitive(j, "world");
     snprintf(c->world, sizeof c->world, "%s", cJSON_IsString(w) ? w->valuestring : "unknown");

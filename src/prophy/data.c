@@ -5,7 +5,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "base/common.h"
+#include "prophy/latents.h"
 #include "io/maps.h"
 #include "sim/dataset.h"
 #include "sim/sim.h"
@@ -157,7 +159,9 @@ int pp_external_maps_load(const char *path, int F, int H, int W, float *maps, fl
 struct pp_phys_source {
     pp_phys_source_cfg cfg;   /* data_dir / maps_dir point to owned copies */
     char *data_dir, *maps_dir;
-    pp_dataset *ds;           /* NULL: simulator stream */
+    pp_dataset *ds;           /* NULL: simulator stream (or latents) */
+    pp_latents *lat;          /* a latent dataset */
+    pp_latent_sample ls;      /* its last sample */
     pp_sample smp;            /* last dataset sample */
     pp_sim_out sim;           /* last simulator run */
     int F, H, W;
@@ -168,6 +172,8 @@ struct pp_phys_source {
 void pp_phys_source_close(pp_phys_source *s) {
     if (!s) return;
     if (s->ds) pp_dataset_close(s->ds);
+    pp_latents_close(s->lat);
+    pp_latent_sample_free(&s->ls);
     pp_sample_free(&s->smp);
     pp_sim_free(&s->sim);
     free(s->data_dir), free(s->maps_dir);
@@ -175,8 +181,23 @@ void pp_phys_source_close(pp_phys_source *s) {
     free(s);
 }
 
+static int open_latents(pp_phys_source *s) {
+    if (s->maps_dir) PP_FAIL("%s: a latent dataset holds its token targets; --maps needs a pixel dataset", s->data_dir);
+    const pp_label_noise *n = &s->cfg.noise;
+    if (n->blur != 0 || n->noise != 0 || n->shift != 0)
+        PP_FAIL("%s: --label-noise degrades pixel maps; a latent dataset holds token targets", s->data_dir);
+    if (!(s->lat = pp_latents_open(s->data_dir))) return -1;
+    int C, t, h, w;
+    pp_latents_size(s->lat, &C, &t, &h, &w, &s->F, &s->H, &s->W);
+    s->count = pp_latents_count(s->lat);
+    return 0;
+}
+
 /* Dataset: count and video size from sample 0. */
 static int open_dataset(pp_phys_source *s) {
+    char probe[4096];
+    snprintf(probe, sizeof probe, "%s/latents.json", s->data_dir);
+    if (access(probe, F_OK) == 0) return open_latents(s);
     s->ds = pp_dataset_open(s->data_dir);
     if (!s->ds) return -1;
     s->count = pp_dataset_count(s->ds);
@@ -211,10 +232,12 @@ pp_phys_source *pp_phys_source_open(const pp_phys_source_cfg *c) {
         pp_phys_source_close(s);
         return NULL;
     }
-    size_t plane = (size_t)s->F * s->H * s->W;
-    s->video = pp_alloc_floats(3 * plane);
-    s->maps = pp_zalloc_floats((size_t)PP_NCAT * plane);
-    s->bg = pp_zalloc_floats(plane);
+    if (!s->lat) { /* pixel examples */
+        size_t plane = (size_t)s->F * s->H * s->W;
+        s->video = pp_alloc_floats(3 * plane);
+        s->maps = pp_zalloc_floats((size_t)PP_NCAT * plane);
+        s->bg = pp_zalloc_floats(plane);
+    }
     return s;
 }
 
@@ -223,6 +246,22 @@ void pp_phys_source_size(const pp_phys_source *s, int *F, int *H, int *W) {
 }
 
 int64_t pp_phys_source_count(const pp_phys_source *s) { return s->count; }
+
+int pp_phys_source_latent(const pp_phys_source *s, int *C, int *t, int *h, int *w, uint64_t *vae_checksum) {
+    if (!s->lat) return 0;
+    int F, H, W;
+    pp_latents_size(s->lat, C, t, h, w, &F, &H, &W);
+    *vae_checksum = pp_latents_vae_checksum(s->lat);
+    return 1;
+}
+
+static int get_latent(pp_phys_source *s, int64_t idx, pp_phys_example *ex) {
+    if (pp_latents_get(s->lat, idx, &s->ls)) return -1;
+    ex->scene = s->ls.scene, ex->prompt = s->ls.prompt;
+    memcpy(ex->cats, s->ls.cats, sizeof ex->cats);
+    ex->z = s->ls.z, ex->zc3 = s->ls.zc3, ex->ql = s->ls.ql;
+    return 0;
+}
 
 /* Dataset sample idx -> video, maps (uint8 / 255), bg, labels. */
 static int get_dataset(pp_phys_source *s, int64_t idx, pp_phys_example *ex) {
@@ -263,6 +302,12 @@ static int get_sim(pp_phys_source *s, int64_t idx, pp_phys_example *ex) {
 
 int pp_phys_source_get(pp_phys_source *s, int64_t idx, pp_phys_example *ex) {
     if (idx < 0 || idx >= s->count) PP_FAIL("example %lld out of range [0, %lld)", (long long)idx, (long long)s->count);
+    memset(ex, 0, sizeof *ex);
+    if (s->lat) {
+        if (get_latent(s, idx, ex)) return -1;
+        ex->index = idx;
+        return 0;
+    }
     if (s->ds ? get_dataset(s, idx, ex) : get_sim(s, idx, ex)) return -1;
     if (s->maps_dir) {
         char path[4096];
@@ -279,8 +324,9 @@ static int64_t draw_below(pp_rng *r, uint64_t n) {
 }
 
 int pp_phys_source_draw(pp_phys_source *s, pp_rng *r, pp_phys_example *ex) {
-    int64_t idx = s->ds ? draw_below(r, (uint64_t)s->count) : (int64_t)(pp_rng_u64(r) >> 24); /* [0, 2^40) */
+    int64_t idx = s->ds || s->lat ? draw_below(r, (uint64_t)s->count) : (int64_t)(pp_rng_u64(r) >> 24); /* [0, 2^40) */
     if (pp_phys_source_get(s, idx, ex)) return -1;
+    if (s->lat) return 0;
     const pp_label_noise *n = &s->cfg.noise;
     if (n->blur != 0 || n->noise != 0 || n->shift != 0)
         pp_label_noise_apply(n, r, s->maps, s->bg, s->F, s->H, s->W);

@@ -55,15 +55,20 @@ typedef struct {
     int scene;             /* scene index (pp_sim_scene_at) */
     const char *prompt;
     float cats[PP_NCAT];   /* 0/1 labels */
-    const float *video;    /* [3,F,H,W] in [-1,1] */
+    const float *video;    /* [3,F,H,W] in [-1,1] (pixel sources) */
     const float *maps;     /* [17,F,H,W] in [0,1] (after noise) */
     const float *bg;       /* [F,H,W] */
+    const float *z, *zc3, *ql; /* latent sources (prophy/latents.h): [C,t,h,w], [C,2,h,w], [t,h,w,17] */
 } pp_phys_example;
 
 typedef struct pp_phys_source pp_phys_source;
+/* A data_dir holding latents.json is a latent dataset: its examples carry latents
+ * (z, zc3, ql) instead of pixels; label noise and external maps need pixels. */
 pp_phys_source *pp_phys_source_open(const pp_phys_source_cfg *c); /* NULL + pp_seterr */
+/* 1 for a latent source, with its latent grid [C,t,h,w] and the VAE's checksum. */
+int pp_phys_source_latent(const pp_phys_source *s, int *C, int *t, int *h, int *w, uint64_t *vae_checksum);
 void pp_phys_source_close(pp_phys_source *s);
-/* Video size of every example. */
+/* Video size of every example (the pixel video a latent source encodes). */
 void pp_phys_source_size(const pp_phys_source *s, int *F, int *H, int *W);
 /* Dataset size (INT64_MAX for the simulator stream). */
 int64_t pp_phys_source_count(const pp_phys_source *s);

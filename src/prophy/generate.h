@@ -15,9 +15,10 @@
 #include "base/categories.h"
 #include "prophy/model.h"
 #include "text/tokenizer.h"
+#include "wan/vae_file.h"
 
 typedef struct {
-    int F, H, W;           /* video size; 0 = the model's training size */
+    int F, H, W;           /* video size in pixels; 0 = the model's training size */
     int steps;             /* Euler steps (20) */
     float cfg;             /* classifier-free guidance scale (5; <= 1 = off) */
     float shift;           /* Wan's sigma shift (3) */
@@ -25,6 +26,7 @@ typedef struct {
     int cond_frames;       /* K >= 1: frames 0..K-1 of `first` are given (video prediction) */
     const float *first;    /* [3,F,H,W] in [-1,1], read when cond_frames > 0 */
     int routes;            /* 1: keep the routing maps (needs a branch with a REB or SEB) */
+    const pp_vae_model *vae; /* a latent model's VAE (its checksum must be the model's) */
     void (*progress)(void *user, int step, int steps); /* may be NULL */
     void *user;
 } pp_gen_config;
@@ -38,14 +40,29 @@ typedef struct {
     pp_tok_report rep;     /* what the tokenizer saw (unknown words, truncation) */
     /* routing (cfg.routes); NULL / 0 when the model has no such part */
     int gf, gh, gw, N;     /* token grid, N = gf*gh*gw */
+    int latent;            /* the model diffused latents: token frame f covers latent frames
+                              f*pt.., latent frame j pixel frame 0 (j = 0) or 4j-3..4j */
+    int pt;                /* the patch's frames */
     int E_s, E_r;
     float *cat_maps;       /* [17,N] fine-align head's category map, mean over steps */
     int *top_expert;       /* [N] argmax of the step-averaged rho_r */
     float *rho_r;          /* [N,E_r] step-averaged */
     float *rho_s;          /* [E_s] semantic router weights of the prompt */
     float *coarse;         /* [17] coarse head applied to rho_s */
-    double t_encode, t_sample; /* seconds: tokenize + set up, sampling */
+    double t_encode, t_sample, t_decode; /* seconds: tokenize + set up (+ encode given frames),
+                                            sampling, decoding latents */
 } pp_gen_result;
+
+/* The pixel size of the video c asks for (0 fields: the model's training video). */
+void pp_gen_video_size(const pp_prophy *m, const pp_gen_config *c, int *F, int *H, int *W);
+
+/* A latent model's VAE from path (which must be the model's: its checksum);
+ * nothing for a pixel model (*loaded = 0). */
+int pp_gen_load_vae(const pp_prophy *m, const char *path, pp_vae_model *v, int *loaded);
+
+/* The token frame that pixel frame f of a result falls in; the token row and
+ * column of pixel (y, x) are y * gh / H and x * gw / W. */
+int pp_gen_token_frame(const pp_gen_result *r, int f);
 
 /* Validates the sizes (divisible by the patch), cond_frames < F, the prompt
  * (an empty prompt is an error; unknown words and truncation are reported in

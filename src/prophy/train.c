@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "base/common.h"
+#include "prophy/latents.h"
 #include "prophy/train.h"
 
 struct pp_prophy_trainer {
@@ -16,7 +17,9 @@ struct pp_prophy_trainer {
     pp_prophy_acts *acts;
     int *ids;                          /* [B,L] */
     float *G, *video, *eps, *s, *t, *cond, *xin, *target;
-    float *labels, *maps, *bg, *Qr;    /* [B,17], [B,17,F,H,W], [B,F,H,W], [B,N,17] */
+    float *labels, *maps, *bg, *Qr;    /* [B,17], [B,17,F,H,W], [B,F,H,W], [B,N,17] (maps, bg: pixel models) */
+    int latent;                        /* the model diffuses latents; F,H,W are the latent grid */
+    float *zc3;                        /* latent models: [B, C, 2, H, W] the first 3 frames' latents */
 };
 
 pp_prophy_train_config pp_prophy_train_defaults(void) {
@@ -27,7 +30,7 @@ pp_prophy_train_config pp_prophy_train_defaults(void) {
 static void alloc_buffers(pp_prophy_trainer *t) {
     const pp_prophy_config *c = &t->m->cfg;
     int B = t->cfg.base.batch;
-    pp_phys_source_size(t->src, &t->F, &t->H, &t->W);
+    t->F = c->base.frames, t->H = c->base.height, t->W = c->base.width, t->latent = c->base.latent;
     t->B = B, t->C = c->base.dit.out_dim, t->Cc = c->base.dit.in_dim - c->base.dit.out_dim;
     t->L = c->text.ctx;
     t->vox = (size_t)t->F * t->H * t->W;
@@ -40,10 +43,37 @@ static void alloc_buffers(pp_prophy_trainer *t) {
     t->cond = pp_zalloc_floats((size_t)B * (t->Cc ? t->Cc : 1) * t->vox);
     t->xin = pp_alloc_floats((size_t)B * (t->C + t->Cc) * t->vox);
     t->labels = pp_alloc_floats((size_t)B * PP_NCAT);
-    t->maps = pp_alloc_floats((size_t)B * PP_NCAT * t->vox), t->bg = pp_alloc_floats((size_t)B * t->vox);
+    if (t->latent) t->zc3 = pp_alloc_floats((size_t)B * t->C * 2 * t->H * t->W);
+    else t->maps = pp_alloc_floats((size_t)B * PP_NCAT * t->vox), t->bg = pp_alloc_floats((size_t)B * t->vox);
     t->Qr = pp_alloc_floats((size_t)B * t->N * PP_NCAT);
     t->ids = pp_malloc((size_t)B * t->L * sizeof(int));
     t->acts = pp_prophy_acts_new(t->m, B, t->F, t->H, t->W, 1);
+}
+
+/* The data must be what the model diffuses: pixels of its size, or latents of its
+ * grid made with its VAE. */
+int pp_prophy_check_source(const pp_prophy *m, const pp_phys_source *src) {
+    const pp_model_config *b = &m->cfg.base;
+    int C, t, h, w, F, H, W;
+    uint64_t sum;
+    pp_phys_source_size(src, &F, &H, &W);
+    int latent = pp_phys_source_latent(src, &C, &t, &h, &w, &sum);
+    if (latent != b->latent)
+        PP_FAIL("the data holds %s, the model diffuses %s", latent ? "latents" : "pixels", b->latent ? "latents" : "pixels");
+    if (latent && (C != b->dit.out_dim || t != b->frames || h != b->height || w != b->width))
+        PP_FAIL("the data's latents are [%d,%d,%d,%d], the model's [%d,%d,%d,%d]", C, t, h, w, b->dit.out_dim, b->frames,
+                b->height, b->width);
+    if (latent && sum != b->vae_checksum)
+        PP_FAIL("the data's latents come from another VAE than the model's (checksum %016llx, the model's %016llx)",
+                (unsigned long long)sum, (unsigned long long)b->vae_checksum);
+    if (!latent && (F != b->frames || H != b->height || W != b->width))
+        PP_FAIL("the data's videos are %d frames of %dx%d, the model's are %d frames of %dx%d", F, W, H, b->frames,
+                b->width, b->height);
+    const int *p = b->dit.patch;
+    if (b->frames % p[0] || b->height % p[1] || b->width % p[2])
+        PP_FAIL("the grid %dx%dx%d is not divisible by the model's patch %d,%d,%d", b->frames, b->height, b->width,
+                p[0], p[1], p[2]);
+    return 0;
 }
 
 static pp_prophy_trainer *trainer_alloc(pp_prophy *m, const pp_prophy_train_config *c, pp_phys_source *src) {
@@ -51,14 +81,8 @@ static pp_prophy_trainer *trainer_alloc(pp_prophy *m, const pp_prophy_train_conf
         pp_seterr("batch size must be positive");
         return NULL;
     }
-    int F, H, W;
-    pp_phys_source_size(src, &F, &H, &W);
-    const int *p = m->cfg.base.dit.patch;
-    if (F % p[0] || H % p[1] || W % p[2]) {
-        pp_seterr("training videos %dx%dx%d are not divisible by the model's patch %d,%d,%d", F, H, W, p[0], p[1],
-                  p[2]);
-        return NULL;
-    }
+    if (pp_prophy_check_source(m, src)) return NULL;
+    int F = m->cfg.base.frames, H = m->cfg.base.height, W = m->cfg.base.width;
     /* gradients, both AdamW moments and the EMA; the batch's buffers; the activations */
     size_t B = (size_t)c->base.batch, vox = (size_t)F * H * W, P = m->table.total;
     size_t need = pp_mul_size(P, (3 + (c->base.opt.ema_decay > 0)) * sizeof(float));
@@ -97,7 +121,8 @@ pp_prophy_trainer *pp_prophy_trainer_new(pp_prophy *m, const pp_prophy_train_con
 
 void pp_prophy_trainer_free(pp_prophy_trainer *t) {
     if (!t) return;
-    float *bufs[] = {t->G, t->video, t->eps, t->s, t->t, t->cond, t->xin, t->target, t->labels, t->maps, t->bg, t->Qr};
+    float *bufs[] = {t->G, t->video, t->eps, t->s, t->t, t->cond, t->xin, t->target, t->labels, t->maps, t->bg, t->Qr,
+                     t->zc3};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) pp_free_aligned(bufs[i]);
     free(t->ids);
     pp_prophy_acts_free(t->acts);
@@ -107,15 +132,24 @@ void pp_prophy_trainer_free(pp_prophy_trainer *t) {
 
 /* ---- one step */
 
-/* Example b of the batch: video, ids (text dropout), labels, maps. */
+/* Example b of the batch: video (or latent), ids (text dropout), labels, maps (or
+ * a latent model's token targets and first-frame latents). */
 static int load_example(pp_prophy_trainer *t, int b) {
     pp_phys_example ex;
     if (pp_phys_source_draw(t->src, &t->st.rng, &ex)) return -1;
     size_t n = (size_t)t->C * t->vox;
-    memcpy(t->video + b * n, ex.video, n * sizeof(float));
     memcpy(t->labels + b * PP_NCAT, ex.cats, PP_NCAT * sizeof(float));
-    memcpy(t->maps + (size_t)b * PP_NCAT * t->vox, ex.maps, PP_NCAT * t->vox * sizeof(float));
-    memcpy(t->bg + (size_t)b * t->vox, ex.bg, t->vox * sizeof(float));
+    if (t->latent) {
+        const int *p = t->m->cfg.base.dit.patch;
+        size_t nzc = (size_t)t->C * 2 * t->H * t->W;
+        memcpy(t->video + b * n, ex.z, n * sizeof(float));
+        memcpy(t->zc3 + b * nzc, ex.zc3, nzc * sizeof(float));
+        pp_latent_token_targets(t->Qr + (size_t)b * t->N * PP_NCAT, ex.ql, t->F, t->H, t->W, p[0], p[1], p[2]);
+    } else {
+        memcpy(t->video + b * n, ex.video, n * sizeof(float));
+        memcpy(t->maps + (size_t)b * PP_NCAT * t->vox, ex.maps, PP_NCAT * t->vox * sizeof(float));
+        memcpy(t->bg + (size_t)b * t->vox, ex.bg, t->vox * sizeof(float));
+    }
     int *ids = t->ids + (size_t)b * t->L;
     if (pp_rng_uniform(&t->st.rng) < t->cfg.p_drop_text) {
         pp_prophy_empty_ids(ids, t->L);
@@ -133,7 +167,12 @@ static int make_batch(pp_prophy_trainer *t) {
         if (load_example(t, b)) return -1;
         t->s[b] = pp_flow_draw_s(&t->st.rng, c->s_dist, c->s_shift);
         t->t[b] = 1000.0f * t->s[b];
-        if (t->Cc) { /* first-frame conditioning: k clean frames + mask, or none */
+        if (t->Cc && t->latent) { /* latent frames: 1 or 3 given pixel frames + masks, or none */
+            int k = 0;
+            if (pp_rng_uniform(&t->st.rng) < c->p_first_frames) k = pp_rng_below(&t->st.rng, 2) ? 3 : 1;
+            const float *zk = k == 3 ? t->zc3 + (size_t)b * t->C * 2 * hw : t->video + (size_t)b * t->C * t->vox;
+            pp_latent_make_cond(t->cond + (size_t)b * t->Cc * t->vox, zk, k == 3 ? 2 : t->F, k, t->C, t->F, t->H, t->W);
+        } else if (t->Cc) { /* first-frame conditioning: k clean frames + mask, or none */
             int k = 0;
             if (pp_rng_uniform(&t->st.rng) < c->p_first_frames)
                 k = 1 + (int)pp_rng_below(&t->st.rng, (uint32_t)(c->max_cond_frames > 0 ? c->max_cond_frames : 1));
@@ -143,7 +182,7 @@ static int make_batch(pp_prophy_trainer *t) {
         }
     }
     const int *p = t->m->cfg.base.dit.patch;
-    pp_prophy_token_targets(t->Qr, t->maps, t->bg, t->B, t->F, t->H, t->W, p[0], p[1], p[2]);
+    if (!t->latent) pp_prophy_token_targets(t->Qr, t->maps, t->bg, t->B, t->F, t->H, t->W, p[0], p[1], p[2]);
     pp_rng_fill_normal(&t->st.rng, t->eps, (size_t)t->B * t->C * t->vox, 1.0f);
     pp_flow_make_batch(t->xin, t->target, t->video, t->eps, t->s, t->cond, t->B, t->C, t->Cc, t->vox);
     return 0;

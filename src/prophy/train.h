@@ -40,6 +40,9 @@ pp_prophy_train_config pp_prophy_train_defaults(void);
 typedef struct pp_prophy_trainer pp_prophy_trainer;
 /* Takes the model with its weights already set (stage 1: pp_prophy_init_weights;
  * stage 2: the stage-1 weights copied and the branch attached). Not owned. */
+/* The data is what the model diffuses: pixels of its training size, or latents of
+ * its grid made with its VAE; -1 + error naming the difference. */
+int pp_prophy_check_source(const pp_prophy *m, const pp_phys_source *src);
 pp_prophy_trainer *pp_prophy_trainer_new(pp_prophy *m, const pp_prophy_train_config *c, pp_phys_source *src);
 /* Loads `ckpt` into m (created from its config) and the trainer state; the
  * frozen set comes from the checkpoint. NULL + error (m left freed) on failure. */

@@ -127,3 +127,10 @@ int pp_vae_add_to_writer(const pp_vae *m, const pp_params *t, const float *P, pp
     cJSON_Delete(j);
     return rc;
 }
+
+uint64_t pp_vae_checksum(const pp_vae_model *v) {
+    const uint8_t *p = (const uint8_t *)v->params;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < v->table.total * sizeof(float); i++) h = (h ^ p[i]) * 1099511628211ULL;
+    return h;
+}

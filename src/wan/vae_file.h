@@ -4,6 +4,7 @@
  * (Wan's own wan_2.1_vae.safetensors) is read as Wan2.1's config. */
 #ifndef PP_WAN_VAE_FILE_H
 #define PP_WAN_VAE_FILE_H
+#include <stdint.h>
 #include "io/safetensors.h"
 #include "wan/vae.h"
 
@@ -22,6 +23,9 @@ void pp_vae_model_free(pp_vae_model *v);
 /* Adds the tensors (as dtype: F32, F16 or BF16) and the config ("vae_config") to a
  * writer: pp_vae_save's content, and a checkpoint's model part. */
 int pp_vae_add_to_writer(const pp_vae *m, const pp_params *t, const float *P, pp_st_writer *w, int dtype);
+/* A checksum of the weights (64-bit FNV-1a over their float bytes): which VAE a
+ * latent dataset and a latent model belong to. */
+uint64_t pp_vae_checksum(const pp_vae_model *v);
 /* The config in a file's metadata (or Wan2.1's when there is none). */
 int pp_vae_config_read(pp_vae_config *c, const char *json, const char *where);
 #endif
