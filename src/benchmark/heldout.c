@@ -11,6 +11,7 @@
 #include "wan/flow.h"
 #include "benchmark/heldout.h"
 #include "prophy/generate.h"
+#include "prophy/latents.h"
 #include "sim/dataset.h"
 #include "sim/sim.h"
 
@@ -120,7 +121,9 @@ static double routing_iou(const pp_gen_result *g, const pp_sim_out *out, double 
     *chance = NAN;
     if (!g->cat_maps) return NAN;
     size_t plane = (size_t)out->frames * out->height * out->width;
+    size_t hw = (size_t)g->gh * g->gw;
     float *gt = pp_malloc(plane * sizeof(float)), *m = pp_malloc((size_t)g->N * sizeof(float));
+    float *mf = pp_malloc((size_t)out->frames * hw * sizeof(float));
     double sum = 0, sum0 = 0;
     int n = 0;
     for (int k = 0; k < PP_NCAT; k++) {
@@ -131,19 +134,18 @@ static double routing_iou(const pp_gen_result *g, const pp_sim_out *out, double 
         for (int t = 0; t < g->N; t++) m[t] = mx > 0 ? mk[t] / mx : 0;
         size_t on = 0;
         for (size_t p = 0; p < plane; p++) on += (gt[p] = ok[p] - out->bg[p] > 0 ? 1.0f : 0.0f) > 0;
-        double iou = pp_eval_map_iou(m, g->gf, g->gh, g->gw, gt, out->frames, out->height, out->width, 0.5f);
+        /* per pixel frame: the token frame each falls in (a latent model's are causal) */
+        for (int f = 0; f < out->frames; f++)
+            memcpy(mf + (size_t)f * hw, m + (size_t)pp_gen_token_frame(g, f) * hw, hw * sizeof(float));
+        double iou = pp_eval_map_iou(mf, out->frames, g->gh, g->gw, gt, out->frames, out->height, out->width, 0.5f);
         if (isfinite(iou)) { sum += iou; sum0 += (double)on / plane; n++; }
     }
-    free(gt);
-    free(m);
+    free(gt), free(m), free(mf);
     if (n) *chance = sum0 / n;
     return n ? sum / n : NAN;
 }
 
-static int model_predicts(const pp_prophy *m) {
-    const pp_dit_config *d = &m->cfg.base.dit;
-    return d->in_dim - d->out_dim == d->out_dim + 1;
-}
+static int model_predicts(const pp_prophy *m) { return m->cfg.base.cond != PP_COND_NONE; }
 
 /* (a) text-to-video, unconditioned checks with the prompt's spec (and the routing
  * IoU from these maps when the model cannot predict from given frames). */
@@ -202,30 +204,42 @@ static int run_pred(const pp_prophy *m, const float *P, const pp_heldout_cfg *c,
  * from the example's seed) with the prompt, the fine-align head's category maps,
  * their IoU as in (c). Separates what the router localises from how good the
  * generated video is. */
-static void run_sim_routes(const pp_prophy *m, const float *P, const pp_sim_out *out, example_result *e) {
+static void run_sim_routes(const pp_prophy *m, const float *P, const pp_heldout_cfg *c, const pp_sim_out *out,
+                           example_result *e) {
     const pp_prophy_config *mc = &m->cfg;
     const pp_dit_config *d = &mc->base.dit;
-    if (!pp_prophy_has_reb(mc)) return;
-    int F = out->frames, H = out->height, W = out->width, L = mc->text.ctx, Cc = d->in_dim - d->out_dim;
+    if (!pp_prophy_has_reb(mc) || (mc->base.latent && !c->vae)) return;
+    int F = mc->base.frames, H = mc->base.height, W = mc->base.width; /* the DiT's grid */
+    if (!mc->base.latent) F = out->frames, H = out->height, W = out->width;
+    int L = mc->text.ctx, C = d->out_dim, Cc = d->in_dim - d->out_dim;
     size_t vox = (size_t)F * H * W;
-    pp_gen_result g = {.gf = F / d->patch[0], .gh = H / d->patch[1], .gw = W / d->patch[2]};
+    pp_gen_result g = {.gf = F / d->patch[0], .gh = H / d->patch[1], .gw = W / d->patch[2], .F = out->frames,
+                       .H = out->height, .W = out->width, .latent = mc->base.latent, .pt = d->patch[0]};
     g.N = g.gf * g.gh * g.gw;
-    float *x0 = pp_alloc_floats(3 * vox), *eps = pp_alloc_floats(3 * vox), *tgt = pp_alloc_floats(3 * vox);
-    float *v = pp_alloc_floats(3 * vox), *xin = pp_alloc_floats((3 + (size_t)Cc) * vox);
+    float *x0 = pp_alloc_floats((size_t)C * vox), *eps = pp_alloc_floats((size_t)C * vox), *tgt = pp_alloc_floats((size_t)C * vox);
+    float *v = pp_alloc_floats((size_t)C * vox), *xin = pp_alloc_floats((size_t)(C + Cc) * vox);
     float *cond = Cc ? pp_zalloc_floats((size_t)Cc * vox) : NULL, *Pr = pp_alloc_floats((size_t)g.N * PP_NCAT);
-    int *ids = pp_malloc((size_t)L * sizeof(int));
-    pp_video_to_float(&out->video, x0);
+    int *ids = pp_malloc((size_t)L * sizeof(int)), ok = 1;
+    if (mc->base.latent) { /* the simulator's video in latent space, no given frames */
+        float *px = pp_alloc_floats((size_t)3 * out->frames * out->height * out->width);
+        pp_video_to_float(&out->video, px);
+        ok = !pp_vae_encode(&c->vae->m, c->vae->params, px, out->frames, out->height, out->width, x0, NULL);
+        pp_free_aligned(px);
+        if (cond) pp_latent_make_cond(cond, NULL, 0, 0, C, F, H, W);
+    } else {
+        pp_video_to_float(&out->video, x0);
+    }
     pp_rng r;
     pp_rng_seed(&r, out->seed ^ 0x5eedULL);
-    pp_rng_fill_normal(&r, eps, 3 * vox, 1.0f);
+    pp_rng_fill_normal(&r, eps, (size_t)C * vox, 1.0f);
     float s = 0.5f, t = 500.0f;
-    pp_flow_make_batch(xin, tgt, x0, eps, &s, cond, 1, 3, Cc, vox);
-    pp_prophy_acts *a = pp_prophy_acts_new(m, 1, F, H, W, 0);
+    pp_flow_make_batch(xin, tgt, x0, eps, &s, cond, 1, C, Cc, vox);
+    pp_prophy_acts *a = ok ? pp_prophy_acts_new(m, 1, F, H, W, 0) : NULL;
     if (a && !pp_tok_encode(&m->vocab, out->prompt, L, ids, NULL) && !pp_prophy_forward(m, P, a, xin, &t, ids, v)) {
         pp_fine_predict(&m->align, P, Pr, pp_prophy_acts_rho_r(a), g.N);
         g.cat_maps = pp_alloc_floats((size_t)PP_NCAT * g.N); /* [N,17] -> [17,N] */
         for (int n = 0; n < g.N; n++)
-            for (int c = 0; c < PP_NCAT; c++) g.cat_maps[(size_t)c * g.N + n] = Pr[(size_t)n * PP_NCAT + c];
+            for (int k = 0; k < PP_NCAT; k++) g.cat_maps[(size_t)k * g.N + n] = Pr[(size_t)n * PP_NCAT + k];
         double chance;
         e->iou_sim = routing_iou(&g, out, &chance);
         pp_free_aligned(g.cat_maps);
@@ -244,8 +258,9 @@ static int run_example(const pp_prophy *m, const float *P, const pp_heldout_cfg 
     g.steps = c->steps;
     g.cfg = c->cfg;
     g.seed = out->seed;
+    g.vae = c->vae;
     if (run_t2v(m, P, out, g, e)) return -1;
-    run_sim_routes(m, P, out, e);
+    run_sim_routes(m, P, c, out, e);
     return model_predicts(m) ? run_pred(m, P, c, out, g, e) : 0;
 }
 
@@ -310,14 +325,16 @@ typedef struct {
 /* Draws seeds for (scene, split) until c->n examples not in the training data ran. */
 static int run_scene(loop_ctx *L, int scene, int split) {
     const pp_sim_scene *sc = pp_sim_scene_at(scene);
-    const pp_model_config *b = &L->m->cfg.base;
-    int found = 0, ns = pp_sim_nscenes();
+    pp_gen_config gc = pp_gen_defaults();
+    gc.vae = L->c->vae;
+    int found = 0, ns = pp_sim_nscenes(), F, H, W;
+    pp_gen_video_size(L->m, &gc, &F, &H, &W);
     for (int64_t i = 0; found < L->c->n; i++) {
         if (i >= 100LL * L->c->n + 1000)
             PP_FAIL("heldout: no %d prompts of scene %s outside the training data", L->c->n, sc->name);
         pp_sim_out out;
         uint64_t seed = pp_dataset_sample_seed(L->c->seed ^ PP_HELDOUT_SALT, i * ns + scene);
-        if (pp_sim_run(sc, seed, split, b->frames, b->height, b->width, &out)) return -1;
+        if (pp_sim_run(sc, seed, split, F, H, W, &out)) return -1;
         if (set_has(L->train, out.prompt)) {
             L->r->skipped++;
             pp_sim_free(&out);
@@ -345,9 +362,13 @@ int pp_heldout_run(const pp_prophy *m, const float *P, const pp_heldout_cfg *c, 
     if (c->n < 1) PP_FAIL("heldout: the number of examples must be >= 1 (got %d)", c->n);
     if (!(c->splits & 3)) PP_FAIL("heldout: no split chosen");
     if (pp_sim_nscenes() > PP_HELDOUT_MAX_SCENES) PP_FAIL("heldout: too many scenes");
-    if (model_predicts(m) && (c->cond_frames < 1 || c->cond_frames >= m->cfg.base.frames))
-        PP_FAIL("--cond-frames %d must be in [1, %d) for the model's %d frames", c->cond_frames,
-                m->cfg.base.frames, m->cfg.base.frames);
+    pp_gen_config gc = pp_gen_defaults();
+    gc.vae = c->vae;
+    int F, H, W;
+    pp_gen_video_size(m, &gc, &F, &H, &W);
+    if (model_predicts(m) && (c->cond_frames < 1 || c->cond_frames >= F))
+        PP_FAIL("--cond-frames %d must be in [1, %d) for the model's %d frames", c->cond_frames, F, F);
+    if (m->cfg.base.latent && !c->vae) PP_FAIL("heldout: a latent model needs its VAE");
     prompt_set train = {0};
     if (c->exclude_dir && load_training_prompts(c->exclude_dir, &train)) return set_free(&train), -1;
     loop_ctx L = {.m = m, .P = P, .c = c, .train = &train, .r = r, .t0 = pp_now()};

@@ -4,7 +4,8 @@
  * For every scene and split: N examples with seeds from a stream training never
  * uses (pp_dataset_sample_seed(S ^ PP_HELDOUT_SALT, i * nscenes + scene)), skipping
  * those whose exact prompt is in the training dataset. Each example is simulated
- * at the model's training size, then
+ * at the model's training video size (a latent model's: the pixel video its
+ * latents encode), then
  *   (a) text-to-video from the prompt -> unconditioned eval with the prompt's spec
  *       (pp_sim_spec_for_prompt: no states) -> pc_pass, sa_pass, joint = both;
  *   (b) video prediction from the first K simulated frames -> conditioned eval with
@@ -19,6 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "prophy/model.h"
+#include "wan/vae_file.h"
 
 #define PP_HELDOUT_SALT 0x9e3779b97f4a7c15ULL
 #define PP_HELDOUT_MAX_SCENES 32
@@ -33,6 +35,7 @@ typedef struct {
     const char *exclude_dir; /* training dataset whose prompts are skipped, or NULL */
     FILE *jsonl;             /* one JSON line per example, or NULL */
     int progress;            /* one updating progress line on stderr */
+    const pp_vae_model *vae; /* a latent model's VAE */
 } pp_heldout_cfg;
 
 typedef struct {

@@ -21,6 +21,7 @@
 #include "eval/eval.h"
 #include "io/maps.h"
 #include "benchmark/heldout.h"
+#include "prophy/generate.h"
 #include "prophy/model.h"
 #include "sim/sim.h"
 #include "base/threads.h"
@@ -31,7 +32,8 @@ typedef struct {
     long long seed;
     pp_eval_parser parser;
     /* held-out benchmark */
-    const char *model, *exclude, *jsonl, *table;
+    const char *model, *exclude, *jsonl, *table, *vae;
+    pp_vae_model *recon;     /* --selftest --vae: judge each video's reconstruction */
     int heldout, cond_given, steps, threads;
     float cfg;
 } eval_opts;
@@ -41,9 +43,10 @@ static void eval_usage(FILE *f) {
                "                   [--parser soft|threshold] [--maps MAPS.bin]\n"
                "       prophy eval --selftest --scene NAME|all [--count N] [--seed S] [--split id|ood]\n"
                "                   [-W W -H H --video-frames F] [--cond-frames K] [--corrupt all|NAME] [--json] [-v]\n"
+               "                   [--vae VAE: judge each video's reconstruction by the VAE, and its PSNR]\n"
                "       prophy eval -m MODEL --heldout N [--split id|ood|both] [--seed S] [--cond-frames K (3)]\n"
                "                   [--steps N (20)] [--cfg-scale X (5)] [--exclude-data DIR] [--jsonl FILE]\n"
-               "                   [--table FILE.md] [-t N]\n");
+               "                   [--table FILE.md] [--vae VAE (a latent model's)] [-t N]\n");
 }
 
 static int parse_flag(eval_opts *o, int argc, char **argv, int *i) {
@@ -59,6 +62,7 @@ static int parse_flag(eval_opts *o, int argc, char **argv, int *i) {
     else if (!strcmp(a, "--corrupt")) { VAL(); o->corrupt = v; }
     else if (!strcmp(a, "--cond-frames")) { INT("--cond-frames", 0, 100000, &o->cond); o->cond_given = 1; }
     else if (!strcmp(a, "-m") || !strcmp(a, "--model")) { VAL(); o->model = v; }
+    else if (!strcmp(a, "--vae")) { VAL(); o->vae = v; }
     else if (!strcmp(a, "--heldout")) INT("--heldout", 1, 1000000, &o->heldout);
     else if (!strcmp(a, "--steps")) INT("--steps", 1, 10000, &o->steps);
     else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) INT("--threads", 1, 1024, &o->threads);
@@ -155,6 +159,8 @@ typedef struct {
     int nval_names;
     double vel_sum, vel_max;
     int tried[PP_CORRUPT_N], caught[PP_CORRUPT_N];
+    int npsnr;
+    double psnr_sum, psnr_min; /* --vae: the reconstructions' PSNR (dB) */
 } tally;
 
 static const char *short_name(const char *n) { return strchr(n, '.') ? strchr(n, '.') + 1 : n; }
@@ -227,11 +233,39 @@ static int eval_sim(const eval_opts *o, const pp_sim_out *out, pp_eval_spec *s, 
     return 0;
 }
 
+/* --vae: out's video becomes its reconstruction (encode + decode); PSNR into t */
+static int reconstruct(const eval_opts *o, pp_sim_out *out, tally *t) {
+    const pp_vae *m = &o->recon->m;
+    pp_video *v = &out->video;
+    int F = v->frames, H = v->height, W = v->width;
+    size_t n = (size_t)3 * F * H * W;
+    if (pp_vae_check_video(m, F, H, W)) return -1;
+    float *x = pp_alloc_floats(n), *rec = pp_alloc_floats(n);
+    float *z = pp_alloc_floats((size_t)m->cfg.z_dim * pp_vae_latent_frames(m, F) * (H / m->sdown) * (W / m->sdown));
+    pp_video_to_float(v, x);
+    int rc = pp_vae_encode(m, o->recon->params, x, F, H, W, z, NULL) ||
+             pp_vae_decode(m, o->recon->params, z, m->cfg.z_dim, pp_vae_latent_frames(m, F), H / m->sdown, W / m->sdown, rec);
+    if (!rc) {
+        pp_video_from_float(v, rec);
+        double se = 0;
+        pp_video_to_float(v, rec); /* the 8-bit video the evaluator sees */
+        for (size_t i = 0; i < n; i++) se += (double)(rec[i] - x[i]) * (rec[i] - x[i]);
+        double psnr = 10.0 * log10(4.0 / fmax(se / (double)n, 1e-12));
+        t->psnr_sum += psnr, t->psnr_min = t->npsnr ? fmin(t->psnr_min, psnr) : psnr, t->npsnr++;
+    }
+    pp_free_aligned(x), pp_free_aligned(rec), pp_free_aligned(z);
+    return rc;
+}
+
 static int selftest_scene(const eval_opts *o, const pp_sim_scene *sc, tally *t) {
     for (int k = 0; k < o->count; k++) {
         pp_sim_out out;
         pp_eval_spec s;
         if (pp_sim_run(sc, (uint64_t)(o->seed + k), o->split, o->frames, o->height, o->width, &out)) return -1;
+        if (o->recon && reconstruct(o, &out, t)) {
+            pp_sim_free(&out);
+            return -1;
+        }
         int rc = pp_eval_spec_from_json(out.spec, &s) || eval_sim(o, &out, &s, t);
         pp_eval_spec_free(&s);
         pp_sim_free(&out);
@@ -250,6 +284,10 @@ static cJSON *tally_json(const char *scene, const tally *t) {
         cJSON_AddNumberToObject(j, "velocity_error_mean", t->vel_sum / t->nvel);
         cJSON_AddNumberToObject(j, "velocity_error_max", t->vel_max);
     }
+    if (t->npsnr) {
+        cJSON_AddNumberToObject(j, "psnr_mean", t->psnr_sum / t->npsnr);
+        cJSON_AddNumberToObject(j, "psnr_min", t->psnr_min);
+    }
     cJSON *fails = cJSON_AddObjectToObject(j, "check_failures");
     for (int k = 0; k < t->nfail_names; k++) cJSON_AddNumberToObject(fails, t->fail_names[k], t->fails[k]);
     cJSON *vals = cJSON_AddObjectToObject(j, "check_ranges");
@@ -265,6 +303,7 @@ static cJSON *tally_json(const char *scene, const tally *t) {
 
 static void tally_print(const char *scene, const tally *t) {
     printf("%-18s %5d  pc %6.1f%%  sa %6.1f%%", scene, t->n, 100.0 * t->pc / t->n, 100.0 * t->sa / t->n);
+    if (t->npsnr) printf("  psnr %.2f dB (min %.2f)", t->psnr_sum / t->npsnr, t->psnr_min);
     if (t->nvel) printf("  vel_err mean %.4f max %.4f", t->vel_sum / t->nvel, t->vel_max);
     for (int k = 0; k < t->nfail_names; k++) printf("  [%s x%d]", t->fail_names[k], t->fails[k]);
     if (getenv("PROPHY_EVAL_RANGES"))
@@ -285,6 +324,11 @@ static int selftest(eval_opts *o) {
     if (o->cond >= o->frames) return cli_error("--cond-frames %d must be below --video-frames %d", o->cond, o->frames);
     int all = !strcmp(o->scene, "all");
     if (!all && !pp_sim_find(o->scene)) return cli_lib_error();
+    pp_vae_model vae;
+    if (o->vae) { /* judge the VAE's reconstructions of the simulator's videos */
+        if (pp_vae_model_open(&vae, o->vae)) return cli_lib_error();
+        o->recon = &vae;
+    }
     cJSON *arr = cJSON_CreateArray();
     int rc = 0;
     for (int i = 0; i < pp_sim_nscenes() && !rc; i++) {
@@ -303,6 +347,7 @@ static int selftest(eval_opts *o) {
         free(txt);
     }
     cJSON_Delete(arr);
+    if (o->recon) pp_vae_model_free(o->recon);
     return rc;
 }
 
@@ -339,12 +384,20 @@ static int heldout(const eval_opts *o) {
     cli_set_threads(o->threads);
     pp_prophy m;
     if (pp_prophy_load(&m, o->model)) return cli_lib_error();
+    pp_vae_model vae;
+    int has_vae = 0;
+    if (pp_gen_load_vae(&m, o->vae ? o->vae : "models/vae.safetensors", &vae, &has_vae)) {
+        pp_prophy_free(&m);
+        return cli_lib_error();
+    }
+    c.vae = has_vae ? &vae : NULL;
     int rc = 0;
     if (o->jsonl && !(c.jsonl = open_out(o->jsonl))) rc = 1;
     pp_heldout_result r;
     if (!rc && pp_heldout_run(&m, m.params, &c, &r)) rc = (fprintf(stderr, "\n"), cli_lib_error());
     if (c.jsonl && fclose(c.jsonl) && !rc) rc = cli_error("cannot write '%s'", o->jsonl);
     if (!rc) rc = heldout_table(o, &r);
+    if (has_vae) pp_vae_model_free(&vae);
     pp_prophy_free(&m);
     return rc;
 }

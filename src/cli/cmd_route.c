@@ -23,7 +23,7 @@
 #define ROUTE_SHOW 3 /* categories on the right panel */
 
 typedef struct {
-    const char *prompt, *model, *out;
+    const char *prompt, *model, *out, *vae;
     int json, seed, steps, threads, upscale;
     float cfg;
 } route_args;
@@ -37,6 +37,7 @@ static void usage(void) {
            "  semantic weights only; a model without branch (mode none) is an error.\n"
            "  --json              print the routing summary as JSON on stdout (else a table on stderr)\n"
            "  -m MODEL            ProPhy model (models/prophy.safetensors)\n"
+           "  --vae VAE           a latent model's VAE (models/vae.safetensors)\n"
            "  -s, --seed N (42)   --steps N (20)   --cfg-scale X (5)\n"
            "  --upscale N         enlarge GIF pixels N times (1)     -t, --threads N\n");
 }
@@ -54,6 +55,7 @@ static int parse(route_args *a, int argc, char **argv) {
         if (!strcmp(f, "-p") || !strcmp(f, "--prompt")) a->prompt = v;
         else if (!strcmp(f, "-m") || !strcmp(f, "--model")) a->model = v;
         else if (!strcmp(f, "-o") || !strcmp(f, "--output")) a->out = v;
+        else if (!strcmp(f, "--vae")) a->vae = v;
         else if (!strcmp(f, "-s") || !strcmp(f, "--seed")) rc = pp_parse_int(v, f, 0, 2147483647, &a->seed);
         else if (!strcmp(f, "--steps")) rc = pp_parse_int(v, f, 1, 1000, &a->steps);
         else if (!strcmp(f, "--cfg-scale")) rc = pp_parse_float(v, f, 0, 100, &a->cfg);
@@ -218,8 +220,11 @@ static int run(const route_args *a) {
     if (!pp_prophy_has_reb(&m.cfg) && !pp_prophy_has_seb(&m.cfg))
         rc = -1, pp_seterr("%s: has no refinement experts (branch mode %s); route needs seb, reb or full",
                            a->model, pp_branch_mode_name(m.cfg.mode));
+    pp_vae_model vae;
+    int has_vae = 0;
+    if (!rc) rc = pp_gen_load_vae(&m, a->vae ? a->vae : "models/vae.safetensors", &vae, &has_vae);
     pp_gen_config c = pp_gen_defaults();
-    c.steps = a->steps, c.cfg = a->cfg, c.seed = (uint64_t)a->seed, c.routes = 1;
+    c.steps = a->steps, c.cfg = a->cfg, c.seed = (uint64_t)a->seed, c.routes = 1, c.vae = has_vae ? &vae : NULL;
     pp_gen_result r = {0};
     if (!rc) rc = pp_prophy_generate(&m, m.params, a->prompt, &c, &r);
     if (!rc && r.rep.n_unknown) fprintf(stderr, "warning: unknown words mapped to <unk>: %s\n", r.rep.unknown);
@@ -228,6 +233,7 @@ static int run(const route_args *a) {
                 r.rep.n_words, m.cfg.text.ctx - 1);
     if (!rc) rc = report(a, &m, &r);
     pp_gen_result_free(&r);
+    if (has_vae) pp_vae_model_free(&vae);
     pp_prophy_free(&m);
     return rc;
 }

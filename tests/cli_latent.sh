@@ -1,0 +1,38 @@
+# cli_latent.sh - the latent physics world end to end on tiny sizes: a VAE, a
+# latent dataset, stage 1 and stage 2 on it, text-to-video and video prediction
+# decoded by the VAE, routing maps; and one error line for each bad input.
+. tests/cli_lib.sh
+T=$CLI_TMP
+V=$T/vae.safetensors
+expect_ok   "a tiny VAE" $PROPHY vae train -W 32 -H 32 --video-frames 9 --crop 5,16,16 --dim 4 --stats 2 --steps 2 -q -t 2 -o $V
+expect_ok   "a latent dataset" $PROPHY dataset --out $T/lat --count 14 -W 32 -H 32 --video-frames 9 --vae $V -q
+check       "...its manifest names the VAE" 'grep -q "\"vae_checksum\"" $T/lat/latents.json'
+TINY="--batch 2 --dim 24 --layers 2 --heads 2 --ffn 48 --text-dim 16 -q -t 2"
+expect_ok   "stage 1 on latents" $PROPHY train $TINY --data $T/lat --steps 3 -o $T/s1.safetensors
+check       "...a latent model (16 channels, cond 2)" '$PROPHY inspect $T/s1.safetensors | grep -q "\"latent\":{\"vae_checksum\"" && $PROPHY inspect $T/s1.safetensors | grep -q "\"out_dim\":16,"'
+expect_ok   "stage 2 (full branch) on latents" $PROPHY train $TINY --data $T/lat --steps 2 --init $T/s1.safetensors -o $T/s2.safetensors
+expect_ok   "stage 2 resumed" $PROPHY train $TINY --data $T/lat --steps 4 --resume $T/s2.safetensors.ckpt -o $T/s3.safetensors
+expect_ok   "text-to-video" $PROPHY generate -m $T/s2.safetensors --vae $V -p "a red ball falls" -o $T/g.y4m --steps 2
+check       "...9 frames of 32x32" 'head -c 64 $T/g.y4m | grep -q "W32 H32"'
+$PROPHY sim --scene parabola --seed 3 -W 32 -H 32 --video-frames 9 -o $T/s.y4m 2>/dev/null
+expect_ok   "video prediction from 3 given frames" $PROPHY generate -m $T/s2.safetensors --vae $V -p "a red ball falls" --init $T/s.y4m --cond-frames 3 -o $T/p_%03d.png --steps 2
+expect_ok   "...and from 1" $PROPHY generate -m $T/s2.safetensors --vae $V -p "a red ball falls" --init $T/s.y4m --cond-frames 1 -o $T/q_%03d.png --steps 2 -s 5
+check       "...the given frame is kept" 'cmp -s $T/p_000.png $T/q_000.png'
+expect_ok   "routing maps of a latent model" $PROPHY route -m $T/s2.safetensors --vae $V -p "a red ball falls" -o $T/r.gif --steps 2
+expect_ok   "the held-out benchmark of a latent model" $PROPHY eval -m $T/s2.safetensors --vae $V --heldout 1 --steps 1 --split id
+check       "...one row per scene" '[ $(grep -c "^| id / " $CLI_TMP/out) -ge 17 ]'
+expect_ok   "a VAE's reconstructions judged by the evaluator" $PROPHY eval --selftest --scene parabola --count 1 -W 32 -H 32 --video-frames 9 --vae $V
+check       "...with their PSNR" 'grep -q "psnr [0-9.]* dB" $CLI_TMP/out'
+# bad input
+expect_fail "no VAE for a latent model" sh -c "cd $T && $PROPHY generate -m s2.safetensors -p 'a red ball' -o x.gif"
+expect_ok   "another VAE" $PROPHY vae train -W 32 -H 32 --video-frames 9 --crop 5,16,16 --dim 4 --stats 2 --steps 1 -q -s 9 -o $T/other.safetensors
+expect_fail "the wrong VAE" $PROPHY generate -m $T/s2.safetensors --vae $T/other.safetensors -p "a red ball" -o $T/x.gif
+check       "...refused by its checksum" 'grep -q "not the VAE this model was trained with" $CLI_TMP/err'
+expect_fail "-W not a multiple of 16" $PROPHY generate -m $T/s2.safetensors --vae $V -p "a red ball" -W 40 -o $T/x.gif
+check       "...says so" 'grep -q "multiples of 16" $CLI_TMP/err'
+expect_fail "8 frames (not 1+4k)" $PROPHY generate -m $T/s2.safetensors --vae $V -p "a red ball" --video-frames 8 -o $T/x.gif
+expect_fail "--cond-frames beyond the video" $PROPHY generate -m $T/s2.safetensors --vae $V -p "a red ball" --init $T/s.y4m --cond-frames 9 -o $T/x.gif
+expect_fail "--label-noise with latents" $PROPHY train $TINY --data $T/lat --steps 1 --label-noise blur=2 -o $T/x.safetensors
+expect_fail "a pixel model on latents" $PROPHY train $TINY --data $T/lat --steps 1 --init models/prophy.safetensors -o $T/x.safetensors
+expect_fail "a latent dataset without its shards" sh -c "mkdir -p $T/broken && cp $T/lat/latents.json $T/broken/ && $PROPHY train $TINY --data $T/broken --steps 1 -o $T/x.safetensors"
+cli_summary
