@@ -78,6 +78,17 @@ static void set_free(prompt_set *p) {
 }
 
 static int load_training_prompts(const char *dir, prompt_set *set) {
+    char probe[4096];
+    snprintf(probe, sizeof probe, "%s/latents.json", dir);
+    FILE *lf = fopen(probe, "r");
+    if (lf) { /* a latent dataset */
+        fclose(lf);
+        pp_latents *L = pp_latents_open(dir);
+        if (!L) return -1;
+        for (int64_t i = 0; i < pp_latents_count(L); i++) set_add(set, pp_latents_prompt(L, i));
+        pp_latents_close(L);
+        return 0;
+    }
     pp_dataset *ds = pp_dataset_open(dir);
     if (!ds) return -1;
     pp_sample s;

@@ -366,6 +366,11 @@ void pp_latents_size(const pp_latents *L, int *C, int *t, int *h, int *w, int *F
 
 uint64_t pp_latents_vae_checksum(const pp_latents *L) { return L->checksum; }
 
+const char *pp_latents_prompt(const pp_latents *L, int64_t i) {
+    if (i < 0 || i >= L->count) return NULL;
+    return L->sh[i / L->shard].prompts[i % L->shard];
+}
+
 static void get_f16(float *dst, const pp_st_tensor *t, size_t first, size_t n) {
     const uint8_t *p = (const uint8_t *)t->data + first * 2;
     for (size_t i = 0; i < n; i++) {

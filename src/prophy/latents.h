@@ -55,6 +55,8 @@ typedef struct {
     float *z, *zc3, *ql;      /* [C,t,h,w], [C,2,h,w], [t,h,w,17]: owned by the sample */
 } pp_latent_sample;
 
+/* The prompt of sample i (owned by the dataset; NULL when i is out of range). */
+const char *pp_latents_prompt(const pp_latents *L, int64_t i);
 /* Loads sample i into s (buffers allocated on first use; thread-safe for distinct s). */
 int pp_latents_get(const pp_latents *L, int64_t i, pp_latent_sample *s);
 void pp_latent_sample_free(pp_latent_sample *s);
