@@ -23,6 +23,7 @@ static void usage(void) {
            "  --text-layers N          text encoder layers (2)     --plot FILE.png  loss curve (MODEL.loss.png)\n"
            "  --steps N                optimiser steps (1000)      --batch B   batch size (8)\n"
            "  --lr X --warmup N --wd X --clip X --ema X            AdamW (1e-3, 50, 0.01, 1.0, 0 = off)\n"
+           "  --lr-decay N             a cosine from lr to lr/10 ending at step N (0: constant lr)\n"
            "  --s-dist logit-normal|uniform|mix --s-shift X       flow-matching noise levels (mix: half each)\n"
            "  --drop-text P            probability of an empty prompt (0.1), for CFG\n"
            "  --dim --layers --heads --ffn --patch t,h,w --text-len --text-dim --freq-dim   model shape\n"
@@ -92,6 +93,7 @@ static int parse_trainer(train_args *a, const char *f, const char *v) {
     else if (!strcmp(f, "--batch")) rc = pp_parse_int(v, f, 1, 4096, &t->batch);
     else if (!strcmp(f, "--lr")) rc = pp_parse_float(v, f, 1e-8, 1.0, &t->opt.lr);
     else if (!strcmp(f, "--warmup")) rc = pp_parse_int(v, f, 0, 10000000, &t->opt.warmup);
+    else if (!strcmp(f, "--lr-decay")) rc = pp_parse_int(v, f, 0, 100000000, &s), t->opt.decay_steps = s;
     else if (!strcmp(f, "--wd")) rc = pp_parse_float(v, f, 0, 1.0, &t->opt.weight_decay);
     else if (!strcmp(f, "--clip")) rc = pp_parse_float(v, f, 0, 1e6, &t->opt.clip_norm);
     else if (!strcmp(f, "--ema")) rc = pp_parse_float(v, f, 0, 0.999999, &t->opt.ema_decay);

@@ -35,6 +35,11 @@ void pp_adamw_free(pp_adamw *o) {
 float pp_adamw_lr(const pp_adamw *o) {
     long k = o->step + 1;
     if (o->cfg.warmup > 0 && k < o->cfg.warmup) return o->cfg.lr * (float)k / (float)o->cfg.warmup;
+    long d = o->cfg.decay_steps, w = o->cfg.warmup > 0 ? o->cfg.warmup : 0;
+    if (d > w) { /* cosine from lr to lr/10 over [warmup, decay_steps] */
+        double u = k >= d ? 1.0 : (double)(k - w) / (double)(d - w);
+        return (float)(o->cfg.lr * (0.1 + 0.45 * (1.0 + cos(3.14159265358979323846 * u))));
+    }
     return o->cfg.lr;
 }
 

@@ -10,6 +10,7 @@ typedef struct {
     float lr, beta1, beta2, eps, weight_decay;
     float clip_norm; /* <= 0: no clipping */
     int warmup;      /* steps of linear warmup from lr/warmup to lr */
+    long decay_steps; /* > 0: after the warmup, a cosine from lr down to lr/10 at this step, then lr/10 */
     float ema_decay; /* 0: no EMA */
 } pp_adamw_config;
 
@@ -25,7 +26,7 @@ typedef struct {
 pp_adamw_config pp_adamw_defaults(void);
 void pp_adamw_init(pp_adamw *o, const pp_adamw_config *cfg, size_t n, const float *params);
 void pp_adamw_free(pp_adamw *o);
-float pp_adamw_lr(const pp_adamw *o); /* learning rate of the next step (warmup applied) */
+float pp_adamw_lr(const pp_adamw *o); /* learning rate of the next step (warmup and decay applied) */
 /* Global L2 norm of the gradient, accumulated in double; NaN/inf if any entry is. */
 double pp_grad_norm(const float *g, size_t n);
 /* One step over the tensors that are not frozen (the gradient norm is theirs).
