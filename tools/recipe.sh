@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# recipe.sh DATA VAE [OUTDIR] - the latent model's recipe, by measurement:
+# short stage-1 runs at equal compute (the same STEPS x BATCH) on a latent
+# dataset, one change from the base recipe per row, each judged by a quick
+# held-out benchmark (QUICK prompts per scene, split id: PC, SA, joint and the
+# velocity error from 3 given frames); then the sampler's settings (CFG scale,
+# steps) on the base run. Writes OUTDIR/recipe.md (a row per run), keeps every
+# run's model, log and benchmark; rerunning skips what is done. Rows run in
+# sequence (2 cores: one at a time).
+#   tools/recipe.sh out/latents models/vae.safetensors out/recipe
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=$1 VAE=$2 D=${3:-out/recipe}
+STEPS=${STEPS:-600} BATCH=${BATCH:-16} QUICK=${QUICK:-2}
+P=./prophy
+BASE=${BASE:-"--dim 128 --layers 6 --heads 4 --ffn 512 --text-dim 64 --lr 1e-3 --warmup 100 --ema 0.998"}
+mkdir -p "$D"
+# name : flags added to the base recipe
+ROWS=(
+    "base:"
+    "s_uniform3:--s-dist uniform --s-shift 3"
+    "s_mix:--s-dist mix --s-shift 3"
+    "frame_emb:--frame-emb 9"
+    "cosine:--lr-decay $STEPS"
+    "ema_slow:--ema 0.9995"
+    "wide:--dim 192 --heads 6 --ffn 768 --layers 4"
+    "deep:--dim 96 --heads 4 --ffn 384 --layers 10"
+)
+[ -n "${ONLY:-}" ] && ROWS=($(printf '%s\n' "${ROWS[@]}" | grep -E "^(${ONLY}):"))
+
+bench() { # model out.md [sampler flags]: the quick benchmark
+    [ -s "$2" ] && return 0
+    $P eval -m "$1" --vae "$VAE" --heldout "$QUICK" --split id --exclude-data "$DATA" --table "$2" "${@:3}" >/dev/null
+}
+train_row() { # name flags
+    local m="$D/$1.safetensors"
+    [ -f "$m" ] && return 0
+    local from=()
+    [ -f "$m.ckpt" ] && from=(--resume "$m.ckpt")
+    # shellcheck disable=SC2086
+    $P train --data "$DATA" --batch "$BATCH" --steps "$STEPS" -s 1 --ckpt-every 100 -q $BASE $2 \
+        --log "$D/$1.csv" "${from[@]}" -o "$m"
+}
+row() { # name flags md: one line of the table from a benchmark table's "id / all" row
+    local all
+    all=$(grep -F "| id / all |" "$3" | head -1 | cut -d'|' -f3-7)
+    local diff
+    diff=$(tail -n 50 "$D/$1.csv" 2>/dev/null | awk -F, '{s += $3; n++} END {if (n) printf "%.4f", s / n}')
+    echo "| $1 | ${2:-(base)} |$all| ${diff:-n/a} |"
+}
+{
+    echo "| run | change from the base recipe | n | PC % | SA % | joint % | vel. error (n) | diffusion loss, last 50 steps |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|"
+} >"$D/recipe.md.tmp"
+for r in "${ROWS[@]}"; do
+    name=${r%%:*} flags=${r#*:}
+    train_row "$name" "$flags"
+    bench "$D/$name.safetensors" "$D/$name.bench.md"
+    row "$name" "$flags" "$D/$name.bench.md" >>"$D/recipe.md.tmp"
+done
+# the sampler on the base run
+for s in "cfg1:--cfg-scale 1" "cfg3:--cfg-scale 3" "steps10:--steps 10" "steps40:--steps 40"; do
+    name=${s%%:*} flags=${s#*:}
+    bench "$D/base.safetensors" "$D/base.$name.bench.md" $flags
+    all=$(grep -F "| id / all |" "$D/base.$name.bench.md" | head -1 | cut -d'|' -f3-7)
+    echo "| base, sampled | $flags |$all| |" >>"$D/recipe.md.tmp"
+done
+mv "$D/recipe.md.tmp" "$D/recipe.md"
+cat "$D/recipe.md"
