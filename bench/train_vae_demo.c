@@ -114,6 +114,7 @@ int main(int argc, char **argv) {
     }
     printf("dim %d res %d z %d, %.2f M params, %d threads; held-out PSNR at init %.2f dB\n", c.dim,
            c.num_res_blocks, c.z_dim, t.total / 1e6, pp_get_threads(), psnr_heldout(&m, P, held, NHELD, z, rec));
+    fflush(stdout);
     pp_vae_loss_cfg lc = {.w_l1 = 1, .w_mse = 1, .w_edge = 0.5f, .w_kl = 1e-6f, .sample = 1};
     double t0 = pp_now(), acc[4] = {0};
     int nacc = 0;

@@ -80,7 +80,9 @@ typedef struct {
 int pp_vae_init(pp_vae *m, const pp_vae_config *cfg, pp_params *table);
 void pp_vae_free(pp_vae *m);
 /* Random init: convs uniform(+-1/sqrt(fan_in)) with zero bias (PyTorch's default
- * bound for the weights), gammas 1, the attention's proj zero (as Wan). */
+ * bound for the weights), gammas 1, the attention's proj zero (as Wan), and the
+ * log-variance half of conv1's bias -6, so that training from scratch does not
+ * start by decoding z = mu + 1 * noise. */
 void pp_vae_init_weights(const pp_vae *m, float *params, pp_rng *rng);
 /* Forward FLOPs of encoding / decoding one video of T frames at H x W. */
 double pp_vae_encode_flops(const pp_vae *m, int T, int H, int W);
