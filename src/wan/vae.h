@@ -127,10 +127,10 @@ void pp_vae_dec_free(pp_vae_dec *d);
 size_t pp_vae_dec_peak_bytes(const pp_vae_dec *d);
 size_t pp_vae_enc_peak_bytes(const pp_vae_enc *e);
 
-/* Frees the buffers a thread keeps for reuse between chunks and calls (freed
- * activations, the convolutions' scratch). Streaming states and the whole-video
- * calls release them when they end; a training loop (pp_vae_train_step keeps
- * them from one step to the next) calls this when it is done. */
+/* Frees the scratch the convolutions keep per thread between calls (prepared
+ * frames, packed weights: no fresh pages for every call). Streaming states and
+ * the whole-video calls release it when they end; a training loop
+ * (pp_vae_train_step keeps it from one step to the next) calls this when done. */
 void pp_vae_release_buffers(void);
 
 /* ---- whole videos, chunked as above: video [3,T,H,W] -> z [z_dim,t,h,w]
