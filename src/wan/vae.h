@@ -105,7 +105,7 @@ int pp_vae_save(const pp_vae *m, const pp_params *table, const float *params, co
 int pp_vae_check_video(const pp_vae *m, int T, int H, int W);
 int pp_vae_check_latent(const pp_vae *m, int C, int t, int h, int w);
 int pp_vae_latent_frames(const pp_vae *m, int T); /* 1 + (T-1)*2^nt/4 for T = 1+4k */
-int pp_vae_video_frames(const pp_vae *m, int t); /* 1 + (t-1)*4/2^nt */
+int pp_vae_video_frames(const pp_vae *m, int t); /* 1 + (t-1)*2^nt */
 
 /* ---- streaming encoder: push frame 0 alone, then 4 frames at a time; each push
  * writes the latent frames it completes (1 for the first, 4/2^nt after). */
