@@ -457,7 +457,7 @@ void pp_conv_backward(float *const *din, float *dW, float *db, const float *dout
     if (want_dx && !g.raw) dprep = pp_zalloc_floats(g.fsz * nin);
     for (int i = 0; i < nin; i++) {
         pf[i] = !in[i] ? zprep : g.raw ? in[i] : prep ? prep + g.fsz * i : NULL;
-        if (din && din[i]) dpf[i] = g.raw ? din[i] : dprep + g.fsz * i;
+        if (want_dx && din[i]) dpf[i] = g.raw ? din[i] : dprep + g.fsz * i;
     }
     float *Wr = pp_alloc_floats((size_t)cout * K), *dWr = dW ? pp_zalloc_floats((size_t)cout * K) : NULL;
     reorder_weights(Wr, W, s);

@@ -244,6 +244,10 @@ static void init_units(const pp_vae_unit *u, int n, float *P, pp_rng *r) {
 void pp_vae_init_weights(const pp_vae *m, float *P, pp_rng *r) {
     init_units(m->enc, m->nenc, P, r);
     init_units(m->dec, m->ndec, P, r);
+    /* conv1's log-variance half starts at -6 (posterior std 0.05): trained from
+     * scratch, the decoder does not begin on unit-variance noise */
+    const pp_vae_unit *q = &m->enc[m->nenc - 1];
+    for (int c = m->cfg.z_dim; c < 2 * m->cfg.z_dim; c++) P[q->c1.b + c] = -6.0f;
 }
 
 /* ------------------------------------------------------------------ FLOPs */

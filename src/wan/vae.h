@@ -80,7 +80,9 @@ typedef struct {
 int pp_vae_init(pp_vae *m, const pp_vae_config *cfg, pp_params *table);
 void pp_vae_free(pp_vae *m);
 /* Random init: convs uniform(+-1/sqrt(fan_in)) with zero bias (PyTorch's default
- * bound for the weights), gammas 1, the attention's proj zero (as Wan). */
+ * bound for the weights), gammas 1, the attention's proj zero (as Wan), and the
+ * log-variance half of conv1's bias -6, so that training from scratch does not
+ * start by decoding z = mu + 1 * noise. */
 void pp_vae_init_weights(const pp_vae *m, float *params, pp_rng *rng);
 /* Forward FLOPs of encoding / decoding one video of T frames at H x W. */
 double pp_vae_encode_flops(const pp_vae *m, int T, int H, int W);
@@ -103,7 +105,7 @@ int pp_vae_save(const pp_vae *m, const pp_params *table, const float *params, co
 int pp_vae_check_video(const pp_vae *m, int T, int H, int W);
 int pp_vae_check_latent(const pp_vae *m, int C, int t, int h, int w);
 int pp_vae_latent_frames(const pp_vae *m, int T); /* 1 + (T-1)*2^nt/4 for T = 1+4k */
-int pp_vae_video_frames(const pp_vae *m, int t); /* 1 + (t-1)*4/2^nt */
+int pp_vae_video_frames(const pp_vae *m, int t); /* 1 + (t-1)*2^nt */
 
 /* ---- streaming encoder: push frame 0 alone, then 4 frames at a time; each push
  * writes the latent frames it completes (1 for the first, 4/2^nt after). */
@@ -125,10 +127,10 @@ void pp_vae_dec_free(pp_vae_dec *d);
 size_t pp_vae_dec_peak_bytes(const pp_vae_dec *d);
 size_t pp_vae_enc_peak_bytes(const pp_vae_enc *e);
 
-/* Frees the buffers a thread keeps for reuse between chunks and calls (freed
- * activations, the convolutions' scratch). Streaming states and the whole-video
- * calls release them when they end; a training loop (pp_vae_train_step keeps
- * them from one step to the next) calls this when it is done. */
+/* Frees the scratch the convolutions keep per thread between calls (prepared
+ * frames, packed weights: no fresh pages for every call). Streaming states and
+ * the whole-video calls release it when they end; a training loop
+ * (pp_vae_train_step keeps it from one step to the next) calls this when done. */
 void pp_vae_release_buffers(void);
 
 /* ---- whole videos, chunked as above: video [3,T,H,W] -> z [z_dim,t,h,w]

@@ -30,17 +30,14 @@ struct pp_vae_unit {
 typedef struct {
     float *d;
     int t, c, h, w;
-    size_t cap; /* floats allocated (an owned tensor's buffer may be a reused, larger one) */
 } vt;
 
 static inline size_t vt_frame(const vt *x) { return (size_t)x->c * x->h * x->w; }
 static inline size_t vt_numel(const vt *x) { return vt_frame(x) * x->t; }
 vt vt_new(int t, int c, int h, int w); /* uninitialised */
 void vt_free(vt *x);
-/* Freed tensor buffers are kept per thread and handed out again (the chunks of a
- * pass repeat the same sizes), so a pass does not map fresh pages for every
- * tensor; this releases them, and the conv ops' kept scratch. */
-void vae_pool_drain(void);
+/* Releases the scratch the conv ops keep per thread between calls. */
+void vae_buffers_release(void);
 
 /* The last frames of a causal conv's input stream (the feature cache): up to 2
  * frames [c,h,w], the n most recent, oldest first; missing ones are zero. */

@@ -49,7 +49,7 @@ void pp_vae_enc_free(pp_vae_enc *e) {
     for (int i = 0; i < e->m->nenc; i++) vae_state_free(&e->st[i]);
     free(e->st);
     free(e);
-    vae_pool_drain();
+    vae_buffers_release();
 }
 
 size_t pp_vae_enc_peak_bytes(const pp_vae_enc *e) { return e->peak; }
@@ -108,7 +108,7 @@ void pp_vae_dec_free(pp_vae_dec *d) {
     for (int i = 0; i < d->m->ndec; i++) vae_state_free(&d->st[i]);
     free(d->st);
     free(d);
-    vae_pool_drain();
+    vae_buffers_release();
 }
 
 size_t pp_vae_dec_peak_bytes(const pp_vae_dec *d) { return d->peak; }
@@ -137,7 +137,7 @@ int pp_vae_dec_push(pp_vae_dec *d, const float *z, float *frames, int *nout) {
     return 0;
 }
 
-void pp_vae_release_buffers(void) { vae_pool_drain(); }
+void pp_vae_release_buffers(void) { vae_buffers_release(); }
 
 /* ------------------------------------------------------------------ whole videos */
 

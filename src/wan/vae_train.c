@@ -42,7 +42,7 @@ static vt whole_bwd(const pp_vae_unit *u, int n, const float *P, float *G, const
                     int want_dx) {
     for (int i = n - 1; i >= 0; i--) {
         const vt *in = &acts[i].in;
-        vt dx = {NULL, in->t, in->c, in->h, in->w, 0};
+        vt dx = {NULL, in->t, in->c, in->h, in->w};
         if (i > 0 || want_dx) {
             dx = vt_new(in->t, in->c, in->h, in->w);
             memset(dx.d, 0, vt_numel(&dx) * sizeof(float));
@@ -77,7 +77,7 @@ int pp_vae_forward_whole(const pp_vae *m, const float *P, const float *video, in
         fm_to_cf(rec, r.d, 3, T, (size_t)H * W, 0);
         vt_free(&r), vt_free(&x);
     }
-    vae_pool_drain();
+    vae_buffers_release();
     return 0;
 }
 

@@ -20,57 +20,13 @@ size_t vae_mem_now(void) { return g_live > 0 ? (size_t)g_live : 0; }
 size_t vae_mem_peak(void) { return g_peak > 0 ? (size_t)g_peak : 0; }
 void vae_mem_peak_reset(void) { g_peak = g_live; }
 
-#define POOL_N 32                 /* buffers kept per thread */
-#define POOL_MIN ((size_t)1 << 23) /* floats (32 MB): smaller ones go back to malloc, whose heap reuses them */
-
-typedef struct {
-    float *p;
-    size_t cap;
-} pool_blk;
-
-static _Thread_local pool_blk g_pool[POOL_N];
-static _Thread_local int g_npool;
-
-/* the smallest kept buffer of n to n + n/4 floats, else a new one */
-static float *pool_take(size_t n, size_t *cap) {
-    int best = -1;
-    for (int i = 0; i < g_npool; i++)
-        if (g_pool[i].cap >= n && g_pool[i].cap - n <= n / 4 && (best < 0 || g_pool[i].cap < g_pool[best].cap))
-            best = i;
-    if (best < 0) {
-        *cap = n;
-        return pp_alloc_floats(n);
-    }
-    float *p = g_pool[best].p;
-    *cap = g_pool[best].cap;
-    g_pool[best] = g_pool[--g_npool];
-    return p;
-}
-
-static void pool_give(float *p, size_t cap) {
-    if (cap < POOL_MIN) {
-        pp_free_aligned(p);
-        return;
-    }
-    if (g_npool == POOL_N) { /* full: drop the oldest */
-        pp_free_aligned(g_pool[0].p);
-        memmove(g_pool, g_pool + 1, (POOL_N - 1) * sizeof *g_pool);
-        g_npool--;
-    }
-    g_pool[g_npool++] = (pool_blk){p, cap};
-}
-
-void vae_pool_drain(void) {
-    for (int i = 0; i < g_npool; i++) pp_free_aligned(g_pool[i].p);
-    g_npool = 0;
-    pp_conv_scratch_free();
-}
+void vae_buffers_release(void) { pp_conv_scratch_free(); }
 
 vt vt_new(int t, int c, int h, int w) {
-    vt x = {NULL, t, c, h, w, 0};
+    vt x = {NULL, t, c, h, w};
     size_t n = vt_numel(&x);
     if (n) {
-        x.d = pool_take(n, &x.cap);
+        x.d = pp_alloc_floats(n);
         vae_mem_track((long)(n * sizeof(float)));
     }
     return x;
@@ -85,7 +41,7 @@ static vt vt_zeros(int t, int c, int h, int w) {
 void vt_free(vt *x) {
     if (x->d) {
         vae_mem_track(-(long)(vt_numel(x) * sizeof(float)));
-        pool_give(x->d, x->cap);
+        pp_free_aligned(x->d);
     }
     x->d = NULL;
     x->t = 0;
