@@ -1,6 +1,5 @@
 /* vae.c - the VAE's config, parameter layout under Wan's keys, init, FLOP count,
  * size rules, and the safetensors loader (Wan's or diffusers' names) and saver. */
-#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

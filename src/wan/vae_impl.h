@@ -34,10 +34,10 @@ typedef struct {
 
 static inline size_t vt_frame(const vt *x) { return (size_t)x->c * x->h * x->w; }
 static inline size_t vt_numel(const vt *x) { return vt_frame(x) * x->t; }
-vt vt_new(int t, int c, int h, int w); /* uninitialised */
-void vt_free(vt *x);
+vt pp_vt_new(int t, int c, int h, int w); /* uninitialised */
+void pp_vt_free(vt *x);
 /* Releases the scratch the conv ops keep per thread between calls. */
-void vae_buffers_release(void);
+void pp_vae_buffers_release(void);
 
 /* The last frames of a causal conv's input stream (the feature cache): up to 2
  * frames [c,h,w], the n most recent, oldest first; missing ones are zero. */
@@ -65,17 +65,17 @@ typedef struct {
 /* Runs unit u on x (t frames). state NULL: x is a whole clip (zero history);
  * acts not NULL: keeps what the backward needs (training). Returns the output,
  * a new tensor (t = 0 when a resampler's first chunk yields nothing yet). */
-vt vae_unit_forward(const pp_vae_unit *u, const float *P, const vt *x, vae_state *st, vae_acts *a);
+vt pp_vae_unit_forward(const pp_vae_unit *u, const float *P, const vt *x, vae_state *st, vae_acts *a);
 /* dx (zeroed, shaped as the input; .d may be NULL to skip it) += d/dx given dy; accumulates
  * the unit's parameter gradients into G. */
-void vae_unit_backward(const pp_vae_unit *u, const float *P, float *G, const vae_acts *a,
+void pp_vae_unit_backward(const pp_vae_unit *u, const float *P, float *G, const vae_acts *a,
                        const vt *dy, vt *dx);
-void vae_state_free(vae_state *s);
-void vae_acts_free(const pp_vae_unit *u, vae_acts *a); /* what the forward kept, and the output */
+void pp_vae_state_free(vae_state *s);
+void pp_vae_acts_free(const pp_vae_unit *u, vae_acts *a); /* what the forward kept, and the output */
 
 /* live activation bytes of the streaming passes (the peak is what pp_vae_*_peak_bytes report) */
-void vae_mem_track(long delta);
-size_t vae_mem_now(void);
-size_t vae_mem_peak(void);     /* the most live since the last reset */
-void vae_mem_peak_reset(void);
+void pp_vae_mem_track(long delta);
+size_t pp_vae_mem_now(void);
+size_t pp_vae_mem_peak(void);     /* the most live since the last reset */
+void pp_vae_mem_peak_reset(void);
 #endif

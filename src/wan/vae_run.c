@@ -18,8 +18,8 @@ static void scatter_frame(float *dst, const float *src, int C, int T, size_t N, 
 static vt run_units(const pp_vae_unit *u, int n, const float *P, const vt *x, vae_state *st) {
     vt cur = *x;
     for (int i = 0; i < n; i++) {
-        vt y = vae_unit_forward(&u[i], P, &cur, &st[i], NULL);
-        if (i > 0) vt_free(&cur);
+        vt y = pp_vae_unit_forward(&u[i], P, &cur, &st[i], NULL);
+        if (i > 0) pp_vt_free(&cur);
         cur = y;
     }
     return cur;
@@ -40,16 +40,16 @@ pp_vae_enc *pp_vae_enc_new(const pp_vae *m, const float *P, int H, int W) {
     pp_vae_enc *e = pp_calloc(1, sizeof *e);
     e->m = m, e->P = P, e->H = H, e->W = W;
     e->st = pp_calloc((size_t)m->nenc, sizeof *e->st);
-    e->base = vae_mem_now();
+    e->base = pp_vae_mem_now();
     return e;
 }
 
 void pp_vae_enc_free(pp_vae_enc *e) {
     if (!e) return;
-    for (int i = 0; i < e->m->nenc; i++) vae_state_free(&e->st[i]);
+    for (int i = 0; i < e->m->nenc; i++) pp_vae_state_free(&e->st[i]);
     free(e->st);
     free(e);
-    vae_buffers_release();
+    pp_vae_buffers_release();
 }
 
 size_t pp_vae_enc_peak_bytes(const pp_vae_enc *e) { return e->peak; }
@@ -61,13 +61,13 @@ int pp_vae_enc_push(pp_vae_enc *e, const float *frames, int n, float *z, float *
     if (n != want)
         PP_FAIL("vae encoder: %s takes %d frame%s, got %d", e->pushed ? "every push after the first" : "the first push",
                 want, want > 1 ? "s" : "", n);
-    vt x = vt_new(n, 3, e->H, e->W);
+    vt x = pp_vt_new(n, 3, e->H, e->W);
     memcpy(x.d, frames, vt_numel(&x) * sizeof(float));
-    vae_mem_peak_reset();
+    pp_vae_mem_peak_reset();
     vt y = run_units(m->enc, m->nenc, e->P, &x, e->st);
-    size_t now = vae_mem_peak() - e->base;
+    size_t now = pp_vae_mem_peak() - e->base;
     e->peak = now > e->peak ? now : e->peak;
-    vt_free(&x);
+    pp_vt_free(&x);
     size_t N = (size_t)y.h * y.w;
     for (int f = 0; f < y.t; f++) {
         const float *mu = y.d + vt_frame(&y) * f, *lv = mu + zd * N;
@@ -79,7 +79,7 @@ int pp_vae_enc_push(pp_vae_enc *e, const float *frames, int n, float *z, float *
         if (logvar) memcpy(logvar + (size_t)f * zd * N, lv, zd * N * sizeof(float));
     }
     *nout = y.t;
-    vt_free(&y);
+    pp_vt_free(&y);
     e->pushed++;
     return 0;
 }
@@ -99,16 +99,16 @@ pp_vae_dec *pp_vae_dec_new(const pp_vae *m, const float *P, int h, int w) {
     pp_vae_dec *d = pp_calloc(1, sizeof *d);
     d->m = m, d->P = P, d->h = h, d->w = w;
     d->st = pp_calloc((size_t)m->ndec, sizeof *d->st);
-    d->base = vae_mem_now();
+    d->base = pp_vae_mem_now();
     return d;
 }
 
 void pp_vae_dec_free(pp_vae_dec *d) {
     if (!d) return;
-    for (int i = 0; i < d->m->ndec; i++) vae_state_free(&d->st[i]);
+    for (int i = 0; i < d->m->ndec; i++) pp_vae_state_free(&d->st[i]);
     free(d->st);
     free(d);
-    vae_buffers_release();
+    pp_vae_buffers_release();
 }
 
 size_t pp_vae_dec_peak_bytes(const pp_vae_dec *d) { return d->peak; }
@@ -117,27 +117,27 @@ int pp_vae_dec_push(pp_vae_dec *d, const float *z, float *frames, int *nout) {
     const pp_vae *m = d->m;
     int zd = m->cfg.z_dim;
     size_t N = (size_t)d->h * d->w;
-    vt x = vt_new(1, zd, d->h, d->w);
+    vt x = pp_vt_new(1, zd, d->h, d->w);
     for (int c = 0; c < zd; c++) { /* denormalise: mu = z * std + mean */
         float s = m->cfg.latent_std[c], mean = m->cfg.latent_mean[c];
         for (size_t q = 0; q < N; q++) x.d[c * N + q] = z[c * N + q] * s + mean;
     }
-    vae_mem_peak_reset();
+    pp_vae_mem_peak_reset();
     vt y = run_units(m->dec, m->ndec, d->P, &x, d->st);
-    size_t now = vae_mem_peak() - d->base;
+    size_t now = pp_vae_mem_peak() - d->base;
     d->peak = now > d->peak ? now : d->peak;
-    vt_free(&x);
+    pp_vt_free(&x);
     size_t n = vt_numel(&y);
     for (size_t i = 0; i < n; i++) {
         float v = y.d[i];
         frames[i] = v < -1.0f ? -1.0f : v > 1.0f ? 1.0f : v;
     }
     *nout = y.t;
-    vt_free(&y);
+    pp_vt_free(&y);
     return 0;
 }
 
-void pp_vae_release_buffers(void) { vae_buffers_release(); }
+void pp_vae_release_buffers(void) { pp_vae_buffers_release(); }
 
 /* ------------------------------------------------------------------ whole videos */
 

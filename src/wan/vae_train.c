@@ -29,8 +29,8 @@ static void fm_to_cf(float *dst, const float *src, int C, int T, size_t N, int a
 static vt whole_fwd(const pp_vae_unit *u, int n, const float *P, const vt *x, vae_acts *acts) {
     vt cur = *x;
     for (int i = 0; i < n; i++) {
-        vt y = vae_unit_forward(&u[i], P, &cur, NULL, acts ? &acts[i] : NULL);
-        if (!acts && i > 0) vt_free(&cur);
+        vt y = pp_vae_unit_forward(&u[i], P, &cur, NULL, acts ? &acts[i] : NULL);
+        if (!acts && i > 0) pp_vt_free(&cur);
         cur = y;
     }
     return cur;
@@ -44,18 +44,18 @@ static vt whole_bwd(const pp_vae_unit *u, int n, const float *P, float *G, const
         const vt *in = &acts[i].in;
         vt dx = {NULL, in->t, in->c, in->h, in->w};
         if (i > 0 || want_dx) {
-            dx = vt_new(in->t, in->c, in->h, in->w);
+            dx = pp_vt_new(in->t, in->c, in->h, in->w);
             memset(dx.d, 0, vt_numel(&dx) * sizeof(float));
         }
-        vae_unit_backward(&u[i], P, G, &acts[i], &dy, &dx);
-        vt_free(&dy);
+        pp_vae_unit_backward(&u[i], P, G, &acts[i], &dy, &dx);
+        pp_vt_free(&dy);
         dy = dx;
     }
     return dy;
 }
 
 static void acts_free(const pp_vae_unit *u, int n, vae_acts *a) {
-    for (int i = 0; i < n; i++) vae_acts_free(&u[i], &a[i]);
+    for (int i = 0; i < n; i++) pp_vae_acts_free(&u[i], &a[i]);
     free(a);
 }
 
@@ -64,20 +64,20 @@ int pp_vae_forward_whole(const pp_vae *m, const float *P, const float *video, in
     if (pp_vae_check_video(m, T, H, W)) return -1;
     int t = pp_vae_latent_frames(m, T), h = H / m->sdown, w = W / m->sdown, zd = m->cfg.z_dim;
     if (enc) {
-        vt x = vt_new(T, 3, H, W);
+        vt x = pp_vt_new(T, 3, H, W);
         cf_to_fm(x.d, video, 3, T, (size_t)H * W);
         vt e = whole_fwd(m->enc, m->nenc, P, &x, NULL);
         fm_to_cf(enc, e.d, 2 * zd, t, (size_t)h * w, 0);
-        vt_free(&e), vt_free(&x);
+        pp_vt_free(&e), pp_vt_free(&x);
     }
     if (rec) {
-        vt x = vt_new(t, zd, h, w);
+        vt x = pp_vt_new(t, zd, h, w);
         cf_to_fm(x.d, z, zd, t, (size_t)h * w);
         vt r = whole_fwd(m->dec, m->ndec, P, &x, NULL);
         fm_to_cf(rec, r.d, 3, T, (size_t)H * W, 0);
-        vt_free(&r), vt_free(&x);
+        pp_vt_free(&r), pp_vt_free(&x);
     }
-    vae_buffers_release();
+    pp_vae_buffers_release();
     return 0;
 }
 
@@ -128,12 +128,12 @@ int pp_vae_train_step(const pp_vae *m, const float *P, float *G, const float *vi
     if (!eps && lc->sample && !rng) PP_FAIL("vae train step: sampling needs eps or an rng");
     int t = pp_vae_latent_frames(m, T), h = H / m->sdown, w = W / m->sdown, zd = m->cfg.z_dim;
     size_t N = (size_t)H * W, n = (size_t)h * w;
-    vt x = vt_new(T, 3, H, W);
+    vt x = pp_vt_new(T, 3, H, W);
     cf_to_fm(x.d, video, 3, T, N);
     vae_acts *ea = pp_calloc((size_t)m->nenc, sizeof *ea), *da = pp_calloc((size_t)m->ndec, sizeof *da);
     vt e = whole_fwd(m->enc, m->nenc, P, &x, ea); /* [t, 2 zd, h, w], owned by ea */
     /* z = mu + e^(lv/2) eps, lv clamped; KL per latent element */
-    vt z = vt_new(t, zd, h, w), ep = vt_new(t, zd, h, w);
+    vt z = pp_vt_new(t, zd, h, w), ep = pp_vt_new(t, zd, h, w);
     size_t nl = vt_numel(&z);
     if (eps) cf_to_fm(ep.d, eps, zd, t, n);
     else if (lc->sample) pp_rng_fill_normal(rng, ep.d, nl, 1.0f);
@@ -148,20 +148,20 @@ int pp_vae_train_step(const pp_vae *m, const float *P, float *G, const float *vi
         }
     vt r = whole_fwd(m->dec, m->ndec, P, &z, da); /* [T, 3, H, W], owned by da */
     pp_vae_losses o = {0};
-    vt dr = vt_new(T, 3, H, W);
+    vt dr = pp_vt_new(T, 3, H, W);
     recon_loss(lc, &r, &x, dr.d, &o);
     o.kl = (float)(kl / nl);
     o.loss = lc->w_l1 * o.l1 + lc->w_mse * o.mse + lc->w_edge * o.edge + lc->w_kl * o.kl;
     if (rec) fm_to_cf(rec, r.d, 3, T, N, 0);
     if (dvideo) { /* the video is also the target: d/dx of a function of (rec - x) is -d/drec */
-        vt nd = vt_new(T, 3, H, W);
+        vt nd = pp_vt_new(T, 3, H, W);
         for (size_t i = 0; i < vt_numel(&nd); i++) nd.d[i] = -dr.d[i];
         fm_to_cf(dvideo, nd.d, 3, T, N, 1);
-        vt_free(&nd);
+        pp_vt_free(&nd);
     }
     vt dz = whole_bwd(m->dec, m->ndec, P, G, da, dr, 1);
     acts_free(m->dec, m->ndec, da);
-    vt de = vt_new(e.t, e.c, e.h, e.w);
+    vt de = pp_vt_new(e.t, e.c, e.h, e.w);
     for (int f = 0; f < t; f++)
         for (size_t i = 0; i < zd * n; i++) {
             const float *mu = e.d + (size_t)f * 2 * zd * n;
@@ -174,12 +174,12 @@ int pp_vae_train_step(const pp_vae *m, const float *P, float *G, const float *vi
                                            kw * 0.5f * (expf(lv) - 1.0f)
                                      : 0.0f;
         }
-    vt_free(&dz), vt_free(&z), vt_free(&ep);
+    pp_vt_free(&dz), pp_vt_free(&z), pp_vt_free(&ep);
     vt dx = whole_bwd(m->enc, m->nenc, P, G, ea, de, dvideo != NULL);
     if (dvideo) fm_to_cf(dvideo, dx.d, 3, T, N, 1);
-    vt_free(&dx);
+    pp_vt_free(&dx);
     acts_free(m->enc, m->nenc, ea);
-    vt_free(&x);
+    pp_vt_free(&x);
     if (out) *out = o;
     return 0;
 }

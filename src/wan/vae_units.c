@@ -12,35 +12,35 @@
 
 static _Thread_local long g_live, g_peak;
 
-void vae_mem_track(long delta) {
+void pp_vae_mem_track(long delta) {
     g_live += delta;
     if (g_live > g_peak) g_peak = g_live;
 }
-size_t vae_mem_now(void) { return g_live > 0 ? (size_t)g_live : 0; }
-size_t vae_mem_peak(void) { return g_peak > 0 ? (size_t)g_peak : 0; }
-void vae_mem_peak_reset(void) { g_peak = g_live; }
+size_t pp_vae_mem_now(void) { return g_live > 0 ? (size_t)g_live : 0; }
+size_t pp_vae_mem_peak(void) { return g_peak > 0 ? (size_t)g_peak : 0; }
+void pp_vae_mem_peak_reset(void) { g_peak = g_live; }
 
-void vae_buffers_release(void) { pp_conv_scratch_free(); }
+void pp_vae_buffers_release(void) { pp_conv_scratch_free(); }
 
-vt vt_new(int t, int c, int h, int w) {
+vt pp_vt_new(int t, int c, int h, int w) {
     vt x = {NULL, t, c, h, w};
     size_t n = vt_numel(&x);
     if (n) {
         x.d = pp_alloc_floats(n);
-        vae_mem_track((long)(n * sizeof(float)));
+        pp_vae_mem_track((long)(n * sizeof(float)));
     }
     return x;
 }
 
 static vt vt_zeros(int t, int c, int h, int w) {
-    vt x = vt_new(t, c, h, w);
+    vt x = pp_vt_new(t, c, h, w);
     if (x.d) memset(x.d, 0, vt_numel(&x) * sizeof(float));
     return x;
 }
 
-void vt_free(vt *x) {
+void pp_vt_free(vt *x) {
     if (x->d) {
-        vae_mem_track(-(long)(vt_numel(x) * sizeof(float)));
+        pp_vae_mem_track(-(long)(vt_numel(x) * sizeof(float)));
         pp_free_aligned(x->d);
     }
     x->d = NULL;
@@ -56,13 +56,13 @@ static vt vt_view(const vt *x, int from, int n) {
 }
 
 static float *track_alloc(size_t n) {
-    vae_mem_track((long)(n * sizeof(float)));
+    pp_vae_mem_track((long)(n * sizeof(float)));
     return pp_alloc_floats(n);
 }
 
 static void track_free(float *p, size_t n) {
     if (!p) return;
-    vae_mem_track(-(long)(n * sizeof(float)));
+    pp_vae_mem_track(-(long)(n * sizeof(float)));
     pp_free_aligned(p);
 }
 
@@ -90,7 +90,7 @@ static vt cconv(const vae_conv *c, const float *P, const vt *x, int pad, vae_cac
     pp_conv_shape s = cshape(c, x->h, x->w);
     int ho, wo, nin = pad + x->t;
     pp_conv_check(&s, &ho, &wo);
-    vt y = vt_new(pp_conv_out_frames(&s, nin), c->cout, ho, wo);
+    vt y = pp_vt_new(pp_conv_out_frames(&s, nin), c->cout, ho, wo);
     if (y.t > 0) {
         const float **list = stream_of(x, pad, cache);
         pp_conv_forward(y.d, list, nin, P + c->w, P + c->b, &s);
@@ -134,7 +134,7 @@ static void add_into(float *y, const float *x, size_t n) {
 /* ------------------------------------------------------------------ residual block */
 
 static vt chnorm_silu(const vt *x, const float *gamma, float *rn, int silu) {
-    vt y = vt_new(x->t, x->c, x->h, x->w);
+    vt y = pp_vt_new(x->t, x->c, x->h, x->w);
     pp_chnorm_forward(y.d, rn, x->d, gamma, NULL, x->t, x->c, x->h * x->w, silu);
     return y;
 }
@@ -144,7 +144,7 @@ static vt res_fwd(const pp_vae_unit *u, const float *P, const vt *x, vae_state *
     if (u->has_sc) h = cconv(&u->sc, P, x, 0, NULL);
     vt a1 = chnorm_silu(x, P + u->g1, NULL, 1);
     vt c1 = cconv(&u->c1, P, &a1, 2, st ? &st->cc[0] : NULL);
-    vt_free(&a1);
+    pp_vt_free(&a1);
     vt a2;
     if (a) {
         a->c1 = c1;
@@ -154,9 +154,9 @@ static vt res_fwd(const pp_vae_unit *u, const float *P, const vt *x, vae_state *
         a2 = c1;
     }
     vt y = cconv(&u->c2, P, &a2, 2, st ? &st->cc[1] : NULL);
-    vt_free(&a2);
+    pp_vt_free(&a2);
     add_into(y.d, h.d, vt_numel(&y));
-    if (u->has_sc) vt_free(&h);
+    if (u->has_sc) pp_vt_free(&h);
     return y;
 }
 
@@ -167,15 +167,15 @@ static void res_bwd(const pp_vae_unit *u, const float *P, float *G, const vae_ac
     float *rn2 = pp_alloc_floats((size_t)c1->t * N), *rn1 = pp_alloc_floats((size_t)x->t * N);
     vt a2 = chnorm_silu(c1, P + u->g2, rn2, 1), da2 = vt_zeros(a2.t, a2.c, a2.h, a2.w);
     cconv_bwd(&u->c2, P, G, &a2, 2, dy, &da2);
-    vt_free(&a2);
+    pp_vt_free(&a2);
     vt dc1 = vt_zeros(c1->t, c1->c, c1->h, c1->w);
     pp_chnorm_backward(dc1.d, G + u->g2, NULL, da2.d, c1->d, rn2, P + u->g2, NULL, c1->t, c1->c, N, 1);
-    vt_free(&da2);
+    pp_vt_free(&da2);
     vt a1 = chnorm_silu(x, P + u->g1, rn1, 1), da1 = vt_zeros(a1.t, a1.c, a1.h, a1.w);
     cconv_bwd(&u->c1, P, G, &a1, 2, &dc1, &da1);
-    vt_free(&a1), vt_free(&dc1);
+    pp_vt_free(&a1), pp_vt_free(&dc1);
     pp_chnorm_backward(dx->d, G + u->g1, NULL, da1.d, x->d, rn1, P + u->g1, NULL, x->t, x->c, N, 1);
-    vt_free(&da1);
+    pp_vt_free(&da1);
     if (u->has_sc) cconv_bwd(&u->sc, P, G, x, 0, dy, dx);
     else if (dx->d) add_into(dx->d, dy->d, vt_numel(dy));
     pp_free_aligned(rn1), pp_free_aligned(rn2);
@@ -190,14 +190,14 @@ static vt attn_fwd(const pp_vae_unit *u, const float *P, const vt *x, vae_acts *
     float *xt = track_alloc(n), *q = track_alloc(n), *k = track_alloc(n), *v = track_alloc(n);
     float *o = track_alloc(n), *lse = track_alloc((size_t)T * N);
     pp_frames_to_tokens(xt, xn.d, T, C, N);
-    vt_free(&xn);
+    pp_vt_free(&xn);
     const float *W = P + u->qkv.w, *b = P + u->qkv.b; /* to_qkv [3C, C]: q, k, v rows */
     pp_linear_forward(q, xt, W, b, T * N, C, C);
     pp_linear_forward(k, xt, W + (size_t)C * C, b + C, T * N, C, C);
     pp_linear_forward(v, xt, W + 2 * (size_t)C * C, b + 2 * C, T * N, C, C);
     pp_attention_forward(o, lse, q, k, v, T, N, N, 1, C);
     pp_linear_forward(xt, o, P + u->proj.w, P + u->proj.b, T * N, C, C);
-    vt y = vt_new(T, C, x->h, x->w);
+    vt y = pp_vt_new(T, C, x->h, x->w);
     pp_tokens_to_frames(y.d, xt, T, C, N);
     add_into(y.d, x->d, vt_numel(&y));
     track_free(xt, n);
@@ -231,7 +231,7 @@ static void attn_bwd(const pp_vae_unit *u, const float *P, float *G, const vae_a
     pp_tokens_to_frames(xn.d, dxt, T, C, N); /* xn now holds d/d(normed x) */
     pp_chnorm_backward(dx->d, G + u->g1, NULL, xn.d, x->d, rn, P + u->g1, NULL, T, C, N, 0);
     if (dx->d) add_into(dx->d, dy->d, n);
-    vt_free(&xn);
+    pp_vt_free(&xn);
     pp_free_aligned(dyt), pp_free_aligned(dO), pp_free_aligned(dq), pp_free_aligned(dk);
     pp_free_aligned(dv), pp_free_aligned(xt), pp_free_aligned(dxt), pp_free_aligned(rn);
 }
@@ -250,10 +250,10 @@ static vt down_fwd(const pp_vae_unit *u, const float *P, const vt *x, vae_state 
     vt y;
     if (first) {
         vt rest = cconv(&u->tc, P, &s, 0, NULL); /* stream = s itself */
-        y = vt_new(1 + rest.t, s.c, s.h, s.w);
+        y = pp_vt_new(1 + rest.t, s.c, s.h, s.w);
         memcpy(y.d, s.d, fs * sizeof(float));
         if (rest.t) memcpy(y.d + fs, rest.d, vt_numel(&rest) * sizeof(float));
-        vt_free(&rest);
+        pp_vt_free(&rest);
     } else {
         y = cconv(&u->tc, P, &s, 1, &last); /* stream = the last frame, then s */
     }
@@ -263,7 +263,7 @@ static vt down_fwd(const pp_vae_unit *u, const float *P, const vt *x, vae_state 
         st->seen = 1;
     }
     if (a) a->c1 = s;
-    else vt_free(&s);
+    else pp_vt_free(&s);
     return y;
 }
 
@@ -278,7 +278,7 @@ static void down_bwd(const pp_vae_unit *u, const float *P, float *G, const vae_a
     memcpy(ds.d, dy->d, vt_frame(s) * sizeof(float));
     cconv_bwd(&u->tc, P, G, s, 0, &dyr, &ds);
     cconv_bwd(&u->c1, P, G, &a->in, 0, &ds, dx);
-    vt_free(&ds);
+    pp_vt_free(&ds);
 }
 
 /* Up: (3D) time_conv to 2C channels over the stream of frames after the first
@@ -295,10 +295,10 @@ static vt up_fwd(const pp_vae_unit *u, const float *P, const vt *x, vae_state *s
         if (first) {
             vt rest = vt_view(x, 1, x->t - 1);
             vt r = cconv(&u->tc, P, &rest, 2, cache);
-            uin = vt_new(1 + 2 * r.t, x->c, x->h, x->w);
+            uin = pp_vt_new(1 + 2 * r.t, x->c, x->h, x->w);
             memcpy(uin.d, x->d, fs * sizeof(float));
             if (r.t) memcpy(uin.d + fs, r.d, vt_numel(&r) * sizeof(float));
-            vt_free(&r);
+            pp_vt_free(&r);
         } else {
             uin = cconv(&u->tc, P, x, 2, cache);
             uin.t *= 2, uin.c /= 2;
@@ -308,7 +308,7 @@ static vt up_fwd(const pp_vae_unit *u, const float *P, const vt *x, vae_state *s
     }
     vt y = cconv(&u->c1, P, &uin, 0, NULL);
     if (a && own) a->c1 = uin;
-    else if (own) vt_free(&uin);
+    else if (own) pp_vt_free(&uin);
     return y;
 }
 
@@ -325,12 +325,12 @@ static void up_bwd(const pp_vae_unit *u, const float *P, float *G, const vae_act
     vt xr = vt_view(x, 1, x->t - 1), dxr = vt_view(dx, 1, x->t - 1), dur = vt_view(&du, 1, du.t - 1);
     dur.t /= 2, dur.c *= 2;
     cconv_bwd(&u->tc, P, G, &xr, 2, &dur, &dxr);
-    vt_free(&du);
+    pp_vt_free(&du);
 }
 
 /* ------------------------------------------------------------------ dispatch */
 
-vt vae_unit_forward(const pp_vae_unit *u, const float *P, const vt *x, vae_state *st, vae_acts *a) {
+vt pp_vae_unit_forward(const pp_vae_unit *u, const float *P, const vt *x, vae_state *st, vae_acts *a) {
     vt y;
     switch (u->kind) {
     case VU_RES: y = res_fwd(u, P, x, st, a); break;
@@ -340,7 +340,7 @@ vt vae_unit_forward(const pp_vae_unit *u, const float *P, const vt *x, vae_state
     case VU_HEAD: {
         vt h = chnorm_silu(x, P + u->g1, NULL, 1);
         y = cconv(&u->c1, P, &h, 2, st ? &st->cc[0] : NULL);
-        vt_free(&h);
+        pp_vt_free(&h);
         break;
     }
     default: y = cconv(&u->c1, P, x, 2 * (u->c1.kt / 2), st ? &st->cc[0] : NULL); break;
@@ -349,7 +349,7 @@ vt vae_unit_forward(const pp_vae_unit *u, const float *P, const vt *x, vae_state
     return y;
 }
 
-void vae_unit_backward(const pp_vae_unit *u, const float *P, float *G, const vae_acts *a,
+void pp_vae_unit_backward(const pp_vae_unit *u, const float *P, float *G, const vae_acts *a,
                        const vt *dy, vt *dx) {
     switch (u->kind) {
     case VU_RES: res_bwd(u, P, G, a, dy, dx); break;
@@ -363,7 +363,7 @@ void vae_unit_backward(const pp_vae_unit *u, const float *P, float *G, const vae
         vt h = chnorm_silu(x, P + u->g1, rn, 1), dh = vt_zeros(h.t, h.c, h.h, h.w);
         cconv_bwd(&u->c1, P, G, &h, 2, dy, &dh);
         pp_chnorm_backward(dx->d, G + u->g1, NULL, dh.d, x->d, rn, P + u->g1, NULL, x->t, x->c, N, 1);
-        vt_free(&h), vt_free(&dh);
+        pp_vt_free(&h), pp_vt_free(&dh);
         pp_free_aligned(rn);
         break;
     }
@@ -371,15 +371,15 @@ void vae_unit_backward(const pp_vae_unit *u, const float *P, float *G, const vae
     }
 }
 
-void vae_state_free(vae_state *s) {
+void pp_vae_state_free(vae_state *s) {
     for (int i = 0; i < 2; i++) track_free(s->cc[i].buf, s->cc[i].cap);
     track_free(s->last, s->last_n);
     memset(s, 0, sizeof *s);
 }
 
-void vae_acts_free(const pp_vae_unit *u, vae_acts *a) {
-    vt_free(&a->out);
-    vt_free(&a->c1);
+void pp_vae_acts_free(const pp_vae_unit *u, vae_acts *a) {
+    pp_vt_free(&a->out);
+    pp_vt_free(&a->c1);
     if (u->kind == VU_ATTN && a->q) {
         size_t n = vt_numel(&a->in);
         track_free(a->q, n), track_free(a->k, n), track_free(a->v, n), track_free(a->o, n);
