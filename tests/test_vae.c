@@ -9,6 +9,7 @@
 #include <string.h>
 #include "base/common.h"
 #include "io/safetensors.h"
+#include "nn/ops.h"
 #include "wan/vae.h"
 #include "test.h"
 
@@ -224,6 +225,47 @@ TEST(vae_gradcheck_every_tensor) {
     CHECK_MSG(bad == 0, "%d of %d tensors disagree", bad, c.g.t.n + 1);
     pp_free_aligned(G), pp_free_aligned(dv), pp_free_aligned(c.G), pp_free_aligned(c.video), pp_free_aligned(c.eps);
     rig_free(&c.g);
+}
+
+/* the foreground weight: pixels within one pixel of a non-white one weigh 1 + w_fg in
+ * L1 and MSE; l1/mse stay plain means; on an all-dark video the gradient scales by 1 + w_fg */
+TEST(vae_train_step_foreground_weight) {
+    static const int mult[2] = {1, 2}, td[1] = {1};
+    rig g;
+    rig_make(&g, 4, 2, 2, mult, 1, td, 52);
+    int T = 5, H = 8, W = 8;
+    size_t N = (size_t)H * W, nv = 3 * T * N;
+    float *video = pp_alloc_floats(nv), *rec = pp_alloc_floats(nv);
+    for (size_t i = 0; i < nv; i++) video[i] = 1.0f; /* white, one dark pixel at (2, 5) in frame 1 */
+    video[((size_t)(1 * T + 1)) * N + 2 * W + 5] = -0.5f; /* channel 1, frame 1 */
+    pp_vae_loss_cfg lc = {.w_l1 = 1, .w_mse = 2, .w_fg = 3, .sample = 0};
+    pp_vae_losses lo;
+    float *G = pp_zalloc_floats(g.t.total);
+    CHECK(pp_vae_train_step(&g.m, g.P, G, video, T, H, W, &lc, NULL, NULL, &lo, rec, NULL) == 0);
+    double l1 = 0, w1 = 0, w2 = 0;
+    for (int c = 0; c < 3; c++)
+        for (int f = 0; f < T; f++)
+            for (int y = 0; y < H; y++)
+                for (int x = 0; x < W; x++) {
+                    size_t i = ((size_t)(c * T + f) * H + y) * W + x;
+                    double d = rec[i] - video[i], k = f == 1 && abs(y - 2) <= 1 && abs(x - 5) <= 1 ? 4 : 1;
+                    l1 += fabs(d), w1 += k * fabs(d), w2 += k * d * d;
+                }
+    CHECK_NEAR(lo.l1, l1 / nv, 1e-5);
+    CHECK_NEAR(lo.wl1, w1 / nv, 1e-5);
+    CHECK_NEAR(lo.wmse, w2 / nv, 1e-5);
+    CHECK_NEAR(lo.loss, lo.wl1 + 2 * lo.wmse, 1e-5);
+    /* every pixel dark: the weighted gradient is 4x the plain one */
+    for (size_t i = 0; i < nv; i++) video[i] = -0.25f + 0.5f * (float)(i % 7) / 7.0f;
+    float *G0 = pp_zalloc_floats(g.t.total);
+    memset(G, 0, g.t.total * sizeof(float));
+    CHECK(pp_vae_train_step(&g.m, g.P, G, video, T, H, W, &lc, NULL, NULL, &lo, NULL, NULL) == 0);
+    lc.w_fg = 0;
+    CHECK(pp_vae_train_step(&g.m, g.P, G0, video, T, H, W, &lc, NULL, NULL, &lo, NULL, NULL) == 0);
+    pp_scale_inplace(G0, 4.0f, g.t.total);
+    CHECK(pp_rel_err(G, G0, g.t.total) < 1e-5);
+    pp_free_aligned(video), pp_free_aligned(rec), pp_free_aligned(G), pp_free_aligned(G0);
+    rig_free(&g);
 }
 
 /* the L1 and edge terms against their definitions (their kinks keep them out of the gradcheck) */

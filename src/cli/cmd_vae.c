@@ -31,11 +31,12 @@ static void usage(void) {
            "  --crop F,H,W        training crops (%d,%d,%d)      --batch B   crops per step (%d)\n"
            "  --steps N --lr X --warmup N --clip X --ema X   AdamW (1000, %g, %d, %g, 0)\n"
            "  --l1 X --mse X --edge X --kl X   loss weights (%g, %g, %g, %g)\n"
+           "  --fg X              extra L1/MSE weight of pixels that are not white background (%g)\n"
            "  --stats N           videos that set the latent normalisation at the end (32)\n"
            "  --ckpt P --ckpt-every N --resume CKPT --log F.csv --plot F.png --time-limit S -s SEED -t N -q\n",
            DEFAULT_VAE, d.crop[0], d.crop[1], d.crop[2], d.base.batch, (double)d.base.opt.lr, d.base.opt.warmup,
            (double)d.base.opt.clip_norm, (double)d.loss.w_l1, (double)d.loss.w_mse, (double)d.loss.w_edge,
-           (double)d.loss.w_kl);
+           (double)d.loss.w_kl, (double)d.loss.w_fg);
 }
 
 /* ------------------------------------------------------------------ encode / decode / recon */
@@ -258,6 +259,7 @@ static int parse_train_flag(train_args *a, const char *f, const char *v) {
     else if (!strcmp(f, "--mse")) rc = pp_parse_float(v, f, 0, 1000, &a->tc.loss.w_mse);
     else if (!strcmp(f, "--edge")) rc = pp_parse_float(v, f, 0, 1000, &a->tc.loss.w_edge);
     else if (!strcmp(f, "--kl")) rc = pp_parse_float(v, f, 0, 1000, &a->tc.loss.w_kl);
+    else if (!strcmp(f, "--fg")) rc = pp_parse_float(v, f, 0, 1000, &a->tc.loss.w_fg);
     else if (!strcmp(f, "--stats")) rc = pp_parse_int(v, f, 1, 100000, &a->stats);
     else if (!strcmp(f, "-W")) rc = pp_parse_int(v, f, 8, 4096, &a->width);
     else if (!strcmp(f, "-H")) rc = pp_parse_int(v, f, 8, 4096, &a->height);

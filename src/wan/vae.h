@@ -148,10 +148,16 @@ typedef struct {
     float w_l1, w_mse;  /* reconstruction: mean |rec - x|, mean (rec - x)^2 */
     float w_edge;       /* mean |dx rec - dx x| + mean |dy rec - dy x| (neighbour differences) */
     float w_kl;         /* mean over latent elements of 0.5 (mu^2 + e^lv - 1 - lv) */
+    float w_fg;         /* L1 and MSE weigh a pixel 1 + w_fg where the target is not background
+                         * (any channel below PP_VAE_FG_LEVEL, i.e. not near white, or within
+                         * one pixel of such a pixel in its frame); 0: every pixel weighs 1 */
     int sample;         /* 1: z = mu + e^(lv/2) eps; 0: z = mu */
 } pp_vae_loss_cfg;
+#define PP_VAE_FG_LEVEL 0.8f /* in [-1, 1]: white is 1 */
 
-typedef struct { float loss, l1, mse, edge, kl; } pp_vae_losses;
+/* loss: the weighted objective; l1, mse: plain means over pixels (wl1, wmse: weighed
+ * as the loss weighs them, equal to l1, mse when w_fg is 0) */
+typedef struct { float loss, l1, mse, edge, kl, wl1, wmse; } pp_vae_losses;
 
 /* video [3,T,H,W] (T = 1+4k, H and W multiples of 2^(L-1)). eps [z_dim,t,h,w]
  * gives the noise of the sample (NULL: drawn from rng, which may then not be

@@ -86,16 +86,45 @@ int pp_vae_forward_whole(const pp_vae *m, const float *P, const float *video, in
 
 static inline float sgn(float v) { return (float)((v > 0) - (v < 0)); }
 
+/* per-pixel weights [T,H,W] of frame-major x [T,3,H,W]: 1 + w_fg on pixels within one
+ * pixel (3x3) of one with a channel below PP_VAE_FG_LEVEL, else 1 */
+static float *fg_weights(const vt *x, float w_fg) {
+    int H = x->h, W = x->w;
+    size_t N = (size_t)H * W;
+    float *wt = pp_malloc((size_t)x->t * N * sizeof *wt);
+    unsigned char *fg = pp_malloc(N);
+    for (int f = 0; f < x->t; f++) {
+        const float *px = x->d + (size_t)f * 3 * N;
+        for (size_t q = 0; q < N; q++)
+            fg[q] = px[q] < PP_VAE_FG_LEVEL || px[N + q] < PP_VAE_FG_LEVEL || px[2 * N + q] < PP_VAE_FG_LEVEL;
+        float *w = wt + (size_t)f * N;
+        for (int y = 0; y < H; y++)
+            for (int xx = 0; xx < W; xx++) {
+                int any = 0;
+                for (int dy = -1; dy <= 1 && !any; dy++)
+                    for (int dx = -1; dx <= 1 && !any; dx++) {
+                        int yy = y + dy, x2 = xx + dx;
+                        any = yy >= 0 && yy < H && x2 >= 0 && x2 < W && fg[(size_t)yy * W + x2];
+                    }
+                w[(size_t)y * W + xx] = any ? 1.0f + w_fg : 1.0f;
+            }
+    }
+    free(fg);
+    return wt;
+}
+
 /* reconstruction loss terms of frame-major r, x [T,3,H,W] and their gradient into dr */
 static void recon_loss(const pp_vae_loss_cfg *lc, const vt *r, const vt *x, float *dr, pp_vae_losses *o) {
     size_t n = vt_numel(r);
     int H = r->h, W = r->w, planes = r->t * r->c;
-    double s1 = 0, s2 = 0, se = 0;
+    double s1 = 0, s2 = 0, se = 0, w1 = 0, w2 = 0; /* plain and weighted sums */
+    float *wt = lc->w_fg > 0 ? fg_weights(x, lc->w_fg) : NULL;
     for (size_t i = 0; i < n; i++) {
-        float d = r->d[i] - x->d[i];
-        s1 += fabsf(d), s2 += (double)d * d;
-        dr[i] = lc->w_l1 * sgn(d) / (float)n + lc->w_mse * 2.0f * d / (float)n;
+        float d = r->d[i] - x->d[i], k = wt ? wt[i % ((size_t)H * W) + (i / ((size_t)3 * H * W)) * H * W] : 1.0f;
+        s1 += fabsf(d), s2 += (double)d * d, w1 += k * fabsf(d), w2 += (double)k * d * d;
+        dr[i] = k * (lc->w_l1 * sgn(d) / (float)n + lc->w_mse * 2.0f * d / (float)n);
     }
+    free(wt);
     /* edge: neighbour differences of rec - x, horizontally and vertically */
     double nh = (double)planes * H * (W - 1), nv = (double)planes * (H - 1) * W;
     for (int p = 0; p < planes; p++) {
@@ -119,6 +148,7 @@ static void recon_loss(const pp_vae_loss_cfg *lc, const vt *r, const vt *x, floa
             }
     }
     o->l1 = (float)(s1 / n), o->mse = (float)(s2 / n), o->edge = (float)se;
+    o->wl1 = (float)(w1 / n), o->wmse = (float)(w2 / n);
 }
 
 int pp_vae_train_step(const pp_vae *m, const float *P, float *G, const float *video, int T, int H,
@@ -151,7 +181,7 @@ int pp_vae_train_step(const pp_vae *m, const float *P, float *G, const float *vi
     vt dr = pp_vt_new(T, 3, H, W);
     recon_loss(lc, &r, &x, dr.d, &o);
     o.kl = (float)(kl / nl);
-    o.loss = lc->w_l1 * o.l1 + lc->w_mse * o.mse + lc->w_edge * o.edge + lc->w_kl * o.kl;
+    o.loss = lc->w_l1 * o.wl1 + lc->w_mse * o.wmse + lc->w_edge * o.edge + lc->w_kl * o.kl;
     if (rec) fm_to_cf(rec, r.d, 3, T, N, 0);
     if (dvideo) { /* the video is also the target: d/dx of a function of (rec - x) is -d/drec */
         vt nd = pp_vt_new(T, 3, H, W);
