@@ -144,6 +144,90 @@ TEST(eval_velocity_floor_at_128px) {
     }
 }
 
+/* ---- 128 x 128 pixels x 33 frames (Wan's 1 + 4k frames at PhyWorld's resolution) ----
+ * Ground truth passes every check and detector on a few seeds per scene, and on
+ * seeds whose check failed before the contact detection and the ice density
+ * were fixed (docs/EVAL.md, "Larger videos"): the check must still be there and
+ * pass. */
+static int sim_spec_split(const char *scene, int split, uint64_t seed, int F, int H, int W, pp_sim_out *out,
+                          pp_eval_spec *s) {
+    const pp_sim_scene *sc = pp_sim_find(scene);
+    if (!sc || pp_sim_run(sc, seed, split, F, H, W, out)) return -1;
+    if (pp_eval_spec_from_json(out->spec, s)) {
+        pp_sim_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+/* Evaluates (scene, split, seed) at 128x128x33 with 3 conditioning frames; 1 when
+ * every check and detector passes (and `check`, when given, is there). */
+static int passes_128x33(const char *scene, int split, uint64_t seed, const char *check) {
+    pp_sim_out out;
+    pp_eval_spec s;
+    pp_eval_report r;
+    if (sim_spec_split(scene, split, seed, 33, 128, 128, &out, &s)) return 0;
+    pp_eval_opts o = {.cond_frames = 3};
+    int ok = pp_eval_run(&out.video, &s, &o, &r) == 0 && r.pc_pass && r.sa_pass;
+    for (int i = 0; ok && i < r.nchecks; i++)
+        if (!r.checks[i].pass) ok = 0;
+    if (ok && check) ok = pp_eval_check_get(&r, check) != NULL;
+    if (!ok)
+        for (int i = 0; i < r.nchecks; i++)
+            if (!r.checks[i].pass)
+                printf("    %s seed %llu: %s = %g (tolerance %g)\n", scene, (unsigned long long)seed, r.checks[i].name,
+                       r.checks[i].value, r.checks[i].tolerance);
+    pp_eval_spec_free(&s);
+    pp_sim_free(&out);
+    return ok;
+}
+
+TEST(eval_ground_truth_passes_at_128px_33_frames) {
+    for (int i = 0; i < pp_sim_nscenes(); i++)
+        for (uint64_t seed = 900000; seed < 900002; seed++) {
+            const char *name = pp_sim_scene_at(i)->name;
+            CHECK_MSG(passes_128x33(name, PP_SPLIT_ID, seed, NULL), "%s seed %d fails at 128x128x33", name, (int)seed);
+        }
+    static const struct { const char *scene; int split; uint64_t seed; const char *check; } was_failing[] = {
+        {"bounce", PP_SPLIT_ID, 900002, "ball.gravity"},      /* a contact just after a frame: tiny step into it */
+        {"bounce", PP_SPLIT_ID, 900004, "ball.continuity"},   /* the same, later in the clip */
+        {"bounce", PP_SPLIT_ID, 900005, "ball.smooth"},       /* a contact in the clip's last interval */
+        {"bounce", PP_SPLIT_OOD, 900020, "ball.gravity"},     /* two contacts two frames apart, near rest */
+        {"bounce_smoke", PP_SPLIT_ID, 900004, "bounce_energy"},
+        {"bounce_smoke", PP_SPLIT_ID, 900007, "ball.continuity"}, /* floor and wall contacts one frame apart */
+        {"melting", PP_SPLIT_ID, 900037, "ice.shrinks"},      /* the puddle's edge read as ice */
+        {"melting_explosion", PP_SPLIT_ID, 900009, "ice.shrinks"},
+    };
+    for (size_t k = 0; k < sizeof was_failing / sizeof was_failing[0]; k++)
+        CHECK_MSG(passes_128x33(was_failing[k].scene, was_failing[k].split, was_failing[k].seed, was_failing[k].check),
+                  "%s seed %d (%s) fails at 128x128x33", was_failing[k].scene, (int)was_failing[k].seed,
+                  was_failing[k].check);
+}
+
+/* The same corruptions are still caught at 128x128x33. */
+TEST(eval_catches_corruptions_at_128px_33_frames) {
+    static const struct { const char *scene; pp_eval_corruption c; uint64_t seed; } cases[] = {
+        {"bounce", PP_CORRUPT_TELEPORT, 900000},       {"bounce", PP_CORRUPT_TELEPORT, 900002},
+        {"bounce", PP_CORRUPT_FREEZE, 900001},         {"bounce", PP_CORRUPT_TIME_REVERSE, 900003},
+        {"bounce", PP_CORRUPT_BOUNCE_HIGHER, 900005},  {"bounce_smoke", PP_CORRUPT_TELEPORT, 900007},
+        {"deformation", PP_CORRUPT_TELEPORT, 900000},  {"melting", PP_CORRUPT_TIME_REVERSE, 900037},
+        {"melting_explosion", PP_CORRUPT_TIME_REVERSE, 900009}, {"collision", PP_CORRUPT_LOSE_BALL, 900000},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        pp_sim_out out;
+        pp_eval_spec s;
+        pp_eval_report r;
+        CHECK(sim_spec(cases[k].scene, cases[k].seed, 33, 128, 128, &out, &s) == 0);
+        if (pp_test_failed()) return;
+        CHECK(pp_eval_corrupt(&out.video, &s, cases[k].c, 0) == 0);
+        CHECK(pp_eval_run(&out.video, &s, NULL, &r) == 0);
+        CHECK_MSG(!r.pc_pass, "%s seed %d: %s not caught at 128x128x33", cases[k].scene, (int)cases[k].seed,
+                  pp_eval_corruption_names[cases[k].c]);
+        pp_eval_spec_free(&s);
+        pp_sim_free(&out);
+    }
+}
+
 /* Corrupt `scene` for seeds 0..n-1; returns how many were caught (pc_pass false). */
 static int caught(const char *scene, pp_eval_corruption c, int n) {
     int hit = 0;
