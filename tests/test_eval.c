@@ -228,6 +228,38 @@ TEST(eval_catches_corruptions_at_128px_33_frames) {
     }
 }
 
+/* Contacts (src/eval/checks_ball.c, mark_contacts and check_rebound) at 32x32x16:
+ * a ball gliding slowly along the frame's edge is no wall contact (flip_v of
+ * bounce seeds 58, 129, 197 went uncaught while such frames were cut out); a
+ * rebound out of the frame after one or two frames still may not leave the floor
+ * faster than the ball came in (bounce_higher of OOD bounce seeds with a small
+ * restitution, caught by ball.rebound). */
+TEST(eval_catches_corruptions_at_contacts) {
+    static const struct { int split; uint64_t seed; pp_eval_corruption c; const char *check; } cases[] = {
+        {PP_SPLIT_ID, 58, PP_CORRUPT_FLIP_V, NULL},           {PP_SPLIT_ID, 129, PP_CORRUPT_FLIP_V, NULL},
+        {PP_SPLIT_ID, 197, PP_CORRUPT_FLIP_V, NULL},          {PP_SPLIT_OOD, 92, PP_CORRUPT_BOUNCE_HIGHER, "ball.rebound"},
+        {PP_SPLIT_OOD, 144, PP_CORRUPT_BOUNCE_HIGHER, "ball.rebound"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        pp_sim_out out;
+        pp_eval_spec s;
+        pp_eval_report r;
+        CHECK(sim_spec_split("bounce", cases[k].split, cases[k].seed, 16, 32, 32, &out, &s) == 0);
+        if (pp_test_failed()) return;
+        CHECK(pp_eval_run(&out.video, &s, NULL, &r) == 0 && r.pc_pass); /* the truth passes */
+        CHECK(pp_eval_corrupt(&out.video, &s, cases[k].c, 0) == 0);
+        CHECK(pp_eval_run(&out.video, &s, NULL, &r) == 0);
+        CHECK_MSG(!r.pc_pass, "bounce seed %d: %s not caught", (int)cases[k].seed, pp_eval_corruption_names[cases[k].c]);
+        if (cases[k].check) {
+            const pp_eval_check *ch = pp_eval_check_get(&r, cases[k].check);
+            CHECK_MSG(ch && !ch->pass, "bounce seed %d: %s does not catch %s", (int)cases[k].seed, cases[k].check,
+                      pp_eval_corruption_names[cases[k].c]);
+        }
+        pp_eval_spec_free(&s);
+        pp_sim_free(&out);
+    }
+}
+
 /* Corrupt `scene` for seeds 0..n-1; returns how many were caught (pc_pass false). */
 static int caught(const char *scene, pp_eval_corruption c, int n) {
     int hit = 0;

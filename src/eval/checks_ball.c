@@ -28,6 +28,8 @@
  *                      (the largest over events and axes, tol 0.1 + 0.3 upx)
  *   <obj>.speed_change |v(2nd half) - v(1st half)| for g = 0 (tol 0.1 + 0.3 upx / min(T, 1))
  *   bounce_energy      largest rise of a flight's apex over the previous one
+ *   <obj>.rebound      largest height of a frame after a floor contact above an
+ *                      elastic rebound of the flight before (tol 0.05 + 0.15 upx)
  *   collision_momentum |sum m dv| / sum m |v_before|, m ~ r^2
  *   collision_energy   |E_after - E_before| / E_before */
 #include <math.h>
@@ -139,36 +141,54 @@ static int has_floor(const ev_ctx *c) {
 /* Contacts with one boundary (the floor, or one wall). d[f] = distance of the ball's
  * edge from it, c2 = the second difference d(f-1) - 2 d(f) + d(f+1) of a free flight
  * (-g dt^2 for the floor, 0 for a wall: uniform horizontal motion). A contact fell
- * between frames f-1 and f when the flight before, continued one step from f-2 and
- * f-1, has reached the boundary (within tol) by f, and the flight after, continued
- * back from f+1 and f, by f-1: the continuation of a free flight is exact wherever
- * in the interval the contact came, at any speed, restitution or number of frames
- * between contacts. Neither continuation uses the step across the interval, and
- * both must reach the boundary, so a jump (a teleport) cannot make a contact of
- * its own; a ball stopped in the air (frozen) is no contact unless it stopped
- * within tol of the boundary. At a clip's end, or next to a frame where the ball
- * was not seen, the one continuation there decides. The frame of the interval
- * nearer the boundary is marked. */
+ * between frames f-1 and f when
+ *   - the flight before, continued one step from f-2 and f-1, has reached the
+ *     boundary (within tol) by f, and the flight after, continued back from f+1
+ *     and f, by f-1: the continuation of a free flight is exact wherever in the
+ *     interval the contact came, at any speed or restitution;
+ *   - and the boundary pushed the ball away: the step f -> f+1 exceeds the step
+ *     f-2 -> f-1 by more than free flight gives (2 c2), by J = (v_in + v_out) dt
+ *     exactly (the normal speeds before and after the contact), more than tol/2.
+ * None of this uses the step across the interval, and the flights on both sides
+ * must reach the boundary, so a jump (a teleport) cannot make a contact of its
+ * own; a ball stopped in the air (frozen) is no contact unless it stopped within
+ * tol of the boundary, and one gliding along it (slowly towards a wall) none at
+ * all. At a clip's end, or next to a frame where the ball was not seen, the one
+ * flight there decides: it reaches the boundary across the interval and the ball
+ * is seen on the boundary's side further than free flight puts it. Several
+ * contacts a frame or two apart (a ball coming to rest) are found as well. The
+ * frame of the interval nearer the boundary is marked. */
 static double reach(const double *d, int a, int b, double c2) { return 2 * d[b] - d[a] + c2; }
 
 static void mark_contacts(const double *d, const int *found, int n, double c2, double tol, int *event) {
     for (int f = 1; f < n; f++) {
         if (!found[f - 1] || !found[f]) continue;
-        int fw = f >= 2 && found[f - 2], bw = f + 1 < n && found[f + 1];
-        if (!fw && !bw) continue;
-        if ((fw && !(reach(d, f - 2, f - 1, c2) < tol)) || (bw && !(reach(d, f + 1, f, c2) < tol))) continue;
-        event[d[f - 1] < d[f] ? f - 1 : f] = 1;
+        int fw = f >= 2 && found[f - 2], bw = f + 1 < n && found[f + 1], hit;
+        if (fw && bw) /* both flights reach the boundary, and the boundary pushed */
+            hit = reach(d, f - 2, f - 1, c2) < tol && reach(d, f + 1, f, c2) < tol &&
+                  (d[f + 1] - d[f]) - (d[f - 1] - d[f - 2]) - 2 * c2 > 0.5 * tol;
+        else if (fw) /* the flight before reaches it, and f lies beyond that flight */
+            hit = reach(d, f - 2, f - 1, c2) < tol && d[f] - reach(d, f - 2, f - 1, c2) > 0.5 * tol;
+        else if (bw)
+            hit = reach(d, f + 1, f, c2) < tol && d[f - 1] - reach(d, f + 1, f, c2) > 0.5 * tol;
+        else
+            hit = 0;
+        if (hit) event[d[f - 1] < d[f] ? f - 1 : f] = 1;
     }
 }
 
 /* Floor contacts (y events): the contacts above, and any frame with the ball within
  * half a pixel of the floor (touching or resting: not a free flight). The floor is
  * the spec's params.floor_y, else the lowest point seen. */
-static void mark_bounces(const ev_ctx *c, const track *k, int *event) {
-    double floor_y = pp_eval_spec_param(c->s, "floor_y"), ymin = INFINITY, d[512];
+static double floor_level(const ev_ctx *c, const track *k) {
+    double floor_y = pp_eval_spec_param(c->s, "floor_y"), ymin = INFINITY;
     for (int f = 0; f < k->n; f++)
         if (k->ok[f]) ymin = fmin(ymin, k->y[f] - k->r[f]);
-    if (isnan(floor_y)) floor_y = ymin;
+    return isnan(floor_y) ? ymin : floor_y;
+}
+
+static void mark_bounces(const ev_ctx *c, const track *k, int *event) {
+    double floor_y = floor_level(c, k), d[512];
     for (int f = 0; f < k->n; f++) {
         d[f] = k->y[f] - k->r_med - floor_y;
         if (k->found[f] && d[f] < 0.5 * c->upx) event[f] = 1;
@@ -315,6 +335,48 @@ static void check_bounce_energy(ev_ctx *c, const track *k) {
     pp_ev_measure(c->r, "bounce_apex_rise", worst);
 }
 
+/* The frames right after a floor contact: no rebound leaves the floor faster
+ * than the ball came in (restitution <= 1), so at a time tau after the contact
+ * the ball is at most v tau - g tau^2 / 2 above the floor while tau <= v / g, and
+ * never above the apex v^2 / 2g after (a soft ball that stays on the floor a
+ * while may come down later than an instant rebound), v the speed at which the
+ * fitted flight before reaches the floor (the contact time from that flight too).
+ * Any frame seen (partly outside too: a ball cut by the top edge parses lower)
+ * after the contact and before the next one counts - the next flight's, and
+ * those in the gap, which bounce_energy cannot use when that flight has fewer
+ * than two frames (a rebound out of the frame). Value: the largest height above
+ * that bound, units. */
+static void check_rebound(ev_ctx *c, int i, const track *k) {
+    const ev_fit *fy = &k->fit[AX_Y];
+    if (!k->fitted || !(fy->a < 0)) return;
+    double floor_y = floor_level(c, k), worst = -INFINITY;
+    for (int s = 0; s < k->nseg[AX_Y]; s++) {
+        if (fy->npts[s] < 2) continue;
+        int fa = -1, fb = -1, fe = -1;
+        for (int f = 0; f < k->n; f++) {
+            if (k->seg[AX_Y][f] == s) fa = f;
+            if (k->seg[AX_Y][f] == s + 1) { if (fb < 0) fb = f; fe = f; }
+        }
+        if (fb < 0) fb = fe = fa + 3 < k->n ? fa + 3 : k->n - 1; /* no next flight: up to three frames */
+        if (fb <= fa || fb - fa > 3) continue; /* a long gap (object hidden): not one contact */
+        /* when the flight before reaches the floor: p + v tau + a tau^2 / 2 = floor + r */
+        double h = fy->p[s] - k->r_med - floor_y, v = fy->v[s], a = fy->a, disc = v * v - 2 * a * h;
+        if (disc < 0) continue;
+        double tc = fy->t0[s] + (-v - sqrt(disc)) / a, vin = sqrt(disc);
+        if (tc < k->t[fa] || tc > k->t[fb]) continue; /* no floor contact in the gap */
+        for (int f = fa + 1; f <= fe; f++) {
+            double tau = fmin(k->t[f] - tc, vin / -a); /* past the apex: the apex (see above) */
+            if (!k->found[f] || k->t[f] <= tc) continue;
+            worst = fmax(worst, k->y[f] - k->r_med - floor_y - (vin * tau + 0.5 * a * tau * tau));
+        }
+    }
+    if (worst == -INFINITY) return;
+    char name[48];
+    double tol = 0.05 + 0.15 * c->upx;
+    named(name, sizeof name, c, i, "rebound");
+    pp_ev_check(c->r, name, worst, tol, worst <= tol);
+}
+
 /* At each event between segments s and s+1 of an axis (frames fa < fb, the event
  * frames between them left out) the two fitted flights must meet somewhere in
  * [t(fa), t(fb)]: a teleport leaves a gap. Each axis is cut only at its own events
@@ -409,7 +471,10 @@ void pp_ev_checks_balls(ev_ctx *c) {
         check_size(c, idx[k], &tr[k], contact[k]);
         check_motion(c, idx[k], &tr[k]);
         check_continuity(c, idx[k], &tr[k]);
-        if (has_floor(c)) check_bounce_energy(c, &tr[k]);
+        if (has_floor(c)) {
+            check_bounce_energy(c, &tr[k]);
+            check_rebound(c, idx[k], &tr[k]);
+        }
     }
     if (fc >= 0) check_collision(c, &tr[0], &tr[1], fc);
 }
