@@ -139,38 +139,47 @@ static int has_floor(const ev_ctx *c) {
 }
 
 /* Contacts with one boundary (the floor, or one wall). d[f] = distance of the ball's
- * edge from it, c2 = the second difference d(f-1) - 2 d(f) + d(f+1) of a free flight
- * (-g dt^2 for the floor, 0 for a wall: uniform horizontal motion). A contact fell
- * between frames f-1 and f when
- *   - the flight before, continued one step from f-2 and f-1, has reached the
- *     boundary (within tol) by f, and the flight after, continued back from f+1
- *     and f, by f-1: the continuation of a free flight is exact wherever in the
- *     interval the contact came, at any speed or restitution;
+ * edge from it, g = the acceleration towards it (gravity for the floor, 0 for a
+ * wall: uniform horizontal motion), tol = the noise allowed (the boundary is
+ * taken tol closer). A contact fell between frames f-1 and f when
+ *   - the flight before, continued from f-2 and f-1, reaches the boundary after
+ *     tau1, and the flight after, continued back from f+1 and f, reaches it
+ *     before f by tau2, with tau1 + tau2 <= dt: the flights meet the boundary in
+ *     the interval, one after the other (= for one contact: the continuation of a
+ *     free flight is exact at any speed or restitution, wherever in the interval
+ *     the contact came; < for several contacts in it, a ball coming to rest);
  *   - and the boundary pushed the ball away: the step f -> f+1 exceeds the step
- *     f-2 -> f-1 by more than free flight gives (2 c2), by J = (v_in + v_out) dt
- *     exactly (the normal speeds before and after the contact), more than tol/2.
- * None of this uses the step across the interval, and the flights on both sides
- * must reach the boundary, so a jump (a teleport) cannot make a contact of its
- * own; a ball stopped in the air (frozen) is no contact unless it stopped within
- * tol of the boundary, and one gliding along it (slowly towards a wall) none at
- * all. At a clip's end, or next to a frame where the ball was not seen, the one
- * flight there decides: it reaches the boundary across the interval and the ball
- * is seen on the boundary's side further than free flight puts it. Several
- * contacts a frame or two apart (a ball coming to rest) are found as well. The
- * frame of the interval nearer the boundary is marked. */
-static double reach(const double *d, int a, int b, double c2) { return 2 * d[b] - d[a] + c2; }
+ *     f-2 -> f-1 by more than free flight gives (2 g dt^2 towards the boundary),
+ *     by (v_in + v_out) dt exactly, more than tol/2.
+ * Neither uses the step across the interval, and both flights must reach the
+ * boundary, so a jump (a teleport) cannot make a contact of its own; a ball
+ * gliding along a wall is none (no push), nor one stopped in the air (frozen),
+ * unless within tol + g dt^2/8 of the floor (the apex of a hop of one frame). At
+ * a clip's end, or next to a frame where the ball was not seen, the one flight
+ * there decides: it reaches the boundary within the interval and the ball is seen
+ * further from the boundary than that flight puts it. The frame of the interval
+ * nearer the boundary is marked. */
+static double reach_time(const double *d, int a, int b, double g, double dt, double tol) {
+    double h = d[b] - tol, v = (d[b] - d[a]) / dt - 0.5 * g * dt; /* the speed away from it at b */
+    if (h <= 0) return 0;
+    if (g > 0) return (v + sqrt(v * v + 2 * g * h)) / g;
+    return v < 0 ? h / -v : INFINITY;
+}
 
-static void mark_contacts(const double *d, const int *found, int n, double c2, double tol, int *event) {
+/* Where the flight through a, b (b = a +- 1) is one step after b. */
+static double reach(const double *d, int a, int b, double g, double dt) { return 2 * d[b] - d[a] - g * dt * dt; }
+
+static void mark_contacts(const double *d, const int *found, int n, double g, double dt, double tol, int *event) {
     for (int f = 1; f < n; f++) {
         if (!found[f - 1] || !found[f]) continue;
         int fw = f >= 2 && found[f - 2], bw = f + 1 < n && found[f + 1], hit;
-        if (fw && bw) /* both flights reach the boundary, and the boundary pushed */
-            hit = reach(d, f - 2, f - 1, c2) < tol && reach(d, f + 1, f, c2) < tol &&
-                  (d[f + 1] - d[f]) - (d[f - 1] - d[f - 2]) - 2 * c2 > 0.5 * tol;
+        if (fw && bw) /* both flights reach the boundary in the interval, and it pushed */
+            hit = reach_time(d, f - 2, f - 1, g, dt, tol) + reach_time(d, f + 1, f, g, dt, tol) <= dt &&
+                  (d[f + 1] - d[f]) - (d[f - 1] - d[f - 2]) + 2 * g * dt * dt > 0.5 * tol;
         else if (fw) /* the flight before reaches it, and f lies beyond that flight */
-            hit = reach(d, f - 2, f - 1, c2) < tol && d[f] - reach(d, f - 2, f - 1, c2) > 0.5 * tol;
+            hit = reach_time(d, f - 2, f - 1, g, dt, tol) <= dt && d[f] - reach(d, f - 2, f - 1, g, dt) > 0.5 * tol;
         else if (bw)
-            hit = reach(d, f + 1, f, c2) < tol && d[f - 1] - reach(d, f + 1, f, c2) > 0.5 * tol;
+            hit = reach_time(d, f + 1, f, g, dt, tol) <= dt && d[f - 1] - reach(d, f + 1, f, g, dt) > 0.5 * tol;
         else
             hit = 0;
         if (hit) event[d[f - 1] < d[f] ? f - 1 : f] = 1;
@@ -193,8 +202,7 @@ static void mark_bounces(const ev_ctx *c, const track *k, int *event) {
         d[f] = k->y[f] - k->r_med - floor_y;
         if (k->found[f] && d[f] < 0.5 * c->upx) event[f] = 1;
     }
-    double g = fmax(c->s->gravity, 0), dt = c->s->dt;
-    mark_contacts(d, k->found, k->n, -g * dt * dt, 1.0 * c->upx, event);
+    mark_contacts(d, k->found, k->n, fmax(c->s->gravity, 0), c->s->dt, 0.5 * c->upx, event);
 }
 
 /* Wall contacts (x events) at the object's region sides. */
@@ -203,7 +211,7 @@ static void mark_walls(const ev_ctx *c, int i, const track *k, int *event) {
     double d[512];
     for (int side = 0; side < 2; side++) {
         for (int f = 0; f < k->n; f++) d[f] = side ? x1 - k->x[f] - k->r_med : k->x[f] - k->r_med - x0;
-        mark_contacts(d, k->found, k->n, 0, 1.0 * c->upx, event);
+        mark_contacts(d, k->found, k->n, 0, c->s->dt, 0.5 * c->upx, event);
     }
 }
 
