@@ -146,9 +146,9 @@ TEST(eval_velocity_floor_at_128px) {
 
 /* ---- 128 x 128 pixels x 33 frames (Wan's 1 + 4k frames at PhyWorld's resolution) ----
  * Ground truth passes every check and detector on a few seeds per scene, and on
- * seeds whose check failed before the contact detection and the ice density
- * were fixed (docs/EVAL.md, "Larger videos"): the check must still be there and
- * pass. */
+ * seeds whose check or detector failed before the contact detection, the ice
+ * measure and rigid_body_motion were fixed (docs/EVAL.md, "Larger videos"): the
+ * check must still be there and pass. */
 static int sim_spec_split(const char *scene, int split, uint64_t seed, int F, int H, int W, pp_sim_out *out,
                           pp_eval_spec *s) {
     const pp_sim_scene *sc = pp_sim_find(scene);
@@ -197,6 +197,8 @@ TEST(eval_ground_truth_passes_at_128px_33_frames) {
         {"bounce_smoke", PP_SPLIT_ID, 900007, "ball.continuity"}, /* floor and wall contacts one frame apart */
         {"melting", PP_SPLIT_ID, 900037, "ice.shrinks"},      /* the puddle's edge read as ice */
         {"melting_explosion", PP_SPLIT_ID, 900009, "ice.shrinks"},
+        {"melting", PP_SPLIT_OOD, 900042, "ice.shrinks"},     /* the ice sinks into a deeper puddle */
+        {"collision", PP_SPLIT_OOD, 900001, NULL},            /* the red ball leaves early: rigid_body_motion */
     };
     for (size_t k = 0; k < sizeof was_failing / sizeof was_failing[0]; k++)
         CHECK_MSG(passes_128x33(was_failing[k].scene, was_failing[k].split, was_failing[k].seed, was_failing[k].check),
@@ -212,6 +214,7 @@ TEST(eval_catches_corruptions_at_128px_33_frames) {
         {"bounce", PP_CORRUPT_BOUNCE_HIGHER, 900005},  {"bounce_smoke", PP_CORRUPT_TELEPORT, 900007},
         {"deformation", PP_CORRUPT_TELEPORT, 900000},  {"melting", PP_CORRUPT_TIME_REVERSE, 900037},
         {"melting_explosion", PP_CORRUPT_TIME_REVERSE, 900009}, {"collision", PP_CORRUPT_LOSE_BALL, 900000},
+        {"deformation", PP_CORRUPT_FREEZE, 900030}, /* frozen 0.16 units above the floor: no contact */
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         pp_sim_out out;
