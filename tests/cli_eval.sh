@@ -32,6 +32,15 @@ check "loc_iou reported" 'grep -q "\"loc_iou\":0" "$CLI_TMP/out"'
 
 expect_ok "selftest" $PROPHY eval --selftest --scene bounce --count 3 --corrupt all --json
 check "selftest pass rate 1" 'grep -q "\"pc_pass_rate\":1" "$CLI_TMP/out"'
+# 128x128x33 (Wan's 1 + 4k frames at PhyWorld's size): seeds 900002, 900004 and
+# 900005 failed gravity/smooth/continuity before the contact detection was fixed
+expect_ok "selftest 128x128x33" $PROPHY eval --selftest --scene bounce --seed 900002 --count 4 -W 128 -H 128 \
+    --video-frames 33 --cond-frames 3 --json
+check "128x128x33 pass rates 1" 'grep -q "\"pc_pass_rate\":1" "$CLI_TMP/out" && grep -q "\"sa_pass_rate\":1" "$CLI_TMP/out"'
+# tools/eval_measure.sh at a given size (one video per scene)
+expect_ok "eval_measure.sh at a size" env PROPHY="$PROPHY" SIZE=32 FRAMES=8 SEED=5 COND=2 tools/eval_measure.sh 1
+check "eval_measure.sh measures that size" 'grep -q "32x32x8: vel_err" "$CLI_TMP/out" && grep -q "^-- split ood" "$CLI_TMP/out" && grep -q "^melting_explosion " "$CLI_TMP/out"'
+expect_fail "eval_measure.sh bad SIZE" env PROPHY="$PROPHY" SIZE=big tools/eval_measure.sh 1
 
 # bad input
 expect_fail "no video" $PROPHY eval --spec "$T/p.json"

@@ -1,13 +1,19 @@
 /* checks_ball.c - unconditioned rule checks for rigid objects (balls).
  *
  * A parsed track is cut into free-flight segments at events seen in the video
- * itself (no ground truth needed):
- *   - a bounce: a local minimum of y close to the floor (scenes with a floor:
- *     elastic motion, deformation) - the spec's params.floor_y when present - and
- *     any frame with the ball within one pixel of the floor (resting);
- *   - a contact: the frame of closest approach of two balls when they come within
- *     r1 + r2 + (relative step) + 2 px (collisions);
- *   - a frame where the object touches the frame (or region) edge.
+ * itself (no ground truth needed), each axis at the events that change its
+ * velocity:
+ *   - y: a floor contact (scenes with a floor: elastic motion, deformation; the
+ *     spec's params.floor_y when present): the flights on both sides of an
+ *     interval between frames, continued across it, reach the floor
+ *     (mark_contacts), and any frame with the ball within half a pixel of the
+ *     floor (resting), or squashed on it (deformation);
+ *   - x: a wall contact at the region's sides (the same test, uniform motion);
+ *   - both: a contact between two balls, the frame of closest approach when they
+ *     come within r1 + r2 + (relative step) + 2 px (collisions), and frames where
+ *     the object touches the frame (or region) edge.
+ * A floor contact leaves x one flight and a wall contact y, so a jump at a
+ * contact shows in the other axis's fit.
  * Event frames are left out of the fits. Each axis is fitted with one shared
  * acceleration and a position and velocity per segment (fit.c). The checks
  * (tolerances in docs/EVAL.md; upx = world units per pixel):
@@ -16,11 +22,14 @@
  *   <obj>.gravity      downward acceleration, |a - g| <= 0.05 g + 0.3 upx + n (g > 0)
  *   <obj>.accel        |a| for g = 0                         (tol 0.25 + n)
  *   <obj>.accel_x      |a_x| for g > 0                       (tol 0.25 + n)
- *                      n = 0.3 upx / T^2, T the longest flight in s (>= 0.2)
+ *                      n = 0.3 upx / T^2, T the axis's longest flight in s (>= 0.2)
  *   <obj>.smooth       max fit residual, units               (tol 0.05 + 0.15 upx)
- *   <obj>.continuity   gap between the flights on both sides of an event (tol 0.1 + 0.3 upx)
+ *   <obj>.continuity   gap between an axis's flights on both sides of its event
+ *                      (the largest over events and axes, tol 0.1 + 0.3 upx)
  *   <obj>.speed_change |v(2nd half) - v(1st half)| for g = 0 (tol 0.1 + 0.3 upx / min(T, 1))
  *   bounce_energy      largest rise of a flight's apex over the previous one
+ *   <obj>.rebound      largest height of a frame after a floor contact above an
+ *                      elastic rebound of the flight before (tol 0.05 + 0.15 upx)
  *   collision_momentum |sum m dv| / sum m |v_before|, m ~ r^2
  *   collision_energy   |E_after - E_before| / E_before */
 #include <math.h>
@@ -35,10 +44,10 @@ typedef struct {
     double t[512], x[512], y[512], r[512];
     int ok[512];           /* usable (found, not at an edge) */
     int found[512];        /* found at all (maybe partly outside) */
-    int seg[512];          /* segment per frame, -1 excluded */
-    int nseg;
+    int seg[2][512];       /* per axis (0 = x, 1 = y): segment per frame, -1 excluded */
+    int nseg[2];
     double r_med;
-    ev_fit fx, fy;
+    ev_fit fit[2];         /* per axis */
     int fitted;
 } track;
 
@@ -123,36 +132,86 @@ static void check_size(ev_ctx *c, int i, const track *k, const int *contact) {
 }
 
 /* ---- segmentation ---- */
+enum { AX_X = 0, AX_Y = 1 };
+
 static int has_floor(const ev_ctx *c) {
     return pp_ev_has_cat(c->s, PP_CAT_ELASTIC) || pp_ev_has_cat(c->s, PP_CAT_DEFORMATION);
 }
 
-/* Bounce frames: local minima of y near the floor. */
-static void mark_bounces(const ev_ctx *c, const track *k, int *event) {
-    double floor_y = pp_eval_spec_param(c->s, "floor_y"), ymin = INFINITY;
-    for (int f = 0; f < k->n; f++)
-        if (k->ok[f]) ymin = fmin(ymin, k->y[f] - k->r[f]);
-    if (isnan(floor_y)) floor_y = ymin;
-    for (int f = 0; f < k->n; f++) /* touching (or resting on) the floor: not a free flight */
-        if (k->found[f] && k->y[f] - k->r_med - floor_y < 0.5 * c->upx) event[f] = 1;
-    for (int f = 1; f + 1 < k->n; f++) {
-        if (!k->found[f] || !k->found[f - 1] || !k->found[f + 1]) continue;
-        if (!(k->y[f] <= k->y[f - 1] && k->y[f] < k->y[f + 1])) continue;
-        /* the smaller step (a teleport must not widen its own allowance) */
-        double step = fmin(fabs(k->y[f] - k->y[f - 1]), fabs(k->y[f + 1] - k->y[f]));
-        if (k->y[f] - k->r_med - floor_y <= 1.5 * step + 2.0 * c->upx) event[f] = 1;
+/* Contacts with one boundary (the floor, or one wall). d[f] = distance of the ball's
+ * edge from it, g = the acceleration towards it (gravity for the floor, 0 for a
+ * wall: uniform horizontal motion), tol = the noise allowed (the boundary is
+ * taken tol closer). A contact fell between frames f-1 and f when
+ *   - the flight before, continued from f-2 and f-1, reaches the boundary after
+ *     tau1, and the flight after, continued back from f+1 and f, reaches it
+ *     before f by tau2, with tau1 + tau2 <= dt: the flights meet the boundary in
+ *     the interval, one after the other (= for one contact: the continuation of a
+ *     free flight is exact at any speed or restitution, wherever in the interval
+ *     the contact came; < for several contacts in it, a ball coming to rest);
+ *   - and the boundary pushed the ball away: the step f -> f+1 exceeds the step
+ *     f-2 -> f-1 by more than free flight gives (2 g dt^2 towards the boundary),
+ *     by (v_in + v_out) dt exactly, more than tol/2.
+ * Neither uses the step across the interval, and both flights must reach the
+ * boundary, so a jump (a teleport) cannot make a contact of its own; a ball
+ * gliding along a wall is none (no push), nor one stopped in the air (frozen),
+ * unless within tol + g dt^2/8 of the floor (the apex of a hop of one frame). At
+ * a clip's end, or next to a frame where the ball was not seen, the one flight
+ * there decides: it reaches the boundary within the interval and the ball is seen
+ * further from the boundary than that flight puts it. The frame of the interval
+ * nearer the boundary is marked. */
+static double reach_time(const double *d, int a, int b, double g, double dt, double tol) {
+    double h = d[b] - tol, v = (d[b] - d[a]) / dt - 0.5 * g * dt; /* the speed away from it at b */
+    if (h <= 0) return 0;
+    if (g > 0) return (v + sqrt(v * v + 2 * g * h)) / g;
+    return v < 0 ? h / -v : INFINITY;
+}
+
+/* Where the flight through a, b (b = a +- 1) is one step after b. */
+static double reach(const double *d, int a, int b, double g, double dt) { return 2 * d[b] - d[a] - g * dt * dt; }
+
+static void mark_contacts(const double *d, const int *found, int n, double g, double dt, double tol, int *event) {
+    for (int f = 1; f < n; f++) {
+        if (!found[f - 1] || !found[f]) continue;
+        int fw = f >= 2 && found[f - 2], bw = f + 1 < n && found[f + 1], hit;
+        if (fw && bw) /* both flights reach the boundary in the interval, and it pushed */
+            hit = reach_time(d, f - 2, f - 1, g, dt, tol) + reach_time(d, f + 1, f, g, dt, tol) <= dt &&
+                  (d[f + 1] - d[f]) - (d[f - 1] - d[f - 2]) + 2 * g * dt * dt > 0.5 * tol;
+        else if (fw) /* the flight before reaches it, and f lies beyond that flight */
+            hit = reach_time(d, f - 2, f - 1, g, dt, tol) <= dt && d[f] - reach(d, f - 2, f - 1, g, dt) > 0.5 * tol;
+        else if (bw)
+            hit = reach_time(d, f + 1, f, g, dt, tol) <= dt && d[f - 1] - reach(d, f + 1, f, g, dt) > 0.5 * tol;
+        else
+            hit = 0;
+        if (hit) event[d[f - 1] < d[f] ? f - 1 : f] = 1;
     }
 }
 
-/* Wall bounces: local extrema of x next to the object's region sides. */
+/* Floor contacts (y events): the contacts above, and any frame with the ball within
+ * half a pixel of the floor (touching or resting: not a free flight). The floor is
+ * the spec's params.floor_y, else the lowest point seen. */
+static double floor_level(const ev_ctx *c, const track *k) {
+    double floor_y = pp_eval_spec_param(c->s, "floor_y"), ymin = INFINITY;
+    for (int f = 0; f < k->n; f++)
+        if (k->ok[f]) ymin = fmin(ymin, k->y[f] - k->r[f]);
+    return isnan(floor_y) ? ymin : floor_y;
+}
+
+static void mark_bounces(const ev_ctx *c, const track *k, int *event) {
+    double floor_y = floor_level(c, k), d[512];
+    for (int f = 0; f < k->n; f++) {
+        d[f] = k->y[f] - k->r_med - floor_y;
+        if (k->found[f] && d[f] < 0.5 * c->upx) event[f] = 1;
+    }
+    mark_contacts(d, k->found, k->n, fmax(c->s->gravity, 0), c->s->dt, 0.5 * c->upx, event);
+}
+
+/* Wall contacts (x events) at the object's region sides. */
 static void mark_walls(const ev_ctx *c, int i, const track *k, int *event) {
     double x0 = c->col0[i] * (double)c->s->world_w / c->v->width, x1 = c->col1[i] * (double)c->s->world_w / c->v->width;
-    for (int f = 1; f + 1 < k->n; f++) {
-        if (!k->found[f] || !k->found[f - 1] || !k->found[f + 1]) continue;
-        double a = k->x[f] - k->x[f - 1], b = k->x[f + 1] - k->x[f];
-        if (a * b >= 0) continue;
-        double step = 1.5 * fmin(fabs(a), fabs(b)) + 2.0 * c->upx;
-        if (k->x[f] - k->r_med - x0 <= step || x1 - k->x[f] - k->r_med <= step) event[f] = 1;
+    double d[512];
+    for (int side = 0; side < 2; side++) {
+        for (int f = 0; f < k->n; f++) d[f] = side ? x1 - k->x[f] - k->r_med : k->x[f] - k->r_med - x0;
+        mark_contacts(d, k->found, k->n, 0, c->s->dt, 0.5 * c->upx, event);
     }
 }
 
@@ -174,27 +233,30 @@ static int contact_frame(const ev_ctx *c, const track *a, const track *b) {
     return bd <= a->r_med + b->r_med + step + 2.0 * c->upx ? best : -1;
 }
 
-/* Segments: runs of usable, non-event frames. */
-static void segment(track *k, const int *event) {
-    k->nseg = 0;
+/* Segments of one axis: runs of usable frames without an event of that axis. */
+static void segment(track *k, int ax, const int *event) {
+    k->nseg[ax] = 0;
     int open = 0;
     for (int f = 0; f < k->n; f++) {
-        if (!k->ok[f] || event[f]) { k->seg[f] = -1; open = 0; continue; }
+        if (!k->ok[f] || event[f]) { k->seg[ax][f] = -1; open = 0; continue; }
         if (!open) {
-            if (k->nseg == EV_MAX_SEG) { k->seg[f] = -1; continue; }
-            k->nseg++;
+            if (k->nseg[ax] == EV_MAX_SEG) { k->seg[ax][f] = -1; continue; }
+            k->nseg[ax]++;
             open = 1;
         }
-        k->seg[f] = k->nseg - 1;
+        k->seg[ax][f] = k->nseg[ax] - 1;
     }
 }
 
 static void fit_track(track *k) {
-    int pts = 0;
-    for (int f = 0; f < k->n; f++) pts += k->seg[f] >= 0;
-    k->fitted = k->nseg > 0 && pts >= 2 * k->nseg + 2 &&
-                !pp_ev_joint_fit(k->t, k->x, k->seg, k->n, k->nseg, 1, &k->fx) &&
-                !pp_ev_joint_fit(k->t, k->y, k->seg, k->n, k->nseg, 1, &k->fy);
+    const double *p[2] = {k->x, k->y};
+    k->fitted = 1;
+    for (int ax = 0; ax < 2; ax++) {
+        int pts = 0;
+        for (int f = 0; f < k->n; f++) pts += k->seg[ax][f] >= 0;
+        k->fitted &= k->nseg[ax] > 0 && pts >= 2 * k->nseg[ax] + 2 &&
+                     !pp_ev_joint_fit(k->t, p[ax], k->seg[ax], k->n, k->nseg[ax], 1, &k->fit[ax]);
+    }
 }
 
 /* ---- motion checks ---- */
@@ -202,16 +264,17 @@ static void named(char *out, size_t cap, const ev_ctx *c, int i, const char *wha
     snprintf(out, cap, "%s.%s", c->s->oname[i], what);
 }
 
-/* |v(second half) - v(first half)| of the longest segment, by line fits (NaN if short). */
+/* |v(second half) - v(first half)| of the longest segment, by line fits (NaN if
+ * short). For g = 0 (no floor) both axes have the same segments. */
 static double speed_change(const track *k) {
     int best = -1, bn = 0;
-    for (int s = 0; s < k->nseg; s++)
-        if (k->fx.npts[s] > bn) { bn = k->fx.npts[s]; best = s; }
+    for (int s = 0; s < k->nseg[AX_X]; s++)
+        if (k->fit[AX_X].npts[s] > bn) { bn = k->fit[AX_X].npts[s]; best = s; }
     if (bn < 6) return NAN;
     double tt[2][512], xx[2][512], yy[2][512];
     int m[2] = {0, 0}, seen = 0;
     for (int f = 0; f < k->n; f++) {
-        if (k->seg[f] != best) continue;
+        if (k->seg[AX_X][f] != best) continue;
         int h = seen++ >= bn / 2;
         tt[h][m[h]] = k->t[f]; xx[h][m[h]] = k->x[f]; yy[h][m[h]] = k->y[f];
         m[h]++;
@@ -221,50 +284,57 @@ static double speed_change(const track *k) {
     return hypot(vx1 - vx0, vy1 - vy0);
 }
 
+/* Duration of the longest flight of an axis, s (>= 0.2). */
+static double longest_flight(const ev_ctx *c, const track *k, int ax) {
+    int longest = 1;
+    for (int q = 0; q < k->nseg[ax]; q++) longest = k->fit[ax].npts[q] > longest ? k->fit[ax].npts[q] : longest;
+    return fmax((longest - 1) * (double)c->s->dt, 0.2);
+}
+
 static void check_motion(ev_ctx *c, int i, track *k) {
     if (!k->fitted) return;
     char name[48];
-    double g = c->s->gravity, upx = c->upx, ay = k->fy.a, ax = k->fx.a;
+    double g = c->s->gravity, upx = c->upx, ay = k->fit[AX_Y].a, ax = k->fit[AX_X].a;
     /* a fitted acceleration's noise grows as 1 / duration^2 of the flights */
-    int longest = 1;
-    for (int q = 0; q < k->nseg; q++) longest = k->fy.npts[q] > longest ? k->fy.npts[q] : longest;
-    double T = fmax((longest - 1) * (double)c->s->dt, 0.2), noise = 0.3 * upx / (T * T);
-    double tol_a = 0.25 + noise, tol_g = 0.05 * g + 0.3 * upx + noise;
+    double Ty = longest_flight(c, k, AX_Y), Tx = longest_flight(c, k, AX_X);
+    double noise_y = 0.3 * upx / (Ty * Ty), noise_x = 0.3 * upx / (Tx * Tx);
+    double tol_g = 0.05 * g + 0.3 * upx + noise_y;
     if (g > 0) {
         named(name, sizeof name, c, i, "gravity");
         pp_ev_check(c->r, name, -ay, tol_g, fabs(-ay - g) <= tol_g);
         named(name, sizeof name, c, i, "accel_x");
-        pp_ev_check(c->r, name, fabs(ax), tol_a, fabs(ax) <= tol_a);
+        pp_ev_check(c->r, name, fabs(ax), 0.25 + noise_x, fabs(ax) <= 0.25 + noise_x);
     } else {
         named(name, sizeof name, c, i, "accel");
-        double a = hypot(ax, ay);
+        double a = hypot(ax, ay), tol_a = 0.25 + fmax(noise_x, noise_y);
         pp_ev_check(c->r, name, a, tol_a, a <= tol_a);
-        double sc = speed_change(k), tol_v = 0.1 + 0.3 * upx / fmin(T, 1.0);
+        double sc = speed_change(k), tol_v = 0.1 + 0.3 * upx / fmin(Tx, 1.0);
         named(name, sizeof name, c, i, "speed_change");
         if (!isnan(sc)) pp_ev_check(c->r, name, sc, tol_v, sc <= tol_v);
     }
-    double res = fmax(k->fx.max_res, k->fy.max_res), tol_r = 0.05 + 0.15 * upx;
+    double res = fmax(k->fit[AX_X].max_res, k->fit[AX_Y].max_res), tol_r = 0.05 + 0.15 * upx;
     named(name, sizeof name, c, i, "smooth");
     pp_ev_check(c->r, name, res, tol_r, res <= tol_r);
 }
 
-/* Apex height of segment s: the fitted parabola's vertex, i.e. the flight's
+/* Apex height of y segment s: the fitted parabola's vertex, i.e. the flight's
  * energy as a height (even when the vertex lies outside the observed frames); the
  * highest observed y when the fitted acceleration does not point down. */
 static double apex(const track *k, int s) {
+    const ev_fit *fy = &k->fit[AX_Y];
     double hi = -INFINITY;
     for (int f = 0; f < k->n; f++)
-        if (k->seg[f] == s) hi = fmax(hi, k->y[f]);
-    if (k->fy.a >= -1e-6) return hi;
-    double v = k->fy.v[s], a = k->fy.a;
-    return k->fy.p[s] - v * v / (2 * a); /* = (v^2/2 + |a| y) / |a|: the flight's energy */
+        if (k->seg[AX_Y][f] == s) hi = fmax(hi, k->y[f]);
+    if (fy->a >= -1e-6) return hi;
+    double v = fy->v[s], a = fy->a;
+    return fy->p[s] - v * v / (2 * a); /* = (v^2/2 + |a| y) / |a|: the flight's energy */
 }
 
 static void check_bounce_energy(ev_ctx *c, const track *k) {
-    if (!k->fitted || k->nseg < 2) return;
+    if (!k->fitted || k->nseg[AX_Y] < 2) return;
     double worst = -INFINITY;
-    for (int s = 0; s + 1 < k->nseg; s++) {
-        if (k->fy.npts[s] < 2 || k->fy.npts[s + 1] < 2) continue;
+    for (int s = 0; s + 1 < k->nseg[AX_Y]; s++) {
+        if (k->fit[AX_Y].npts[s] < 2 || k->fit[AX_Y].npts[s + 1] < 2) continue;
         worst = fmax(worst, apex(k, s + 1) - apex(k, s));
     }
     if (worst == -INFINITY) return;
@@ -273,33 +343,76 @@ static void check_bounce_energy(ev_ctx *c, const track *k) {
     pp_ev_measure(c->r, "bounce_apex_rise", worst);
 }
 
-/* At each event between segments s and s+1 (frames fa < fb, the event frames
- * between them left out) the two fitted flights must meet: the smallest distance
- * between them over [t(fa), t(fb)] (a teleport leaves a gap). */
-static double event_gap(const track *k, int s, double ta, double tb) {
+/* The frames right after a floor contact: no rebound leaves the floor faster
+ * than the ball came in (restitution <= 1), so at a time tau after the contact
+ * the ball is at most v tau - g tau^2 / 2 above the floor while tau <= v / g, and
+ * never above the apex v^2 / 2g after (a soft ball that stays on the floor a
+ * while may come down later than an instant rebound), v the speed at which the
+ * fitted flight before reaches the floor (the contact time from that flight too).
+ * Any frame seen (partly outside too: a ball cut by the top edge parses lower)
+ * after the contact and before the next one counts - the next flight's, and
+ * those in the gap, which bounce_energy cannot use when that flight has fewer
+ * than two frames (a rebound out of the frame). Value: the largest height above
+ * that bound, units. */
+static void check_rebound(ev_ctx *c, int i, const track *k) {
+    const ev_fit *fy = &k->fit[AX_Y];
+    if (!k->fitted || !(fy->a < 0)) return;
+    double floor_y = floor_level(c, k), worst = -INFINITY;
+    for (int s = 0; s < k->nseg[AX_Y]; s++) {
+        if (fy->npts[s] < 2) continue;
+        int fa = -1, fb = -1, fe = -1;
+        for (int f = 0; f < k->n; f++) {
+            if (k->seg[AX_Y][f] == s) fa = f;
+            if (k->seg[AX_Y][f] == s + 1) { if (fb < 0) fb = f; fe = f; }
+        }
+        if (fb < 0) fb = fe = fa + 3 < k->n ? fa + 3 : k->n - 1; /* no next flight: up to three frames */
+        if (fb <= fa || fb - fa > 3) continue; /* a long gap (object hidden): not one contact */
+        /* when the flight before reaches the floor: p + v tau + a tau^2 / 2 = floor + r */
+        double h = fy->p[s] - k->r_med - floor_y, v = fy->v[s], a = fy->a, disc = v * v - 2 * a * h;
+        if (disc < 0) continue;
+        double tc = fy->t0[s] + (-v - sqrt(disc)) / a, vin = sqrt(disc);
+        if (tc < k->t[fa] || tc > k->t[fb]) continue; /* no floor contact in the gap */
+        for (int f = fa + 1; f <= fe; f++) {
+            double tau = fmin(k->t[f] - tc, vin / -a); /* past the apex: the apex (see above) */
+            if (!k->found[f] || k->t[f] <= tc) continue;
+            worst = fmax(worst, k->y[f] - k->r_med - floor_y - (vin * tau + 0.5 * a * tau * tau));
+        }
+    }
+    if (worst == -INFINITY) return;
+    char name[48];
+    double tol = 0.05 + 0.15 * c->upx;
+    named(name, sizeof name, c, i, "rebound");
+    pp_ev_check(c->r, name, worst, tol, worst <= tol);
+}
+
+/* At each event between segments s and s+1 of an axis (frames fa < fb, the event
+ * frames between them left out) the two fitted flights must meet somewhere in
+ * [t(fa), t(fb)]: a teleport leaves a gap. Each axis is cut only at its own events
+ * (a floor contact turns y, a wall contact x, a collision both), so the other axis
+ * stays one flight across an event, and its fit (smooth) sees a jump there. */
+static double axis_gap(const ev_fit *fit, int s, double ta, double tb) {
     double best = INFINITY;
     for (int q = 0; q <= 40; q++) {
         double t = ta + (tb - ta) * q / 40.0;
-        double dx = pp_ev_fit_eval(&k->fx, s, t) - pp_ev_fit_eval(&k->fx, s + 1, t);
-        double dy = pp_ev_fit_eval(&k->fy, s, t) - pp_ev_fit_eval(&k->fy, s + 1, t);
-        best = fmin(best, hypot(dx, dy));
+        best = fmin(best, fabs(pp_ev_fit_eval(fit, s, t) - pp_ev_fit_eval(fit, s + 1, t)));
     }
     return best;
 }
 
 static void check_continuity(ev_ctx *c, int i, const track *k) {
-    if (!k->fitted || k->nseg < 2) return;
+    if (!k->fitted) return;
     double worst = -INFINITY;
-    for (int s = 0; s + 1 < k->nseg; s++) {
-        int fa = -1, fb = -1;
-        for (int f = 0; f < k->n; f++) {
-            if (k->seg[f] == s) fa = f;
-            if (k->seg[f] == s + 1 && fb < 0) fb = f;
+    for (int ax = 0; ax < 2; ax++)
+        for (int s = 0; s + 1 < k->nseg[ax]; s++) {
+            int fa = -1, fb = -1;
+            for (int f = 0; f < k->n; f++) {
+                if (k->seg[ax][f] == s) fa = f;
+                if (k->seg[ax][f] == s + 1 && fb < 0) fb = f;
+            }
+            if (fa < 0 || fb < 0 || fb - fa > 3) continue; /* a long gap (object hidden): not an event */
+            if (k->fit[ax].npts[s] < 2 || k->fit[ax].npts[s + 1] < 2) continue; /* a flight needs two frames */
+            worst = fmax(worst, axis_gap(&k->fit[ax], s, k->t[fa], k->t[fb]));
         }
-        if (fa < 0 || fb < 0 || fb - fa > 3) continue; /* a long gap (object hidden): not an event */
-        if (k->fx.npts[s] < 2 || k->fx.npts[s + 1] < 2) continue; /* a flight needs two frames */
-        worst = fmax(worst, event_gap(k, s, k->t[fa], k->t[fb]));
-    }
     if (worst == -INFINITY) return;
     char name[48];
     double tol = 0.1 + 0.3 * c->upx;
@@ -309,12 +422,12 @@ static void check_continuity(ev_ctx *c, int i, const track *k) {
 
 /* Velocity of track k just before (side 0) / after (side 1) frame fc. */
 static int side_velocity(const track *k, int fc, int side, double v[2]) {
-    int s = -1;
-    for (int f = fc + (side ? 1 : -1); f >= 0 && f < k->n && s < 0; f += side ? 1 : -1) s = k->seg[f];
-    if (s < 0 || k->fx.npts[s] < 2) return -1;
-    double t = k->t[fc];
-    v[0] = pp_ev_fit_vel(&k->fx, s, t);
-    v[1] = pp_ev_fit_vel(&k->fy, s, t);
+    for (int ax = 0; ax < 2; ax++) {
+        int s = -1;
+        for (int f = fc + (side ? 1 : -1); f >= 0 && f < k->n && s < 0; f += side ? 1 : -1) s = k->seg[ax][f];
+        if (s < 0 || k->fit[ax].npts[s] < 2) return -1;
+        v[ax] = pp_ev_fit_vel(&k->fit[ax], s, k->t[fc]);
+    }
     return 0;
 }
 
@@ -343,27 +456,33 @@ void pp_ev_checks_balls(ev_ctx *c) {
     int idx[PP_EVAL_MAX_OBJ], n = 0;
     for (int i = 0; i < c->s->nobj; i++)
         if (c->obs[i]) { load_track(c, i, &tr[n]); idx[n++] = i; }
-    int event[PP_EVAL_MAX_OBJ][512], contact[PP_EVAL_MAX_OBJ][512];
+    /* events per object and axis; a contact between two balls cuts both axes */
+    static _Thread_local int event[PP_EVAL_MAX_OBJ][2][512], contact[PP_EVAL_MAX_OBJ][512];
     memset(event, 0, sizeof event);
     memset(contact, 0, sizeof contact);
     int fc = -1;
     if (n == 2 && pp_ev_has_cat(c->s, PP_CAT_COLLISION)) {
         fc = contact_frame(c, &tr[0], &tr[1]);
-        if (fc >= 0) event[0][fc] = event[1][fc] = contact[0][fc] = contact[1][fc] = 1;
+        if (fc >= 0)
+            for (int k = 0; k < 2; k++) event[k][AX_X][fc] = event[k][AX_Y][fc] = contact[k][fc] = 1;
     }
     for (int k = 0; k < n; k++) {
         if (has_floor(c)) {
-            mark_bounces(c, &tr[k], event[k]);
-            mark_walls(c, idx[k], &tr[k], event[k]);
-            for (int f = 0; f < tr[k].n; f++) event[k][f] |= squash_floor(c, &tr[k], f);
+            mark_bounces(c, &tr[k], event[k][AX_Y]);
+            mark_walls(c, idx[k], &tr[k], event[k][AX_X]);
+            for (int f = 0; f < tr[k].n; f++) event[k][AX_Y][f] |= squash_floor(c, &tr[k], f);
         }
-        segment(&tr[k], event[k]);
+        segment(&tr[k], AX_X, event[k][AX_X]);
+        segment(&tr[k], AX_Y, event[k][AX_Y]);
         fit_track(&tr[k]);
         check_persist(c, idx[k]);
         check_size(c, idx[k], &tr[k], contact[k]);
         check_motion(c, idx[k], &tr[k]);
         check_continuity(c, idx[k], &tr[k]);
-        if (has_floor(c)) check_bounce_energy(c, &tr[k]);
+        if (has_floor(c)) {
+            check_bounce_energy(c, &tr[k]);
+            check_rebound(c, idx[k], &tr[k]);
+        }
     }
     if (fc >= 0) check_collision(c, &tr[0], &tr[1], fc);
 }

@@ -94,7 +94,7 @@ static void parse_tracks(ev_ctx *c) {
         object_columns(c, i);
         if (pp_ev_is_fluid_kind(c->s, i)) {
             c->ff[i] = pp_calloc((size_t)c->v->frames, sizeof(ev_fluid_frame));
-            for (int f = 0; f < c->v->frames; f++) pp_ev_fluid_features(c, i, f, &c->ff[i][f]);
+            pp_ev_fluid_track(c, i, c->ff[i]);
         }
         if (!pp_ev_obj_is_rigid(c->s, i)) continue;
         c->obs[i] = pp_calloc((size_t)c->v->frames, sizeof(pp_eval_obs));

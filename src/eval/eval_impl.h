@@ -67,4 +67,6 @@ int pp_ev_is_fluid_kind(const pp_eval_spec *s, int i); /* plume, liquid, ice, pa
 /* Density of object i at pixel p over background bg (checks_fluid.c). */
 double pp_ev_density(const pp_eval_spec *s, int i, const uint8_t *p, const float bg[3]);
 void pp_ev_fluid_features(const ev_ctx *c, int i, int f, ev_fluid_frame *ff);
+/* Features of object i in every frame (ice measured as a block where it is one). */
+void pp_ev_fluid_track(const ev_ctx *c, int i, ev_fluid_frame *ff);
 #endif

@@ -3,9 +3,9 @@
  * are not scored). Each gives {name, value, tolerance, pass} (docs/EVAL.md):
  *   collision          two balls seen together in >= 2 frames whose closest
  *                      approach is within r1 + r2 + step + 2 px; value = gap, units
- *   rigid_body_motion  a ball present in >= 50% of frames and moving
- *                      (path >= 1 px), or the spec's speed v < 0.3 (a ball at rest);
- *                      value = path length, units
+ *   rigid_body_motion  a ball (any of the spec's) present in >= 50% of frames and
+ *                      moving (path >= 1 px), or the spec's speed v < 0.3 (a ball at
+ *                      rest); value = the longest such path, units
  *   elastic_motion     a ball that turns from falling to rising at least once (a
  *                      lowest frame with a drop before and a rise after, within 3
  *                      frames, of more than max(0.15 px, 0.03 units))
@@ -77,6 +77,13 @@ static void sa_collision(ev_ctx *c) {
 static void sa_ball(ev_ctx *c, int cat) {
     int i = first_of(c, "ball", 0);
     const char *name = pp_cat_names[cat];
+    if (cat == PP_CAT_RIGID_BODY) /* any ball: after a collision a fast one may leave early (long clips) */
+        for (int k = 1, j; (j = first_of(c, "ball", k)) >= 0; k++) {
+            int ok_i = present_fraction(c, i) >= 0.5, ok_j = present_fraction(c, j) >= 0.5;
+            if (ok_j > ok_i || (ok_j && ok_i && path_length(c, j) > path_length(c, i)) ||
+                (!ok_j && !ok_i && present_fraction(c, j) > present_fraction(c, i)))
+                i = j;
+        }
     if (i < 0 || present_fraction(c, i) < 0.5) {
         pp_ev_sa(c->r, name, i < 0 ? NAN : present_fraction(c, i), 0.5, 0);
         return;
