@@ -23,6 +23,7 @@ rounded to float32 before anything is computed. Writes:
                        "config" metadata entry, since dim 48 is not 128 x heads),
                        text_encoders/umt5_tiny_fp32.safetensors (transformers' names),
                        vae/wan_tiny_vae.safetensors (Wan's VAE keys, "vae_config" metadata)
+  wan_noise.safetensors  the pipeline's noise latent [1,16,3,4,6] alone (--noise)
   wan_ref.safetensors  dit.{x,t,ctx,out}: WanTransformer3DModel's forward in float64
                        (batch 2); pipe.*: WanPipeline (float32) on a prompt and the
                        negative prompt with a given noise latent: the token ids, the
@@ -101,6 +102,11 @@ def write_sharded(folder, stem, tensors, nshards):
     total = sum(t.numel() * 4 for t in tensors.values())
     with open(os.path.join(folder, f"{stem}.safetensors.index.json"), "w") as f:
         json.dump({"metadata": {"total_size": total}, "weight_map": wmap}, f, indent=2)
+
+
+def config_of(m):
+    """a model's config as saved, without diffusers' bookkeeping of defaults (a set: unordered)"""
+    return {k: v for k, v in dict(m.config).items() if k != "_use_default_values"}
 
 
 def randomise(model, linear_std=None):
@@ -198,7 +204,7 @@ def main():
     sd = {k: v.detach().clone() for k, v in tr.state_dict().items()}
     write_sharded(os.path.join(d, "transformer"), "diffusion_pytorch_model", sd, 2)
     with open(os.path.join(d, "transformer", "config.json"), "w") as f:
-        json.dump(dict(tr.config), f, indent=2)
+        json.dump(config_of(tr), f, indent=2)
     tsd = {k: v.detach().clone() for k, v in te.state_dict().items() if k != "encoder.embed_tokens.weight"}
     write_sharded(os.path.join(d, "text_encoder"), "model", tsd, 2)
     with open(os.path.join(d, "text_encoder", "config.json"), "w") as f:
@@ -207,9 +213,9 @@ def main():
     vsd = {k: v.detach().clone() for k, v in vae.state_dict().items()}
     write_st(os.path.join(d, "vae", "diffusion_pytorch_model.safetensors"), vsd, {"format": "pt"})
     with open(os.path.join(d, "vae", "config.json"), "w") as f:
-        json.dump(dict(vae.config), f, indent=2)
+        json.dump(config_of(vae), f, indent=2)
     with open(os.path.join(d, "scheduler", "scheduler_config.json"), "w") as f:
-        json.dump(dict(sched.config), f, indent=2)
+        json.dump(config_of(sched), f, indent=2)
 
     # ---------------------------------------------------------------- Wan's layout
     w = os.path.join(root, "wan_tiny_wan")
@@ -275,6 +281,7 @@ def main():
             "generator": f"tools/make_wan_fixture.py, torch {torch.__version__}, diffusers 0.42; "
                          f"{100 * clamped:.1f}% of the video clamped"}
     write_st(os.path.join(root, "wan_ref.safetensors"), ref, meta)
+    write_st(os.path.join(root, "wan_noise.safetensors"), {"noise": noise})  # for prophy generate --noise
     print(f"wrote {root}/wan_tiny, wan_tiny_wan, wan_tiny_comfy, wan_ref.safetensors; "
           f"prompt {int(ip.attention_mask.sum())} tokens, negative {int(ineg.attention_mask.sum())}; "
           f"video range [{video.min():.3f}, {video.max():.3f}], {100 * clamped:.1f}% clamped; "

@@ -378,7 +378,9 @@ static int load_f32(pp_wan_dit *w, const pp_param *p, float *dst, char **name_ou
     *name_out = pp_strdup(fname);
     const pp_st_tensor *t = pp_st_find(&w->f, fname);
     if (!t) PP_FAIL("%s: missing tensor '%s'", w->f.path, fname);
-    if (expect_shape(w, fname, t, p) || float_dtype(w, fname, t) || pp_st_to_f32(&w->f, t, dst)) return -1;
+    if (expect_shape(w, fname, t, p) || float_dtype(w, fname, t)) return -1;
+    if (!dst) return 0; /* a check of the file alone */
+    if (pp_st_to_f32(&w->f, t, dst)) return -1;
     return f32_finite(w, fname, dst, p->numel);
 }
 
@@ -390,6 +392,7 @@ static int lend_weight(pp_wan_dit *w, pp_lin *l, const pp_param *p, char **name_
     const pp_st_tensor *t = pp_st_find(&w->f, fname);
     if (!t) PP_FAIL("%s: missing tensor '%s'", w->f.path, fname);
     if (expect_shape(w, fname, t, p) || float_dtype(w, fname, t)) return -1;
+    if (!l) return 0; /* a check of the file alone */
     if (w->lent_bytes == 0 && w->nown == 0) w->wdtype = t->dtype;
     if (t->dtype == PP_BF16 || t->dtype == PP_F16 || (t->dtype == PP_F32 && (uintptr_t)t->data % 4 == 0)) {
         if (t->dtype == PP_F32 ? f32_finite(w, fname, t->data, p->numel) : half_finite(w, fname, t)) return -1;
@@ -407,7 +410,8 @@ static int lend_weight(pp_wan_dit *w, pp_lin *l, const pp_param *p, char **name_
     return 0;
 }
 
-static int load_all(pp_wan_dit *w, const pp_dit_config *c) {
+/* dry: check every name, shape and dtype, read no weight, allocate no P */
+static int load_all(pp_wan_dit *w, const pp_dit_config *c, int dry) {
     pp_dit *m = &w->dit;
     int rc = w->mode == PP_WAN_INFER ? pp_dit_init_external(m, c, &w->table, &w->weights) : pp_dit_init(m, c, &w->table);
     if (rc) return -1;
@@ -415,15 +419,16 @@ static int load_all(pp_wan_dit *w, const pp_dit_config *c) {
     snprintf(what, sizeof what, "the DiT's %s (%.1f M floats)", w->mode == PP_WAN_INFER ? "small tensors" : "weights",
              w->table.total / 1e6);
     if (pp_mem_check(pp_mul_size(w->table.total, sizeof(float)), what)) return -1;
-    w->P = pp_zalloc_floats(w->table.total);
+    if (!dry) w->P = pp_zalloc_floats(w->table.total);
     int nl = PP_DIT_LINEARS(c->layers), n = w->table.n + (w->mode == PP_WAN_INFER ? nl : 0), k = 0;
     char **names = pp_calloc((size_t)n, sizeof *names);
-    for (int i = 0; i < w->table.n && !rc; i++) rc = load_f32(w, &w->table.p[i], w->P + w->table.p[i].offset, &names[k++]);
+    for (int i = 0; i < w->table.n && !rc; i++)
+        rc = load_f32(w, &w->table.p[i], dry ? NULL : w->P + w->table.p[i].offset, &names[k++]);
     if (w->mode == PP_WAN_INFER && !rc) {
         pp_lin **lins = pp_malloc(sizeof *lins * (size_t)nl);
         pp_dit_linears(m, lins, nl);
         w->own = pp_calloc((size_t)nl, sizeof *w->own);
-        for (int i = 0; i < nl && !rc; i++) rc = lend_weight(w, lins[i], &w->weights.p[i], &names[k++]);
+        for (int i = 0; i < nl && !rc; i++) rc = lend_weight(w, dry ? NULL : lins[i], &w->weights.p[i], &names[k++]);
         free(lins);
     }
     if (!rc) rc = check_extra(w, names, k, c);
@@ -432,32 +437,46 @@ static int load_all(pp_wan_dit *w, const pp_dit_config *c) {
     return rc;
 }
 
-int pp_wan_dit_open(pp_wan_dit *w, const char *path, const char *config_path, pp_wan_mode mode) {
-    memset(w, 0, sizeof *w);
-    w->mode = mode;
-    if (pp_st_open_sharded(&w->f, path) || detect_names(w)) goto fail;
-    pp_dit_config c;
+/* opens the file(s), finds the names and the config (nothing of the weights is read) */
+static int open_config(pp_wan_dit *w, const char *path, const char *config_path, pp_dit_config *c) {
+    if (pp_st_open_sharded(&w->f, path) || detect_names(w)) return -1;
     int have = 0;
     if (config_path) {
         char *text = NULL;
         size_t len = 0;
-        if (pp_read_file(config_path, &text, &len)) goto fail;
-        int rc = pp_wan_dit_config_parse(&c, text, config_path);
+        if (pp_read_file(config_path, &text, &len)) return -1;
+        int rc = pp_wan_dit_config_parse(c, text, config_path);
         free(text);
-        if (rc) goto fail;
+        if (rc) return -1;
         const char *base = strrchr(config_path, '/');
         snprintf(w->config_from, sizeof w->config_from, "%s", base ? base + 1 : config_path);
         have = 1;
     }
     if (!have) {
-        if (config_from_meta(w, &c, &have)) goto fail;
+        if (config_from_meta(w, c, &have)) return -1;
         if (have) snprintf(w->config_from, sizeof w->config_from, "metadata 'config'");
     }
     if (!have) {
-        if (config_from_shapes(w, &c, 0)) goto fail;
+        if (config_from_shapes(w, c, 0)) return -1;
         snprintf(w->config_from, sizeof w->config_from, "tensor shapes");
     }
-    if (load_all(w, &c)) goto fail;
+    return 0;
+}
+
+int pp_wan_dit_peek(const char *path, const char *config_path, pp_dit_config *c, int check) {
+    pp_wan_dit w;
+    memset(&w, 0, sizeof w);
+    int rc = open_config(&w, path, config_path, c);
+    if (!rc && check) rc = load_all(&w, c, 1);
+    pp_wan_dit_close(&w);
+    return rc;
+}
+
+int pp_wan_dit_open(pp_wan_dit *w, const char *path, const char *config_path, pp_wan_mode mode) {
+    memset(w, 0, sizeof *w);
+    w->mode = mode;
+    pp_dit_config c;
+    if (open_config(w, path, config_path, &c) || load_all(w, &c, 0)) goto fail;
     if (mode == PP_WAN_F32 || !w->lent_bytes) {
         pp_st_close(&w->f);
         memset(&w->f, 0, sizeof w->f);

@@ -50,6 +50,10 @@ typedef struct {
  * *w empty. */
 int pp_wan_dit_open(pp_wan_dit *w, const char *path, const char *config_path, pp_wan_mode mode);
 void pp_wan_dit_close(pp_wan_dit *w);
+/* The config as pp_wan_dit_open finds it, from the header alone; with check, also
+ * every tensor's name, shape and dtype (each error as pp_wan_dit_open's), still
+ * without reading a weight: what can be known before a long run. */
+int pp_wan_dit_peek(const char *path, const char *config_path, pp_dit_config *c, int check);
 /* "dim 1536, 12 heads, 30 layers, ffn 8960, in 16, out 16, text 4096 x 512, freq 256, patch 1,2,2" */
 void pp_wan_dit_config_str(const pp_dit_config *c, char *buf, size_t size);
 
