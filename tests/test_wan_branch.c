@@ -221,6 +221,12 @@ TEST(wan_branch_config_errors) {
     CHECK(pp_wan_branch_parse_blocks(&c, "0,1") == 0 && c.branch.M == 2 && c.src[1] == 1);
     pp_wan_branch m;
     CHECK(pp_wan_branch_create(&m, &c) == 0);
+    /* the branch's tensors are the first `trainable` floats, the backbone's after */
+    for (int i = 0; i < m.table.n; i++) {
+        const pp_param *p = &m.table.p[i];
+        if (!strncmp(p->name, "branch.", 7)) CHECK(p->offset + p->numel <= m.trainable);
+        else CHECK(p->offset >= m.trainable);
+    }
     pp_params other = {0};
     pp_dit od;
     pp_dit_config d2 = d;

@@ -103,7 +103,13 @@ static int branch_declare(pp_wan_branch *m) {
 int pp_wan_branch_create(pp_wan_branch *m, const pp_wan_branch_config *cfg) {
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
-    if (config_check(&m->cfg) || pp_dit_init(&m->dit, &m->cfg.dit, &m->table) || branch_declare(m)) {
+    /* the branch first: its tensors are floats [0, trainable) of the layout */
+    if (config_check(&m->cfg) || branch_declare(m)) {
+        pp_wan_branch_free(m);
+        return -1;
+    }
+    m->trainable = m->table.total;
+    if (pp_dit_init(&m->dit, &m->cfg.dit, &m->table)) {
         pp_wan_branch_free(m);
         return -1;
     }

@@ -20,7 +20,8 @@
  * src = 0, 1, ..., M-1 (the default, the paper's "first M blocks") is exactly
  * prophy/model.h's data flow. Untrained (injections zero), the model is the
  * backbone bit for bit. The backbone's tensors keep Wan's names (so the branch
- * attaches to any Wan DiT file); the branch's are "branch.*" as in model.h.
+ * attaches to any Wan DiT file); the branch's are "branch.*" as in model.h, and
+ * come first in the layout.
  * Training: the backbone frozen (pp_wan_branch_attach freezes it), the branch
  * trained by the same losses as pp_prophy_step; a frozen backbone gets no
  * weight gradients, only the gradient that flows through it. */
@@ -54,6 +55,9 @@ typedef struct {
     pp_lin *inject;   /* [M] */
     pp_lin reb_inject;
     float *params;    /* table.total floats */
+    size_t trainable; /* the branch's tensors come first: floats [0, trainable) of the layout. With
+                         the backbone frozen, gradients and AdamW's moments (no EMA) of this many
+                         floats cover everything that trains: a real-size backbone needs none */
 } pp_wan_branch;
 
 /* Defaults around a backbone: mode full, pp_branch_defaults() (M = 2), the SEB's

@@ -431,6 +431,10 @@ static int load_all(pp_wan_dit *w, const pp_dit_config *c, int dry) {
         for (int i = 0; i < nl && !rc; i++) rc = lend_weight(w, dry ? NULL : lins[i], &w->weights.p[i], &names[k++]);
         free(lins);
     }
+    if (!rc && w->mode == PP_WAN_F32) {
+        const pp_st_tensor *q = find(w, "blocks.0.self_attn.q.weight");
+        if (q) w->wdtype = q->dtype;
+    }
     if (!rc) rc = check_extra(w, names, k, c);
     for (int i = 0; i < k; i++) free(names[i]);
     free(names);
