@@ -7,6 +7,7 @@
  *       -lopenblas -lcjson -lm -o build/bench_wan
  *   build/bench_wan dit   DIT.safetensors FRAMES HEIGHT WIDTH [REPS [THREADS]]
  *   build/bench_wan train DIT.safetensors FRAMES HEIGHT WIDTH [M [THREADS]]
+ *   build/bench_wan train-in-place DIT.safetensors FRAMES HEIGHT WIDTH [M [THREADS]]
  *
  * FRAMES HEIGHT WIDTH are the video's (81 480 832): the latent is
  * [16, 1+(F-1)/4, H/8, W/8]. The input is N(0,1) noise, t = 500, the context 20
@@ -14,7 +15,8 @@
  * tools/bench_wan_torch.py. `dit` times REPS forwards of batch 1 (one
  * conditional pass each); `train` loads the DiT in F32, attaches M Physical
  * Blocks (first M, mode full) and times one forward + backward + AdamW step of
- * batch 1 with the backbone frozen. Memory from /proc/self/status: VmHWM (peak
+ * batch 1 with the backbone frozen; `train-in-place` the same with the frozen
+ * backbone's BF16 weights read in place (the gradient through it too). Memory from /proc/self/status: VmHWM (peak
  * resident, the mapped file's pages read included), RssAnon, RssFile. */
 #include <math.h>
 #include <stdio.h>
@@ -53,12 +55,12 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s dit|train DIT.safetensors FRAMES HEIGHT WIDTH [REPS|M [THREADS]]\n", argv[0]);
         return 2;
     }
-    int train = !strcmp(argv[1], "train"), Fv = atoi(argv[3]), Hv = atoi(argv[4]), Wv = atoi(argv[5]);
+    int inplace = !strcmp(argv[1], "train-in-place"), train = inplace || !strcmp(argv[1], "train"), Fv = atoi(argv[3]), Hv = atoi(argv[4]), Wv = atoi(argv[5]);
     int reps = argc > 6 ? atoi(argv[6]) : (train ? 2 : 1), threads = argc > 7 ? atoi(argv[7]) : 2;
     pp_set_threads(threads);
     double t0 = pp_now();
     pp_wan_dit w;
-    if (pp_wan_dit_open(&w, argv[2], NULL, train ? PP_WAN_F32 : PP_WAN_INFER)) return fail();
+    if (pp_wan_dit_open(&w, argv[2], NULL, train && !inplace ? PP_WAN_F32 : PP_WAN_INFER)) return fail();
     const pp_dit_config *c = &w.dit.cfg;
     int t = (Fv - 1) / 4 + 1, h = Hv / 8, wd = Wv / 8;
     char cs[256];
@@ -95,14 +97,15 @@ int main(int argc, char **argv) {
         pp_wan_branch_config bc;
         pp_wan_branch_config_default(&bc, c, t, h / c->patch[1], wd / c->patch[2]);
         bc.branch.M = M;
+        bc.in_place = inplace;
         pp_wan_branch m;
         double s0 = pp_now();
-        if (pp_wan_branch_create(&m, &bc) || pp_wan_branch_attach(&m, &w.table, w.P, 7)) return fail();
-        pp_wan_dit_close(&w); /* the branch model holds its own copy of the backbone */
+        if (pp_wan_branch_create(&m, &bc) || pp_wan_branch_attach_dit(&m, &w, 7)) return fail();
+        if (!inplace) pp_wan_dit_close(&w); /* the branch model holds its own copy of the backbone */
         size_t ntrain = 0;
         for (int i = 0; i < m.table.n; i++) ntrain += m.table.p[i].frozen ? 0 : m.table.p[i].numel;
-        printf("ProPhy on Wan: %d Physical Blocks (mode full), %.1f M trainable (%.1f M floats of gradients and "
-               "moments) of %.1f M parameters; attach %.2f s\n", M, ntrain / 1e6, m.trainable / 1e6, m.table.total / 1e6,
+        printf("ProPhy on Wan (backbone %s): %d Physical Blocks (mode full), %.1f M trainable (%.1f M floats of gradients and "
+               "moments) of %.1f M parameters; attach %.2f s\n", inplace ? "BF16 in place" : "F32", M, ntrain / 1e6, m.trainable / 1e6, m.table.total / 1e6,
                pp_now() - s0);
         mem("after attach");
         pp_wan_branch_acts *a = pp_wan_branch_acts_new(&m, 1, t, h, wd, 1);
@@ -133,6 +136,6 @@ int main(int argc, char **argv) {
         pp_wan_branch_free(&m);
     }
     pp_free_aligned(x), pp_free_aligned(out), pp_free_aligned(ctx);
-    if (!train) pp_wan_dit_close(&w);
+    if (!train || inplace) pp_wan_dit_close(&w);
     return 0;
 }

@@ -239,3 +239,60 @@ TEST(wan_branch_config_errors) {
     pp_params_free(&other);
     pp_wan_branch_free(&m);
 }
+
+/* The backbone read in place from ComfyUI's BF16 file (in_place) against the same
+ * weights converted to F32: the same branch, outputs and branch gradients. */
+TEST(wan_branch_in_place_backbone_equals_f32) {
+    char p[1024];
+    snprintf(p, sizeof p, "%s/wan_tiny_comfy/diffusion_models/wan2.1_t2v_tiny_bf16.safetensors", pp_fixture_dir());
+    pp_wan_dit wh, wf;
+    int rc = pp_wan_dit_open(&wh, p, NULL, PP_WAN_INFER);
+    CHECK_MSG(rc == 0, "%s", pp_lasterr());
+    if (rc) return;
+    rc = pp_wan_dit_open(&wf, p, NULL, PP_WAN_F32);
+    CHECK(rc == 0);
+    pp_wan_branch_config c;
+    pp_wan_branch_config_default(&c, &wh.dit.cfg, 3, 2, 3);
+    c.branch.E_s = 3, c.branch.seb_hidden = 8, c.branch.E_r = 4, c.branch.top_k = 2, c.branch.fine_hidden = 6;
+    CHECK(pp_wan_branch_parse_blocks(&c, "1") == 0);
+    pp_wan_branch mh, mf;
+    c.in_place = 1;
+    CHECK(pp_wan_branch_create(&mh, &c) == 0);
+    CHECK(pp_wan_branch_attach(&mh, &wf.table, wf.P, 3) == -1); /* in place needs the mapped DiT */
+    CHECK(pp_wan_branch_attach_dit(&mh, &wh, 3) == 0);
+    c.in_place = 0;
+    CHECK(pp_wan_branch_create(&mf, &c) == 0 && pp_wan_branch_attach_dit(&mf, &wf, 3) == 0);
+    CHECK(mh.trainable == mf.trainable && (mh.table.total - mh.trainable) * 4 < mf.table.total - mf.trainable);
+    CHECK(!memcmp(mh.params, mf.params, mh.trainable * sizeof(float))); /* the branch, PB copies included */
+    pp_rng r;
+    pp_rng_seed(&r, 9);
+    for (int i = 0; i < mh.table.n; i++) {
+        const pp_param *q = &mh.table.p[i];
+        if (!strncmp(q->name, "branch.inject.", 14) || !strncmp(q->name, "branch.reb_inject.", 18)) {
+            pp_rng_fill_normal(&r, mh.params + q->offset, q->numel, 0.2f);
+            memcpy(mf.params + q->offset, mh.params + q->offset, q->numel * sizeof(float));
+        }
+    }
+    int B = 2, lens[2] = {5, 9};
+    size_t nx = (size_t)B * 16 * 3 * 4 * 6, L = 512 * 32;
+    float *x = pp_alloc_floats(nx), *tg = pp_alloc_floats(nx), *ctx = pp_zalloc_floats(B * L), t[2] = {600, 90};
+    float *oh = pp_alloc_floats(nx), *of = pp_alloc_floats(nx);
+    float *gh = pp_zalloc_floats(mh.trainable), *gf = pp_zalloc_floats(mf.table.total);
+    pp_rng_fill_normal(&r, x, nx, 1.0f);
+    pp_rng_fill_normal(&r, tg, nx, 1.0f);
+    pp_rng_fill_normal(&r, ctx, 5 * 32, 1.0f);
+    pp_rng_fill_normal(&r, ctx + L, 9 * 32, 1.0f);
+    pp_wan_branch_batch b = {x, t, ctx, lens, tg, NULL, NULL};
+    pp_wan_branch_acts *ah = pp_wan_branch_acts_new(&mh, B, 3, 4, 6, 1), *af = pp_wan_branch_acts_new(&mf, B, 3, 4, 6, 1);
+    pp_prophy_losses Lh, Lf;
+    CHECK(pp_wan_branch_step(&mh, mh.params, gh, ah, &b, oh, &Lh) == 0);
+    CHECK(pp_wan_branch_step(&mf, mf.params, gf, af, &b, of, &Lf) == 0);
+    double eo = pp_rel_err(oh, of, nx), eg = pp_rel_err(gh, gf, mh.trainable);
+    printf("    branch on the BF16 backbone in place vs on its F32 copy: output rel %.1e, branch gradients rel %.1e\n", eo, eg);
+    CHECK(eo < 1e-5 && eg < 1e-4);
+    pp_wan_branch_acts_free(ah), pp_wan_branch_acts_free(af);
+    float *bufs[] = {x, tg, ctx, oh, of, gh, gf};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) pp_free_aligned(bufs[i]);
+    pp_wan_branch_free(&mh), pp_wan_branch_free(&mf);
+    pp_wan_dit_close(&wh), pp_wan_dit_close(&wf);
+}

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "base/common.h"
+#include "nn/linear_half.h"
 #include "nn/ops.h"
 #include "prophy/wan_branch.h"
 
@@ -109,7 +110,8 @@ int pp_wan_branch_create(pp_wan_branch *m, const pp_wan_branch_config *cfg) {
         return -1;
     }
     m->trainable = m->table.total;
-    if (pp_dit_init(&m->dit, &m->cfg.dit, &m->table)) {
+    if (m->cfg.in_place ? pp_dit_init_external(&m->dit, &m->cfg.dit, &m->table, &m->bweights)
+                        : pp_dit_init(&m->dit, &m->cfg.dit, &m->table)) {
         pp_wan_branch_free(m);
         return -1;
     }
@@ -128,13 +130,82 @@ void pp_wan_branch_free(pp_wan_branch *m) {
     free(m->pb);
     free(m->inject);
     pp_params_free(&m->table);
+    pp_params_free(&m->bweights);
     pp_free_aligned(m->params);
     memset(m, 0, sizeof *m);
 }
 
 static int starts(const char *s, const char *p) { return !strncmp(s, p, strlen(p)); }
 
+/* the branch's own parts, once the backbone and the PBs have their values */
+static void init_branch(pp_wan_branch *m, uint64_t seed) {
+    const pp_wan_branch_config *c = &m->cfg;
+    float *P = m->params;
+    for (int j = 0; j < n_pb(c); j++) pp_lin_zero(P, m->inject[j]);
+    pp_rng r;
+    pp_rng_seed(&r, seed);
+    if (has_seb(c)) {
+        pp_seb_init(&m->seb, P, &r);
+        pp_align_init_coarse(&m->align, P, &r);
+    }
+    if (has_reb(c)) {
+        pp_reb_init(&m->reb, P, &r);
+        pp_lin_zero(P, m->reb_inject);
+        pp_align_init_fine(&m->align, P, &r);
+    }
+}
+
+int pp_wan_branch_attach_dit(pp_wan_branch *m, const pp_wan_dit *w, uint64_t seed) {
+    if (!m->cfg.in_place) {
+        if (w->mode != PP_WAN_F32) PP_FAIL("a branch model with its own F32 backbone attaches to a DiT opened in F32");
+        return pp_wan_branch_attach(m, &w->table, w->P, seed);
+    }
+    if (w->mode != PP_WAN_INFER) PP_FAIL("a branch model reading its backbone in place attaches to a DiT opened in place");
+    float *P = m->params;
+    for (int i = 0; i < m->table.n; i++) { /* the backbone's small tensors, by name */
+        pp_param *d = &m->table.p[i];
+        if (starts(d->name, "branch.")) continue;
+        const pp_param *s = pp_params_find(&w->table, d->name);
+        if (!s || s->ndim != d->ndim || memcmp(s->shape, d->shape, sizeof(int64_t) * (size_t)d->ndim))
+            PP_FAIL("the backbone lacks tensor '%s' (or has another shape): not the DiT of this config", d->name);
+        memcpy(P + d->offset, w->P + s->offset, d->numel * sizeof(float));
+        d->frozen = 1;
+    }
+    int nl = PP_DIT_LINEARS(m->cfg.dit.layers);
+    if (w->dit.cfg.layers != m->cfg.dit.layers || w->weights.n != nl || m->bweights.n != nl)
+        PP_FAIL("the backbone has %d layers; the branch model's config says %d", w->dit.cfg.layers, m->cfg.dit.layers);
+    pp_lin **mine = pp_malloc(sizeof *mine * (size_t)nl), **theirs = pp_malloc(sizeof *theirs * (size_t)nl);
+    pp_dit_linears(&m->dit, mine, nl);
+    pp_dit_linears((pp_dit *)&w->dit, theirs, nl);
+    for (int i = 0; i < nl; i++) mine[i]->xw = theirs[i]->xw, mine[i]->xdtype = theirs[i]->xdtype;
+    const pp_wan_branch_config *c = &m->cfg;
+    for (int j = 0; j < n_pb(c); j++) { /* PB j <- block src[j]: F32 copies of its Linear weights */
+        char pre[32], name[PP_NAME_MAX];
+        snprintf(pre, sizeof pre, "branch.pb.%d.", j);
+        for (int i = 0; i < m->table.n; i++) {
+            const pp_param *d = &m->table.p[i];
+            if (!starts(d->name, pre)) continue;
+            snprintf(name, sizeof name, "blocks.%d.%s", c->src[j], d->name + strlen(pre));
+            const pp_param *s = pp_params_find(&m->table, name);
+            if (s) {
+                memcpy(P + d->offset, P + s->offset, d->numel * sizeof(float));
+                continue;
+            }
+            int k = 0;
+            while (k < nl && strcmp(m->bweights.p[k].name, name)) k++;
+            if (k == nl) pp_fatal("internal error: no backbone tensor '%s'", name);
+            const pp_lin *l = mine[k];
+            if (l->xdtype == PP_F32) memcpy(P + d->offset, l->xw, d->numel * sizeof(float));
+            else pp_half_to_f32(P + d->offset, l->xw, d->numel, l->xdtype == PP_F16 ? PP_HALF_F16 : PP_HALF_BF16);
+        }
+    }
+    free(mine), free(theirs);
+    init_branch(m, seed);
+    return 0;
+}
+
 int pp_wan_branch_attach(pp_wan_branch *m, const pp_params *src, const float *Ps, uint64_t seed) {
+    if (m->cfg.in_place) PP_FAIL("a branch model reading its backbone in place attaches with pp_wan_branch_attach_dit");
     float *P = m->params;
     for (int i = 0; i < m->table.n; i++) { /* the backbone, by name */
         pp_param *d = &m->table.p[i];
@@ -156,19 +227,8 @@ int pp_wan_branch_attach(pp_wan_branch *m, const pp_params *src, const float *Ps
             const pp_param *s = pp_params_find(&m->table, name);
             memcpy(P + d->offset, P + s->offset, d->numel * sizeof(float));
         }
-        pp_lin_zero(P, m->inject[j]);
     }
-    pp_rng r;
-    pp_rng_seed(&r, seed);
-    if (has_seb(c)) {
-        pp_seb_init(&m->seb, P, &r);
-        pp_align_init_coarse(&m->align, P, &r);
-    }
-    if (has_reb(c)) {
-        pp_reb_init(&m->reb, P, &r);
-        pp_lin_zero(P, m->reb_inject);
-        pp_align_init_fine(&m->align, P, &r);
-    }
+    init_branch(m, seed);
     return 0;
 }
 
@@ -325,7 +385,7 @@ static void pb_backward(const pp_wan_branch *m, const float *P, float *G, pp_wan
 static void backward(const pp_wan_branch *m, const float *P, float *G, pp_wan_branch_acts *a, const float *dout,
                      const float *drho_s, const float *drho_r) {
     const pp_wan_branch_config *c = &m->cfg;
-    float *Gbb = backbone_frozen(m) ? NULL : G;
+    float *Gbb = backbone_frozen(m) || c->in_place ? NULL : G; /* weights outside P are never trained */
     pp_dit_backward_begin(&m->dit, a->dit);
     pp_dit_head_backward(&m->dit, P, Gbb, a->dit, dout, a->dS);
     memset(a->dZ, 0, a->TC * sizeof(float));

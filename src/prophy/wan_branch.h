@@ -33,6 +33,7 @@
 #include "nn/params.h"
 #include "prophy/model.h"
 #include "wan/dit.h"
+#include "wan/wan_files.h"
 
 #define PP_WB_MAX_PB 64
 
@@ -42,11 +43,16 @@ typedef struct {
     pp_branch_cfg branch;  /* M, experts, loss weights; gf0, gh0, gw0: the SEB's reference token grid */
     int src[PP_WB_MAX_PB]; /* PB j copies (and sits beside) backbone block src[j], increasing;
                               all zero: 0, 1, ..., M-1 */
+    int in_place;          /* 1: the backbone's Linear weights stay where a pp_wan_dit opened with
+                              PP_WAN_INFER has them (BF16 in its mapped file): the forward and the
+                              gradient through the frozen backbone read them there, only the
+                              small tensors and the branch are in `params` (pp_wan_branch_attach_dit) */
 } pp_wan_branch_config;
 
 typedef struct {
     pp_wan_branch_config cfg;
-    pp_params table; /* the backbone's tensors (Wan's names), then branch.* */
+    pp_params table; /* branch.*, then the backbone's tensors (Wan's names; in_place: its small ones) */
+    pp_params bweights; /* in_place: the backbone's Linear weights' names and shapes (not allocated) */
     pp_dit dit;
     pp_seb seb;
     pp_reb reb;
@@ -75,6 +81,11 @@ void pp_wan_branch_free(pp_wan_branch *m);
  * PB j <- block src[j], injections zero, SEB, REB and alignment heads
  * initialised from seed; and the backbone frozen. */
 int pp_wan_branch_attach(pp_wan_branch *m, const pp_params *src, const float *Psrc, uint64_t seed);
+/* The same from an open Wan DiT: PP_WAN_F32 for a model made with in_place = 0
+ * (the tensors are copied, w may then be closed); PP_WAN_INFER for in_place = 1
+ * (the small tensors are copied, the Linear weights are borrowed: w must stay
+ * open while m is used; the Physical Blocks get F32 copies of their sources). */
+int pp_wan_branch_attach_dit(pp_wan_branch *m, const pp_wan_dit *w, uint64_t seed);
 
 typedef struct pp_wan_branch_acts pp_wan_branch_acts;
 pp_wan_branch_acts *pp_wan_branch_acts_new(const pp_wan_branch *m, int B, int F, int H, int W, int train);
