@@ -11,6 +11,7 @@ allowed() {
     nn) echo "base io" ;;
     wan|text|branch) echo "base io nn" ;;
     train) echo "base io nn" ;;
+    pipeline) echo "base io nn wan text" ;;
     sim) echo "base io" ;;
     eval) echo "base io sim" ;;
     prophy) echo "base io nn wan text branch train sim" ;;

@@ -7,6 +7,7 @@
 
 int cmd_train(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
+int cmd_generate_wan(int argc, char **argv); /* generate --wan: Wan2.1 on a user's files */
 int cmd_bench(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_sim(int argc, char **argv);

@@ -30,7 +30,9 @@ static void usage(void) {
            "  --spec OUT.json     write the spec prophy eval needs beside the video\n"
            "  --vae VAE           a latent model's VAE (default %s)\n"
            "  --upscale N         enlarge GIF/PNG pixels N times for viewing (1)\n"
-           "  -t, --threads N\n", DEFAULT_VAE);
+           "  -t, --threads N\n"
+           "Wan2.1 text-to-video on a user's model files: prophy generate --wan DIR -p PROMPT -o OUT.mp4\n"
+           "  (prophy generate --wan DIR --help for its options)\n", DEFAULT_VAE);
 }
 
 static int parse(gen_args *a, int argc, char **argv) {
@@ -179,6 +181,8 @@ static int run_prophy(const gen_args *a) {
 }
 
 int cmd_generate(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) /* Wan2.1 on a user's files: its own command */
+        if (!strncmp(argv[i], "--wan", 5)) return cmd_generate_wan(argc, argv);
     gen_args a = {.seed = 42, .steps = 20, .cfg = 5.0f, .shift = 3.0f, .upscale = 1};
     int rc = parse(&a, argc, argv);
     if (rc) return rc == 2 ? 0 : 1;

@@ -883,3 +883,143 @@ int pp_st_check_finite(const pp_st_file *f) {
     }
     return 0;
 }
+
+/* ---------------------------------------------------------------- sharded files */
+
+#define ST_MAX_SHARDS 4096
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && !strcmp(s + a - b, suffix);
+}
+
+/* the distinct shard names of an index's weight_map, in order of first mention */
+static int index_shards(const char *path, const cJSON *map, char ***names, int *n) {
+    *names = NULL, *n = 0;
+    if (!cJSON_IsObject(map)) PP_FAIL("%s: no \"weight_map\" object (not a shard index)", path);
+    int cap = 0;
+    for (const cJSON *c = map->child; c; c = c->next) {
+        const char *s = cJSON_IsString(c) ? c->valuestring : NULL;
+        if (!s || !s[0] || strchr(s, '/') || s[0] == '.' || strlen(s) > 255 || !utf8_ok(s))
+            PP_FAIL("%s: weight_map['%s'] is not a plain file name in the index's folder", path, c->string);
+        int seen = 0;
+        for (int i = 0; i < *n && !seen; i++) seen = !strcmp((*names)[i], s);
+        if (seen) continue;
+        if (*n == ST_MAX_SHARDS) PP_FAIL("%s: more than %d shards", path, ST_MAX_SHARDS);
+        if (*n == cap) *names = pp_realloc(*names, sizeof **names * (size_t)(cap = cap ? 2 * cap : 8));
+        (*names)[(*n)++] = pp_strdup(s);
+    }
+    if (!*n) PP_FAIL("%s: the weight_map lists no tensors", path);
+    return 0;
+}
+
+/* maps shard `path` at base (MAP_FIXED inside a reserved range) */
+static int map_shard(const char *path, void *base, size_t size) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) PP_FAIL("%s: cannot open: %s", path, strerror(errno));
+    void *m = mmap(base, size, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0);
+    int e = errno;
+    close(fd);
+    if (m == MAP_FAILED) PP_FAIL("%s: cannot map %zu bytes: %s", path, size, strerror(e));
+    return 0;
+}
+
+/* regular-file size of shard `path` */
+static int shard_size(const char *path, size_t *size) {
+    struct stat st;
+    if (stat(path, &st) != 0) PP_FAIL("%s: cannot open: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode)) PP_FAIL("%s: is not a regular file, not a safetensors shard", path);
+    *size = (size_t)st.st_size;
+    return 0;
+}
+
+/* moves the tensors (and, for the first shard, the metadata) of s into f */
+static void take_shard(pp_st_file *f, pp_st_file *s, int first) {
+    memcpy(f->tensors + f->ntensors, s->tensors, sizeof *s->tensors * (size_t)s->ntensors);
+    f->ntensors += s->ntensors;
+    s->ntensors = 0; /* the names and shapes now belong to f */
+    if (first) {
+        f->meta = s->meta, f->nmeta = s->nmeta;
+        s->meta = NULL, s->nmeta = 0;
+    }
+    free_parsed(s);
+    memset(s, 0, sizeof *s);
+}
+
+/* every weight_map entry is a tensor of the shard it names */
+static int check_index(const pp_st_file *f, const cJSON *map, char **names, const uint8_t **lo,
+                       const uint8_t **hi, int n) {
+    for (const cJSON *c = map->child; c; c = c->next) {
+        int k = 0;
+        while (k < n && strcmp(names[k], c->valuestring)) k++;
+        const pp_st_tensor *t = pp_st_find(f, c->string);
+        const uint8_t *d = t ? t->data : NULL;
+        if (!t || d < lo[k] || d > hi[k])
+            PP_FAIL("%s: tensor '%s' is listed in shard '%s', which does not hold it", f->path, c->string,
+                    c->valuestring);
+    }
+    return 0;
+}
+
+int pp_st_open_sharded(pp_st_file *f, const char *path) {
+    memset(f, 0, sizeof *f);
+    if (!ends_with(path, ".json")) return pp_st_open(f, path);
+    char *text = NULL;
+    size_t len = 0;
+    if (pp_read_file(path, &text, &len)) return -1;
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    free(text);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        PP_FAIL("%s: not a JSON object (a shard index holds {\"weight_map\": {...}})", path);
+    }
+    const cJSON *map = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
+    char **names = NULL, **paths = NULL;
+    int n = 0, rc = index_shards(path, map, &names, &n);
+    size_t *size = pp_calloc((size_t)(n ? n : 1), sizeof *size), total = 0, page = (size_t)sysconf(_SC_PAGESIZE);
+    const uint8_t **lo = pp_calloc((size_t)(n ? n : 1), sizeof *lo), **hi = pp_calloc((size_t)(n ? n : 1), sizeof *hi);
+    paths = pp_calloc((size_t)(n ? n : 1), sizeof *paths);
+    const char *slash = strrchr(path, '/');
+    size_t dlen = slash ? (size_t)(slash - path + 1) : 0;
+    for (int i = 0; i < n && !rc; i++) {
+        paths[i] = pp_malloc(dlen + strlen(names[i]) + 1);
+        memcpy(paths[i], path, dlen);
+        strcpy(paths[i] + dlen, names[i]);
+        rc = shard_size(paths[i], &size[i]);
+        if (!rc && size[i] > SIZE_MAX / 2 - total) rc = -1, pp_seterr("%s: the shards are too large to map", path);
+        if (!rc) total += (size[i] + page - 1) / page * page + page; /* a guard page after each */
+    }
+    uint8_t *base = NULL;
+    if (!rc) {
+        base = mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (base == MAP_FAILED) base = NULL, rc = -1, pp_seterr("%s: cannot reserve %zu bytes for the shards", path, total);
+    }
+    size_t off = 0;
+    pp_st_file *shard = pp_calloc((size_t)(n ? n : 1), sizeof *shard);
+    int total_tensors = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        static const uint8_t empty[1];
+        if (size[i]) rc = map_shard(paths[i], base + off, size[i]);
+        if (!rc) rc = pp_st_open_memory(&shard[i], paths[i], size[i] ? base + off : empty, size[i]);
+        lo[i] = base + off, hi[i] = base + off + size[i];
+        off += (size[i] + page - 1) / page * page + page;
+        if (!rc) total_tensors += shard[i].ntensors;
+    }
+    if (!rc) {
+        f->path = pp_strdup(path);
+        f->tensors = pp_calloc((size_t)(total_tensors ? total_tensors : 1), sizeof *f->tensors);
+        for (int i = 0; i < n; i++) take_shard(f, &shard[i], i == 0);
+        f->size = total, f->map = base, f->map_len = total;
+        base = NULL;
+        rc = index_names(f) || check_index(f, map, names, lo, hi, n) ? -1 : 0;
+    }
+    for (int i = 0; i < n; i++) {
+        free_parsed(&shard[i]);
+        free(names[i]), free(paths[i]);
+    }
+    free(shard), free(names), free(paths), free(size), free(lo), free(hi);
+    if (base) munmap(base, total);
+    cJSON_Delete(root);
+    if (rc) pp_st_close(f);
+    return rc;
+}

@@ -88,6 +88,16 @@ int pp_st_open(pp_st_file *f, const char *path);
 /* Same over a buffer that the caller keeps alive until pp_st_close; name is for messages. */
 int pp_st_open_memory(pp_st_file *f, const char *name, const void *buf, size_t len);
 void pp_st_close(pp_st_file *f);
+/* A model split over several files (Hugging Face's sharded checkpoints): path is
+ * either one safetensors file (then this is pp_st_open) or a shard index, a JSON
+ * file named "*.json" such as "diffusion_pytorch_model.safetensors.index.json"
+ * holding {"weight_map": {tensor: shard file name, ...}}. Every shard named there
+ * (a plain file name in the index's folder) is mapped and validated as pp_st_open
+ * does, and the whole set reads as one file: the tensors of all shards (a name
+ * held by two shards, or listed for a shard that lacks it, is an error), the
+ * metadata of the first shard. f->path is the index's path; errors inside a shard
+ * name the shard. pp_st_close releases everything. At most 4096 shards. */
+int pp_st_open_sharded(pp_st_file *f, const char *path);
 
 static inline int pp_st_count(const pp_st_file *f) { return f->ntensors; }
 static inline const pp_st_tensor *pp_st_at(const pp_st_file *f, int i) { return &f->tensors[i]; }

@@ -7,7 +7,17 @@
 #include "base/rng.h"
 #include "nn/params.h"
 
-typedef struct { size_t w, b; int in, out; } pp_lin; /* offsets of weight [out,in] and bias [out] */
+/* Offsets of weight [out,in] and bias [out] in P. xw, when not NULL, says where
+ * the weight is instead: outside P, [out,in] row-major as xdtype (PP_F32 4-byte
+ * aligned, PP_BF16 or PP_F16 at any address), e.g. inside a mapped safetensors
+ * file, converted panel by panel in the product (nn/linear_half.h). Such a
+ * layer runs forward, and backward into din; it has no weight gradient. */
+typedef struct {
+    size_t w, b;
+    int in, out;
+    const void *xw;
+    int xdtype; /* pp_dtype of xw */
+} pp_lin;
 
 /* Declares "<name>.weight" [out,in] and "<name>.bias" [out]. */
 pp_lin pp_lin_declare(pp_params *t, const char *name, int in, int out);
@@ -15,7 +25,7 @@ pp_lin pp_lin_declare(pp_params *t, const char *name, int in, int out);
 /* out [M,out] = in [M,in] W^T + b */
 void pp_lin_forward(const float *P, pp_lin l, float *out, const float *in, int M);
 /* din [M,in] += dout W (din may be NULL); G's weight and bias += their gradients
- * (G NULL: none, a frozen layer) */
+ * (G NULL: none, a frozen layer; a layer with xw set must have G NULL) */
 void pp_lin_backward(const float *P, float *G, pp_lin l, float *din, const float *dout, const float *in, int M);
 
 void pp_lin_zero(float *P, pp_lin l);

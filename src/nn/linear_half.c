@@ -173,10 +173,58 @@ static void linear_small(float *out, const float *inp, const unsigned char *w, i
 }
 #endif
 
+#define BIG_M 2048   /* at least this many rows: each panel shared by all threads, split by rows */
+#define ROW_BLOCK 512 /* input rows per product on that path */
+
+/* Many rows (video tokens): the panels one after another, each converted once
+ * into a shared buffer (threads take chunks of it), then the products of all
+ * row blocks against it in parallel. A panel's product is M x rows x K, so the
+ * two barriers per panel cost nothing, and every thread stays busy however few
+ * panels the weight has. fwd = 1: out[M,N] = inp[M,K] W^T + b; fwd = 0:
+ * out[M,K] += inp[M,N] W (the input gradient). */
+static void linear_rows(float *out, const float *inp, const unsigned char *w, pp_half_kind kind,
+                        const float *b, int M, int K, int N, int fwd) {
+    int rows = pp_linear_half_panel_rows(K), np = (N + rows - 1) / rows, nb = (M + ROW_BLOCK - 1) / ROW_BLOCK;
+    float *buf = pp_alloc_floats((size_t)rows * K);
+#pragma omp parallel if ((size_t)M * N * K > PP_PAR_MIN * 64)
+    for (int p = 0; p < np; p++) {
+        int n0 = p * rows, nr = N - n0 < rows ? N - n0 : rows;
+#pragma omp for schedule(static)
+        for (int r = 0; r < nr; r += 16) {
+            int cnt = nr - r < 16 ? nr - r : 16;
+            pp_half_to_f32(buf + (size_t)r * K, w + ((size_t)n0 + r) * K * 2, (size_t)cnt * K, kind);
+        }
+#pragma omp for schedule(dynamic)
+        for (int q = 0; q < nb; q++) {
+            int m0 = q * ROW_BLOCK, mr = M - m0 < ROW_BLOCK ? M - m0 : ROW_BLOCK;
+            if (fwd) {
+                float *o = out + (size_t)m0 * N + n0;
+                if (b)
+                    for (int m = 0; m < mr; m++) memcpy(o + (size_t)m * N, b + n0, (size_t)nr * sizeof(float));
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, mr, nr, K, 1.0f, inp + (size_t)m0 * K, K,
+                            buf, K, b ? 1.0f : 0.0f, o, N);
+            } else {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, mr, K, nr, 1.0f,
+                            inp + (size_t)m0 * N + n0, N, buf, K, 1.0f, out + (size_t)m0 * K, K);
+            }
+        }
+    }
+    pp_free_aligned(buf);
+}
+
+void pp_linear_backward_input_half(float *din, const float *dout, const void *W, pp_half_kind kind, int M,
+                                   int K, int N) {
+    linear_rows(din, dout, W, kind, NULL, M, K, N, 0);
+}
+
 void pp_linear_forward_half(float *out, const float *inp, const void *W, pp_half_kind kind,
                             const float *b, int M, int K, int N) {
     int rows = pp_linear_half_panel_rows(K), np = (N + rows - 1) / rows;
     const unsigned char *w = W;
+    if (M >= BIG_M) {
+        linear_rows(out, inp, w, kind, b, M, K, N, 1);
+        return;
+    }
 #if defined(__AVX512F__)
     if (!pp_ops_portable && M <= SMALL_M) {
         linear_small(out, inp, w, kind == PP_HALF_F16, b, M, K, N);

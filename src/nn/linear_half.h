@@ -7,7 +7,9 @@
  * the inputs), and each panel is one single-threaded sgemm. The panel split depends only on N and K, never on the
  * thread count, so neither do the results. The arithmetic is F32 throughout: the
  * result is that of pp_linear_forward on the exactly converted weights, up to
- * the BLAS kernel's summation order.
+ * the BLAS kernel's summation order. With many rows (>= 2048, video tokens) the
+ * panels go one after another, each converted once and shared by all threads,
+ * which split the rows (a weight of few panels keeps every thread busy).
  *
  * With AVX-512 and at most ~100 rows of input (a text prompt), a register-
  * blocked kernel reads the 16-bit weights directly instead (no F32 copy, no
@@ -37,6 +39,11 @@ static inline void pp_linear_forward_f16(float *out, const float *inp, const voi
                                          const float *b, int M, int K, int N) {
     pp_linear_forward_half(out, inp, W, PP_HALF_F16, b, M, K, N);
 }
+
+/* din[M,K] += dout[M,N] @ W[N,K]: the input gradient of that layer (frozen
+ * weights), on panels as above; thread-count independent. */
+void pp_linear_backward_input_half(float *din, const float *dout, const void *W, pp_half_kind kind, int M,
+                                   int K, int N);
 
 /* Rows per panel for a K-wide weight (a multiple of 16, at least 16). */
 int pp_linear_half_panel_rows(int K);

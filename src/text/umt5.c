@@ -213,7 +213,7 @@ static int shapes_of(const pp_st_file *f, pp_umt5_config *c) {
 
 int pp_umt5_config_from_file(const char *path, pp_umt5_config *c) {
     pp_st_file f;
-    if (pp_st_open(&f, path)) return -1;
+    if (pp_st_open_sharded(&f, path)) return -1;
     int rc = shapes_of(&f, c);
     pp_st_close(&f);
     return rc;
@@ -227,7 +227,7 @@ static void config_str(char *buf, size_t size, const pp_umt5_config *c) {
 int pp_umt5_load(pp_umt5 *m, const char *path, int keep_half) {
     drop_weights(m);
     pp_st_file *f = &m->f;
-    if (pp_st_open(f, path)) return -1;
+    if (pp_st_open_sharded(f, path)) return -1;
     pp_umt5_config fc;
     naming nm;
     if (shapes_of(f, &fc) || find_naming(f, &nm)) goto fail;

@@ -19,7 +19,9 @@
  * Parameter names are transformers' (also those of ComfyUI's repackaged
  * umt5_xxl_*.safetensors): see pp_umt5_init. Loading also accepts the names of
  * Wan's own state dict (token_embedding.weight, blocks.N.attn.q.weight, ...)
- * when stored as safetensors, and a common prefix before all names. */
+ * when stored as safetensors, and a common prefix before all names. A path
+ * may also be a shard index ("model.safetensors.index.json", diffusers'
+ * text_encoder/ folder): its shards load as one file (pp_st_open_sharded). */
 #ifndef PP_UMT5_H
 #define PP_UMT5_H
 #include <stdint.h>

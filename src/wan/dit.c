@@ -37,12 +37,21 @@ int pp_dit_config_check(const pp_dit_config *c) {
     return 0;
 }
 
-void pp_dit_block_declare(pp_dit_block *b, pp_params *t, const char *prefix, int dim, int ffn) {
+/* A Linear: weight and bias in t, or (tw != t) the weight in tw and the bias in t. */
+static pp_lin lin_declare(pp_params *t, pp_params *tw, const char *name, int in, int out) {
+    if (tw == t) return pp_lin_declare(t, name, in, out);
+    pp_lin l = {0, 0, in, out, NULL, 0};
+    l.w = pp_params_addf(tw, 2, out, in, 0, 0, 0, "%s.weight", name);
+    l.b = pp_params_addf(t, 1, out, 0, 0, 0, 0, "%s.bias", name);
+    return l;
+}
+
+static void block_declare(pp_dit_block *b, pp_params *t, pp_params *tw, const char *prefix, int dim, int ffn) {
     char name[PP_NAME_MAX];
     b->modulation = pp_params_addf(t, 3, 1, 6, dim, 0, 0, "%s.modulation", prefix);
 #define LIN(field, suffix, in, out)                              \
     snprintf(name, sizeof name, "%s." suffix, prefix);           \
-    b->field = pp_lin_declare(t, name, in, out)
+    b->field = lin_declare(t, tw, name, in, out)
 #define VEC(field, suffix) b->field = pp_params_addf(t, 1, dim, 0, 0, 0, 0, "%s." suffix, prefix)
     LIN(sa_q, "self_attn.q", dim, dim);
     LIN(sa_k, "self_attn.k", dim, dim);
@@ -64,7 +73,11 @@ void pp_dit_block_declare(pp_dit_block *b, pp_params *t, const char *prefix, int
 #undef VEC
 }
 
-int pp_dit_init(pp_dit *m, const pp_dit_config *cfg, pp_params *t) {
+void pp_dit_block_declare(pp_dit_block *b, pp_params *t, const char *prefix, int dim, int ffn) {
+    block_declare(b, t, t, prefix, dim, ffn);
+}
+
+static int dit_declare(pp_dit *m, const pp_dit_config *cfg, pp_params *t, pp_params *tw) {
     if (pp_dit_config_check(cfg)) return -1;
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
@@ -72,23 +85,44 @@ int pp_dit_init(pp_dit *m, const pp_dit_config *cfg, pp_params *t) {
     /* patch_embedding.weight is [dim, in, pt, ph, pw]: a Linear over (c,kt,kh,kw) */
     m->patch.in = cfg->in_dim * pt * ph * pw;
     m->patch.out = dim;
-    m->patch.w = pp_params_addf(t, 5, dim, cfg->in_dim, pt, ph, pw, "patch_embedding.weight");
+    m->patch.w = pp_params_addf(tw, 5, dim, cfg->in_dim, pt, ph, pw, "patch_embedding.weight");
     m->patch.b = pp_params_addf(t, 1, dim, 0, 0, 0, 0, "patch_embedding.bias");
-    m->text0 = pp_lin_declare(t, "text_embedding.0", cfg->text_dim, dim);
-    m->text2 = pp_lin_declare(t, "text_embedding.2", dim, dim);
-    m->time0 = pp_lin_declare(t, "time_embedding.0", cfg->freq_dim, dim);
-    m->time2 = pp_lin_declare(t, "time_embedding.2", dim, dim);
-    m->tproj = pp_lin_declare(t, "time_projection.1", dim, 6 * dim);
+    m->text0 = lin_declare(t, tw, "text_embedding.0", cfg->text_dim, dim);
+    m->text2 = lin_declare(t, tw, "text_embedding.2", dim, dim);
+    m->time0 = lin_declare(t, tw, "time_embedding.0", cfg->freq_dim, dim);
+    m->time2 = lin_declare(t, tw, "time_embedding.2", dim, dim);
+    m->tproj = lin_declare(t, tw, "time_projection.1", dim, 6 * dim);
     m->blocks = pp_calloc((size_t)cfg->layers, sizeof *m->blocks);
     for (int i = 0; i < cfg->layers; i++) {
         char prefix[32];
         snprintf(prefix, sizeof prefix, "blocks.%d", i);
-        pp_dit_block_declare(&m->blocks[i], t, prefix, dim, cfg->ffn_dim);
+        block_declare(&m->blocks[i], t, tw, prefix, dim, cfg->ffn_dim);
     }
     m->head_mod = pp_params_addf(t, 3, 1, 2, dim, 0, 0, "head.modulation");
-    m->head = pp_lin_declare(t, "head.head", dim, pt * ph * pw * cfg->out_dim);
+    m->head = lin_declare(t, tw, "head.head", dim, pt * ph * pw * cfg->out_dim);
     if (cfg->frame_emb > 0) m->frame_emb = pp_params_addf(t, 2, cfg->frame_emb, dim, 0, 0, 0, "frame_embedding.weight");
     return 0;
+}
+
+int pp_dit_init(pp_dit *m, const pp_dit_config *cfg, pp_params *t) { return dit_declare(m, cfg, t, t); }
+
+int pp_dit_init_external(pp_dit *m, const pp_dit_config *cfg, pp_params *small, pp_params *weights) {
+    if (small == weights) PP_FAIL("internal error: pp_dit_init_external needs two tables");
+    return dit_declare(m, cfg, small, weights);
+}
+
+int pp_dit_linears(pp_dit *m, pp_lin **out, int max) {
+    int n = 0;
+#define PUT(l) (n < max ? (void)(out[n] = &(l)) : (void)0, n++)
+    PUT(m->patch), PUT(m->text0), PUT(m->text2), PUT(m->time0), PUT(m->time2), PUT(m->tproj);
+    for (int i = 0; i < m->cfg.layers; i++) {
+        pp_dit_block *b = &m->blocks[i];
+        PUT(b->sa_q), PUT(b->sa_k), PUT(b->sa_v), PUT(b->sa_o);
+        PUT(b->ca_q), PUT(b->ca_k), PUT(b->ca_v), PUT(b->ca_o), PUT(b->ffn0), PUT(b->ffn2);
+    }
+    PUT(m->head);
+#undef PUT
+    return n;
 }
 
 void pp_dit_free(pp_dit *m) {

@@ -73,6 +73,21 @@ typedef struct {
 int pp_dit_config_check(const pp_dit_config *cfg);
 int pp_dit_init(pp_dit *m, const pp_dit_config *cfg, pp_params *table);
 void pp_dit_free(pp_dit *m);
+/* Inference with the Linear weights outside the parameter buffer (e.g. BF16 in
+ * a mapped file): the same tensors as pp_dit_init, but every Linear's weight
+ * (patch_embedding, text/time embeddings, time_projection, each block's
+ * q,k,v,o and ffn, head.head) is declared in `weights`, a table of names and
+ * shapes only that is never allocated, and everything else (biases, norms,
+ * modulations) in `small`, the layout of P. The caller then points each Linear
+ * at its weight (pp_lin.xw) before any forward. The block code is the same as
+ * for F32 weights; only pp_lin_forward reads the weight from elsewhere. */
+int pp_dit_init_external(pp_dit *m, const pp_dit_config *cfg, pp_params *small, pp_params *weights);
+#define PP_DIT_LINEARS(layers) (7 + 10 * (layers))
+/* Pointers to the model's Linears in declaration order, which is the order of
+ * their weights in `weights` above (and in the one table of pp_dit_init):
+ * patch, text0, text2, time0, time2, tproj, per block sa_q,k,v,o, ca_q,k,v,o,
+ * ffn0, ffn2, then head. Writes at most max; returns PP_DIT_LINEARS(layers). */
+int pp_dit_linears(pp_dit *m, pp_lin **out, int max);
 /* Wan2.1's initialisation: xavier-uniform Linears with zero bias, N(0,.02) for the
  * text and time embeddings, zero head, modulation ~ N(0,1)/sqrt(dim). */
 void pp_dit_init_weights(const pp_dit *m, float *params, pp_rng *rng);
