@@ -1,10 +1,13 @@
 /* model.c - see model.h */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "base/common.h"
 #include "prophy/config.h"
 
 int pp_model_config_check(pp_model_config *c) {
+    if (c->dit.out_dim < 1 || c->dit.out_dim > PP_MODEL_MAX_OUT_DIM) /* before 2 * out_dim + 1 */
+        PP_FAIL("model config: out_dim %d must be in [1, %d]", c->dit.out_dim, PP_MODEL_MAX_OUT_DIM);
     if (c->cond) c->dit.in_dim = 2 * c->dit.out_dim + 1;
     else c->dit.in_dim = c->dit.out_dim;
     if (pp_dit_config_check(&c->dit)) return -1;
@@ -42,10 +45,17 @@ cJSON *pp_model_config_to_json(const pp_model_config *c) {
     return j;
 }
 
-static int get_num(const cJSON *j, const char *k, const char *where, double *out) {
+/* The number `k` of the config: present, finite, in [lo, hi], integral when `integer`
+ * (the bounds of config.h, checked before any cast). */
+static int get_num(const cJSON *j, const char *k, const char *where, double lo, double hi, int integer,
+                   double *out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, k);
-    if (!cJSON_IsNumber(v)) PP_FAIL("%s: model config lacks the number '%s'", where, k);
-    *out = v->valuedouble;
+    if (!cJSON_IsNumber(v)) PP_FAIL("%s: prophy.config: '%s': missing or not a number", where, k);
+    double d = v->valuedouble;
+    if (!(d >= lo && d <= hi) || (integer && d != floor(d)))
+        PP_FAIL("%s: prophy.config: '%s': %.17g is not %s in [%g, %g]", where, k, d,
+                integer ? "an integer" : "a number", lo, hi);
+    *out = d;
     return 0;
 }
 
@@ -56,31 +66,50 @@ int pp_model_config_from_json(pp_model_config *c, const char *json, const char *
         cJSON_Delete(j);
         PP_FAIL("%s: no valid model config (metadata 'prophy.config')", where);
     }
-    struct { const char *k; int *i; float *f; } fields[] = {
-        {"dim", &c->dit.dim, 0}, {"ffn_dim", &c->dit.ffn_dim, 0}, {"heads", &c->dit.heads, 0},
-        {"layers", &c->dit.layers, 0}, {"in_dim", &c->dit.in_dim, 0}, {"out_dim", &c->dit.out_dim, 0},
-        {"text_dim", &c->dit.text_dim, 0}, {"text_len", &c->dit.text_len, 0},
-        {"freq_dim", &c->dit.freq_dim, 0}, {"eps", 0, &c->dit.eps}, {"rope_theta", 0, &c->dit.rope_theta},
-        {"frames", &c->frames, 0}, {"height", &c->height, 0}, {"width", &c->width, 0},
-        {"fps", 0, &c->fps}, {"cond", &c->cond, 0},
+    struct { const char *k; int *i; float *f; double lo, hi; } fields[] = {
+        {"dim", &c->dit.dim, 0, 1, PP_MODEL_MAX_DIM}, {"ffn_dim", &c->dit.ffn_dim, 0, 1, PP_MODEL_MAX_FFN},
+        {"heads", &c->dit.heads, 0, 1, PP_MODEL_MAX_HEADS}, {"layers", &c->dit.layers, 0, 1, PP_MODEL_MAX_LAYERS},
+        {"in_dim", &c->dit.in_dim, 0, 1, 2 * PP_MODEL_MAX_OUT_DIM + 1},
+        {"out_dim", &c->dit.out_dim, 0, 1, PP_MODEL_MAX_OUT_DIM},
+        {"text_dim", &c->dit.text_dim, 0, 1, PP_MODEL_MAX_TEXT_DIM},
+        {"text_len", &c->dit.text_len, 0, 1, PP_MODEL_MAX_TEXT_LEN},
+        {"freq_dim", &c->dit.freq_dim, 0, 2, PP_MODEL_MAX_FREQ_DIM}, {"eps", 0, &c->dit.eps, 0, 1},
+        {"rope_theta", 0, &c->dit.rope_theta, 1, 1e9}, {"frames", &c->frames, 0, 1, PP_MODEL_MAX_FRAMES},
+        {"height", &c->height, 0, 1, PP_MODEL_MAX_SIDE}, {"width", &c->width, 0, 1, PP_MODEL_MAX_SIDE},
+        {"fps", 0, &c->fps, 0, 1000}, {"cond", &c->cond, 0, 0, 1},
     };
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(j, "format");
     int rc = 0;
+    if (fmt && !(cJSON_IsString(fmt) && !strcmp(fmt->valuestring, "prophy-model-1")))
+        rc = -1, pp_seterr("%s: prophy.config: 'format': not \"prophy-model-1\"", where);
     for (size_t i = 0; i < sizeof fields / sizeof *fields && !rc; i++) {
         double v = 0;
-        rc = get_num(j, fields[i].k, where, &v);
+        rc = get_num(j, fields[i].k, where, fields[i].lo, fields[i].hi, fields[i].i != NULL, &v);
+        if (rc) break;
         if (fields[i].i) *fields[i].i = (int)v;
         else *fields[i].f = (float)v;
     }
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "patch");
-    if (!rc && (!cJSON_IsArray(p) || cJSON_GetArraySize(p) != 3)) rc = -1, pp_seterr("%s: model config: 'patch' must be 3 numbers", where);
-    for (int i = 0; !rc && i < 3; i++) c->dit.patch[i] = cJSON_GetArrayItem(p, i)->valueint;
+    if (!rc && (!cJSON_IsArray(p) || cJSON_GetArraySize(p) != 3)) rc = -1, pp_seterr("%s: prophy.config: 'patch': not 3 numbers", where);
+    for (int i = 0; !rc && i < 3; i++) {
+        const cJSON *e = cJSON_GetArrayItem(p, i);
+        if (!cJSON_IsNumber(e) || !(e->valuedouble >= 1 && e->valuedouble <= PP_MODEL_MAX_PATCH) ||
+            e->valuedouble != floor(e->valuedouble))
+            rc = -1, pp_seterr("%s: prophy.config: 'patch[%d]': not an integer in [1, %d]", where, i, PP_MODEL_MAX_PATCH);
+        else
+            c->dit.patch[i] = (int)e->valuedouble;
+    }
     const cJSON *w = cJSON_GetObjectItemCaseSensitive(j, "world");
     snprintf(c->world, sizeof c->world, "%s", cJSON_IsString(w) ? w->valuestring : "unknown");
     cJSON_Delete(j);
     if (rc) return -1;
     int in_dim = c->dit.in_dim;
-    if (pp_model_config_check(c)) return -1;
-    if (in_dim != c->dit.in_dim) PP_FAIL("%s: model config: in_dim %d disagrees with cond=%d", where, in_dim, c->cond);
+    if (pp_model_config_check(c)) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", pp_lasterr());
+        PP_FAIL("%s: prophy.config: %s", where, msg);
+    }
+    if (in_dim != c->dit.in_dim) PP_FAIL("%s: prophy.config: 'in_dim': %d disagrees with cond=%d", where, in_dim, c->cond);
     return 0;
 }
 
@@ -140,12 +169,29 @@ int pp_model_save(const pp_model *m, const char *path, const float *params, pp_d
 
 int pp_model_load_weights(pp_model *m, const pp_st_file *f) { return pp_params_read(&m->table, m->params, f); }
 
+/* Before the weights are allocated: the file must hold them (at 2 bytes each at
+ * least, F16/BF16), so a small file cannot make a config allocate without bound. */
+static int config_fits_file(const pp_model_config *cfg, const pp_st_file *f) {
+    pp_params t = {0};
+    pp_dit dit;
+    if (pp_dit_init(&dit, &cfg->dit, &t)) return -1;
+    uint64_t numel = 0;
+    for (int i = 0; i < t.n; i++) numel += t.p[i].numel;
+    pp_dit_free(&dit);
+    pp_params_free(&t);
+    if (numel > f->data_len / 2)
+        PP_FAIL("%s: prophy.config describes %llu weights, more than the file's %llu bytes of tensors can hold",
+                f->path, (unsigned long long)numel, (unsigned long long)f->data_len);
+    return 0;
+}
+
 int pp_model_load(pp_model *m, const char *path) {
     pp_st_file f;
     memset(m, 0, sizeof *m);
     if (pp_st_open(&f, path)) return -1;
     pp_model_config cfg;
     int rc = pp_model_config_from_json(&cfg, pp_st_meta(&f, "prophy.config"), path);
+    if (!rc) rc = config_fits_file(&cfg, &f);
     if (!rc) rc = pp_model_create(m, &cfg);
     if (!rc) rc = pp_model_load_weights(m, &f);
     pp_st_close(&f);

@@ -27,6 +27,28 @@ typedef struct {
     float *params; /* table.total floats */
 } pp_model;
 
+/* Bounds of the config fields a model file may hold ("prophy.config"); the reader
+ * refuses anything outside them, naming the file and the field, before any cast
+ * (they match the command line's bounds for the model shape):
+ *   dim [1, 8192]     ffn_dim [1, 65536]   heads [1, 256]     layers [1, 256]
+ *   out_dim [1, 256]  in_dim = out_dim, or 2 out_dim + 1 with cond
+ *   text_dim [1, 16384]  text_len [1, 4096]  freq_dim [2, 4096] (even)
+ *   patch 3 x [1, 64]  frames [1, 1024]  height, width [1, 4096]  fps [0, 1000]
+ *   eps [0, 1], rope_theta [1, 1e9] (then > 0 and > 1)   cond 0 or 1
+ * Integers must be integral. The loaders also refuse a config whose weights the
+ * file cannot hold (at 2 bytes per weight). */
+#define PP_MODEL_MAX_DIM 8192
+#define PP_MODEL_MAX_FFN 65536
+#define PP_MODEL_MAX_HEADS 256
+#define PP_MODEL_MAX_LAYERS 256
+#define PP_MODEL_MAX_OUT_DIM 256
+#define PP_MODEL_MAX_TEXT_DIM 16384
+#define PP_MODEL_MAX_TEXT_LEN 4096
+#define PP_MODEL_MAX_FREQ_DIM 4096
+#define PP_MODEL_MAX_PATCH 64
+#define PP_MODEL_MAX_FRAMES 1024
+#define PP_MODEL_MAX_SIDE 4096
+
 /* Makes the config consistent (in_dim from cond) and validates it. */
 int pp_model_config_check(pp_model_config *c);
 cJSON *pp_model_config_to_json(const pp_model_config *c);

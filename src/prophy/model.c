@@ -48,6 +48,11 @@ int pp_prophy_config_check(pp_prophy_config *c) {
         c->ex.gw0 = c->base.width / d->patch[2];
     }
     if ((unsigned)c->mode > PP_BRANCH_FULL) PP_FAIL("model config: bad branch mode %d", (int)c->mode);
+    if (c->text.heads < 1 || c->text.dim % c->text.heads)
+        PP_FAIL("model config: text_encoder.heads %d must divide text_dim %d", c->text.heads, c->text.dim);
+    if (pp_prophy_has_reb(c) && (c->ex.E_r < 1 || c->ex.E_r > PP_REB_MAX_EXPERTS || c->ex.top_k < 1 || c->ex.top_k > c->ex.E_r))
+        PP_FAIL("model config: branch.E_r %d must be in [1, %d] and branch.top_k %d in [1, E_r]", c->ex.E_r,
+                PP_REB_MAX_EXPERTS, c->ex.top_k);
     if (c->mode != PP_BRANCH_NONE && (c->M < 1 || c->M > d->layers))
         PP_FAIL("model config: Physical Blocks M = %d must be in [1, layers = %d]", c->M, d->layers);
     if (!(c->w_coarse >= 0) || !(c->w_fine_align >= 0) || !(c->w_balance >= 0) ||
@@ -87,6 +92,7 @@ typedef struct {
     const char *k;
     int *i;
     float *f;
+    double lo, hi; /* bounds (model.h), checked before the cast; integral when i */
 } json_field;
 
 static int read_fields(const cJSON *o, const char *obj, const json_field *fs, size_t n,
@@ -94,16 +100,22 @@ static int read_fields(const cJSON *o, const char *obj, const json_field *fs, si
     for (size_t i = 0; i < n; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, fs[i].k);
         if (!cJSON_IsNumber(v)) PP_FAIL("%s: model config lacks the number '%s.%s'", where, obj, fs[i].k);
-        if (fs[i].i) *fs[i].i = (int)v->valuedouble;
-        else *fs[i].f = (float)v->valuedouble;
+        double d = v->valuedouble;
+        if (!(d >= fs[i].lo && d <= fs[i].hi) || (fs[i].i && d != floor(d)))
+            PP_FAIL("%s: prophy.config: '%s.%s': %.17g is not %s in [%g, %g]", where, obj, fs[i].k, d,
+                    fs[i].i ? "an integer" : "a number", fs[i].lo, fs[i].hi);
+        if (fs[i].i) *fs[i].i = (int)d;
+        else *fs[i].f = (float)d;
     }
     return 0;
 }
 
 static int text_from_json(pp_prophy_config *c, const cJSON *t, const char *where) {
     if (!cJSON_IsObject(t)) PP_FAIL("%s: model config has no 'text_encoder' (a backbone-only file?)", where);
-    json_field fs[] = {{"vocab", &c->text.vocab, 0}, {"heads", &c->text.heads, 0},
-                       {"layers", &c->text.layers, 0}, {"zero_pads", &c->text.zero_pads, 0}};
+    json_field fs[] = {{"vocab", &c->text.vocab, 0, PP_TOK_NSPECIAL + 1, PP_PROPHY_MAX_VOCAB},
+                       {"heads", &c->text.heads, 0, 1, PP_MODEL_MAX_HEADS},
+                       {"layers", &c->text.layers, 0, 0, PP_PROPHY_MAX_TEXT_LAYERS},
+                       {"zero_pads", &c->text.zero_pads, 0, 0, 1}};
     return read_fields(t, "text_encoder", fs, sizeof fs / sizeof *fs, where);
 }
 
@@ -113,19 +125,30 @@ static int branch_from_json(pp_prophy_config *c, const cJSON *b, const char *whe
     if (!cJSON_IsString(mode) || pp_branch_mode_parse(mode->valuestring, &c->mode))
         PP_FAIL("%s: model config: 'branch.mode' must be none, seb, reb or full", where);
     pp_experts_cfg *e = &c->ex;
-    json_field fs[] = {{"M", &c->M, 0},           {"E_s", &e->E_s, 0},
-                       {"seb_hidden", &e->seb_hidden, 0}, {"E_r", &e->E_r, 0},
-                       {"top_k", &e->top_k, 0},   {"reb_renorm", &e->reb_renorm, 0},
-                       {"fine_hidden", &e->fine_hidden, 0}, {"coarse_squared", &e->coarse_squared, 0},
-                       {"fine_sum", &e->fine_sum, 0}, {"w_coarse", 0, &c->w_coarse},
-                       {"w_fine_align", 0, &c->w_fine_align}, {"w_balance", 0, &c->w_balance}};
+    json_field fs[] = {{"M", &c->M, 0, 0, PP_MODEL_MAX_LAYERS},
+                       {"E_s", &e->E_s, 0, 1, PP_PROPHY_MAX_EXPERTS},
+                       {"seb_hidden", &e->seb_hidden, 0, 1, PP_PROPHY_MAX_HIDDEN},
+                       {"E_r", &e->E_r, 0, 1, PP_PROPHY_MAX_EXPERTS},
+                       {"top_k", &e->top_k, 0, 1, PP_PROPHY_MAX_EXPERTS},
+                       {"reb_renorm", &e->reb_renorm, 0, 0, 1},
+                       {"fine_hidden", &e->fine_hidden, 0, 1, PP_PROPHY_MAX_HIDDEN},
+                       {"coarse_squared", &e->coarse_squared, 0, 0, 1},
+                       {"fine_sum", &e->fine_sum, 0, 0, 1},
+                       {"w_coarse", 0, &c->w_coarse, 0, 1000},
+                       {"w_fine_align", 0, &c->w_fine_align, 0, 1000},
+                       {"w_balance", 0, &c->w_balance, 0, 1000}};
     if (read_fields(b, "branch", fs, sizeof fs / sizeof *fs, where)) return -1;
     const cJSON *g = cJSON_GetObjectItemCaseSensitive(b, "grid");
     if (!cJSON_IsArray(g) || cJSON_GetArraySize(g) != 3)
         PP_FAIL("%s: model config: 'branch.grid' must be 3 numbers", where);
-    e->gf0 = cJSON_GetArrayItem(g, 0)->valueint;
-    e->gh0 = cJSON_GetArrayItem(g, 1)->valueint;
-    e->gw0 = cJSON_GetArrayItem(g, 2)->valueint;
+    int *grid[3] = {&e->gf0, &e->gh0, &e->gw0};
+    for (int i = 0; i < 3; i++) {
+        const cJSON *v = cJSON_GetArrayItem(g, i);
+        if (!cJSON_IsNumber(v) || !(v->valuedouble >= 1 && v->valuedouble <= PP_MODEL_MAX_SIDE) ||
+            v->valuedouble != floor(v->valuedouble))
+            PP_FAIL("%s: prophy.config: 'branch.grid[%d]': not an integer in [1, %d]", where, i, PP_MODEL_MAX_SIDE);
+        *grid[i] = (int)v->valuedouble;
+    }
     return 0;
 }
 
@@ -211,7 +234,8 @@ static int copy_vocab(pp_vocab *dst, const pp_vocab *src) {
     return rc;
 }
 
-int pp_prophy_create(pp_prophy *m, const pp_prophy_config *cfg, const pp_vocab *vocab) {
+/* pp_prophy_create without the weights (m->params stays NULL). */
+static int prophy_declare(pp_prophy *m, const pp_prophy_config *cfg, const pp_vocab *vocab) {
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
     m->cfg.text.vocab = vocab->n;
@@ -224,6 +248,11 @@ int pp_prophy_create(pp_prophy *m, const pp_prophy_config *cfg, const pp_vocab *
         pp_prophy_free(m);
         return -1;
     }
+    return 0;
+}
+
+int pp_prophy_create(pp_prophy *m, const pp_prophy_config *cfg, const pp_vocab *vocab) {
+    if (prophy_declare(m, cfg, vocab)) return -1;
     m->params = pp_zalloc_floats(m->table.total);
     return 0;
 }
@@ -373,7 +402,22 @@ int pp_prophy_load(pp_prophy *m, const char *path) {
     memset(&v, 0, sizeof v);
     int rc = pp_prophy_config_from_json(&cfg, pp_st_meta(&f, "prophy.config"), path);
     if (!rc) rc = vocab_from_file(&v, &f, cfg.text.vocab);
-    if (!rc) rc = pp_prophy_create(m, &cfg, &v);
+    if (!rc && prophy_declare(m, &cfg, &v)) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", pp_lasterr());
+        pp_seterr("%s: prophy.config: %s", path, msg);
+        rc = -1;
+    }
+    if (!rc) { /* the file must hold the weights (2 bytes each at least) before they are allocated */
+        uint64_t numel = 0;
+        for (int i = 0; i < m->table.n; i++) numel += m->table.p[i].numel;
+        if (numel > f.data_len / 2) {
+            pp_seterr("%s: prophy.config describes %llu weights, more than the file's %llu bytes of tensors can hold",
+                      path, (unsigned long long)numel, (unsigned long long)f.data_len);
+            rc = -1;
+        }
+    }
+    if (!rc) m->params = pp_zalloc_floats(m->table.total);
     if (!rc) rc = pp_prophy_load_weights(m, &f);
     pp_vocab_free(&v);
     pp_st_close(&f);

@@ -48,6 +48,20 @@ typedef struct {
     float w_coarse, w_fine_align, w_balance; /* 0.1 / 0.02 / 0.01 */
 } pp_prophy_config;
 
+/* Bounds of the "text_encoder" and "branch" fields of a model file's config (the
+ * backbone's are in config.h), refused with an error naming the file and the field:
+ *   text_encoder: vocab [4, 2^20] (= the stored vocabulary's size), heads [1, 256],
+ *                 layers [0, 64], zero_pads 0/1
+ *   branch: M [0, 256] (then 1 <= M <= layers unless mode none), E_s, E_r, top_k
+ *           [1, 256] (then E_r <= 64, top_k <= E_r), seb_hidden, fine_hidden
+ *           [1, 65536], reb_renorm, coarse_squared, fine_sum 0/1, w_* [0, 1000],
+ *           grid 3 x [1, 4096]
+ * Integers must be integral. */
+#define PP_PROPHY_MAX_VOCAB (1 << 20)
+#define PP_PROPHY_MAX_TEXT_LAYERS 64
+#define PP_PROPHY_MAX_EXPERTS 256
+#define PP_PROPHY_MAX_HIDDEN 65536
+
 /* Defaults around a backbone config: text encoder 2 layers, 2 heads (or 1), zero_pads;
  * mode full, M = min(2, layers), pp_experts_cfg_default at the training token grid,
  * the paper's loss weights. vocab is the tokenizer vocabulary's size. */
