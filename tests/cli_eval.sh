@@ -53,6 +53,17 @@ sed 's/"categories":[[:space:]]*\[/"categories": "x", "old": [/' "$T/p.json" > "
 expect_fail "categories not an array" $PROPHY eval "$T/p.y4m" --spec "$T/badcat.json"
 echo '{"format":"prophy-spec-1",' > "$T/broken.json"
 expect_fail "spec not JSON" $PROPHY eval "$T/p.y4m" --spec "$T/broken.json"
+# specs the evaluator cannot judge: refused, naming the file and the field
+sed 's/"scene":[[:space:]]*"parabola"/"scene": "no_such_scene"/' "$T/p.json" > "$T/noscene.json"
+expect_fail "spec naming no scene" $PROPHY eval "$T/p.y4m" --spec "$T/noscene.json"
+check "unknown scene names the file and the field" 'grep -q "noscene.json.*scene" "$CLI_TMP/err"'
+sed 's/"dt":[[:space:]]*0\.1/"dt": 0/' "$T/p.json" > "$T/dt0.json"
+check "dt edited" 'grep -q "\"dt\": 0[,}]" "$T/dt0.json"'
+expect_fail "spec with world dt 0" $PROPHY eval "$T/p.y4m" --spec "$T/dt0.json"
+check "dt 0 names the file and the field" 'grep -q "dt0.json.*world.dt" "$CLI_TMP/err"'
+sed 's/"kind":[[:space:]]*"ball"/"kind": "cube"/' "$T/p.json" > "$T/kind.json"
+expect_fail "spec with an unknown object kind" $PROPHY eval "$T/p.y4m" --spec "$T/kind.json"
+check "unknown kind names the field" 'grep -q "objects\[0\].kind" "$CLI_TMP/err"'
 expect_fail "cond-frames too large" $PROPHY eval "$T/p.y4m" --spec "$T/p.json" --cond-frames 16
 expect_fail "cond-frames not a number" $PROPHY eval "$T/p.y4m" --spec "$T/p.json" --cond-frames x
 expect_fail "unknown option" $PROPHY eval "$T/p.y4m" --spec "$T/p.json" --bogus

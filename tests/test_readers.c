@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 #include "base/common.h"
 #include "io/safetensors.h"
+#include "eval/eval.h"
 #include "prophy/model.h"
 #include "test.h"
 
@@ -154,4 +155,76 @@ TEST(readers_model_file_too_small_for_config) {
     free(vs);
     free(cfg);
     pp_vocab_free(&v);
+}
+
+/* ---------------------------------------------------------------- scene spec */
+
+static const char *k_spec =
+    "{\"format\":\"prophy-spec-1\",\"scene\":\"uniform_motion\",\"seed\":3,\"split\":\"id\","
+    "\"categories\":[0,1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],"
+    "\"world\":{\"width\":10,\"height\":10,\"dt\":0.1,\"gravity\":0,\"y_up\":true},"
+    "\"video\":{\"frames\":2,\"height\":32,\"width\":32,\"fps\":10},"
+    "\"params\":{\"r\":1,\"v\":2},"
+    "\"objects\":[{\"name\":\"ball\",\"kind\":\"ball\",\"color\":[255,0,0]}],"
+    "\"states\":[{\"objects\":[{\"x\":5,\"y\":5,\"vx\":2,\"vy\":0,\"r\":1}]},"
+    "{\"objects\":[{\"x\":5.2,\"y\":5,\"vx\":2,\"vy\":0,\"r\":1}]}],"
+    "\"regions\":[{\"category\":\"rigid_body_motion\",\"x0\":0,\"x1\":10}]}";
+
+/* pp_eval_spec_load of k_spec with `from` replaced by `to` refuses it, and the error
+ * names the file and `field`. */
+static int spec_refused(const char *from, const char *to, const char *field) {
+    const char *p = strstr(k_spec, from);
+    if (!p) {
+        printf("    '%s' is not in the spec\n", from);
+        return 0;
+    }
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%.*s%s%s", (int)(p - k_spec), k_spec, to, p + strlen(from));
+    const char *path = pp_test_path("bad_spec.json");
+    FILE *f = fopen(path, "w");
+    fputs(buf, f);
+    fclose(f);
+    pp_eval_spec s;
+    int ok = pp_eval_spec_load(path, &s) == -1 && has_err("bad_spec.json") && has_err(field);
+    if (!ok) printf("    %s -> %s: %s\n", from, to, pp_lasterr());
+    return ok;
+}
+
+TEST(readers_spec_valid) {
+    pp_eval_spec s;
+    CHECK(pp_eval_spec_parse(k_spec, &s) == 0 && s.nregion == 1 && s.nstates == 2);
+    pp_eval_spec_free(&s);
+}
+
+/* fuzz finding: (int) / (long long) of a huge JSON number */
+TEST(readers_spec_huge_numbers) {
+    CHECK(spec_refused("\"category\":\"rigid_body_motion\"", "\"category\":1e300", "regions[0].category"));
+    CHECK(spec_refused("\"category\":\"rigid_body_motion\"", "\"category\":-1e300", "regions[0].category"));
+    CHECK(spec_refused("\"seed\":3", "\"seed\":1e300", "'seed'"));
+    CHECK(spec_refused("\"seed\":3", "\"seed\":-1", "'seed'"));
+    CHECK(spec_refused("\"x\":5.2", "\"x\":1e300", "states[1].objects[0].x"));
+    CHECK(spec_refused("\"x0\":0", "\"x0\":-1e300", "regions[0]"));
+}
+
+/* specs the evaluator cannot judge (it used to accept them with exit 0) */
+TEST(readers_spec_unjudgeable) {
+    CHECK(spec_refused("\"scene\":\"uniform_motion\"", "\"scene\":\"no_such_scene\"", "'scene'"));
+    CHECK(spec_refused("\"dt\":0.1", "\"dt\":0", "world.dt"));
+    CHECK(spec_refused("\"dt\":0.1", "\"dt\":-0.1", "world.dt"));
+    CHECK(spec_refused("\"dt\":0.1", "\"dt\":1000", "world.dt"));
+    CHECK(spec_refused("\"width\":10", "\"width\":0", "world.width"));
+    CHECK(spec_refused("\"height\":10,\"dt\"", "\"height\":-3,\"dt\"", "world.height"));
+    CHECK(spec_refused("\"gravity\":0", "\"gravity\":1e300", "world.gravity"));
+    CHECK(spec_refused("\"split\":\"id\"", "\"split\":\"test\"", "'split'"));
+    CHECK(spec_refused("\"kind\":\"ball\"", "\"kind\":\"cube\"", "objects[0].kind"));
+    CHECK(spec_refused(",\"color\":[255,0,0]", "", "objects[0].color"));
+    CHECK(spec_refused("0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]", "0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]", "categories"));
+    CHECK(spec_refused("\"frames\":2", "\"frames\":3", "states"));
+    CHECK(spec_refused("\"frames\":2", "\"frames\":2.5", "video.frames"));
+    CHECK(spec_refused("\"width\":32", "\"width\":0", "video.width"));
+    CHECK(spec_refused("\"vy\":0,\"r\":1}]}]", "\"vy\":0,\"r\":1},{}]}]", "states[1].objects"));
+    CHECK(spec_refused("\"x1\":10}]", "\"x1\":10},{\"category\":0},{\"category\":1},{\"category\":2},{\"category\":3}]",
+                       "regions"));
+    CHECK(spec_refused("\"v\":2", "\"v\":2,\"a\":1,\"b\":1,\"c\":1,\"d\":1,\"e\":1,\"f\":1,\"g\":1,\"h\":1,\"i\":1,"
+                       "\"j\":1,\"k\":1,\"l\":1,\"m\":1,\"n\":1,\"o\":1", "params"));
 }
