@@ -2,13 +2,16 @@
  * one error line naming the file and the field; every input the fuzzers (fuzz/,
  * docs/FUZZING.md) found crashing, hanging or undefined is kept here, tiny and
  * inline, as a regression test. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <cjson/cJSON.h>
 #include "base/common.h"
 #include "io/safetensors.h"
 #include "eval/eval.h"
 #include "prophy/model.h"
+#include "sim/dataset.h"
 #include "test.h"
 
 static int has_err(const char *s) { return strstr(pp_lasterr(), s) != NULL; }
@@ -227,4 +230,153 @@ TEST(readers_spec_unjudgeable) {
                        "regions"));
     CHECK(spec_refused("\"v\":2", "\"v\":2,\"a\":1,\"b\":1,\"c\":1,\"d\":1,\"e\":1,\"f\":1,\"g\":1,\"h\":1,\"i\":1,"
                        "\"j\":1,\"k\":1,\"l\":1,\"m\":1,\"n\":1,\"o\":1", "params"));
+}
+
+/* ---------------------------------------------------------------- dataset */
+
+/* A one-record shard (docs/DATASET.md) of F x H x W with map mask `mask`, scene 0,
+ * split 0, `plen` prompt bytes 'a' and no spec; the record's byte count is the true
+ * one unless rec_bytes > 0. */
+static size_t make_shard(uint8_t *buf, uint32_t F, uint32_t H, uint32_t W, uint32_t mask, uint32_t plen,
+                         uint64_t rec_bytes, uint64_t pixels) {
+    uint8_t *w = buf;
+    memset(buf, 0, 64);
+    memcpy(w, "PPDSHRD1", 8);
+    uint32_t u = 1;
+    memcpy(w + 8, &u, 4);
+    memcpy(w + 12, &u, 4);
+    uint8_t *r = buf + 64;
+    size_t payload = (size_t)pixels * (3 + (size_t)__builtin_popcount(mask)) + plen;
+    uint64_t n = rec_bytes ? rec_bytes : 124 + payload;
+    uint32_t head[2] = {0x52535050u, 124};
+    memcpy(r, head, 8);
+    memcpy(r + 8, &n, 8);
+    uint32_t v[9] = {F, H, W, 0, 0, 0, 0, mask, plen};
+    memcpy(r + 16, v, 16);
+    uint64_t seed = 7;
+    memcpy(r + 32, &seed, 8);
+    memcpy(r + 40, &v[5], 4);  /* split 0 */
+    memcpy(r + 44, &mask, 4);
+    memcpy(r + 48, &plen, 4);
+    memcpy(r + 52, &v[6], 4);  /* spec length 0 */
+    memset(r + 56, 0, 68);     /* categories all 0 */
+    memset(r + 124, 200, payload);
+    memset(r + 124 + payload - plen, 'a', plen);
+    uint64_t idx = 64 + 124 + payload, off = 64;
+    memcpy(buf + 16, &idx, 8);
+    memcpy(buf + idx, &off, 8);
+    return (size_t)idx + 8;
+}
+
+static const char *k_manifest =
+    "{\"format\":\"prophy-dataset-1\",\"count\":1,\"split\":\"id\",\"seed\":0,\"frames\":1,\"height\":8,"
+    "\"width\":8,\"shard_size\":256,\"scenes\":[\"uniform_motion\"],\"shards\":[\"s.ppds\"]}";
+
+/* out = src with the first `from` replaced by `to` (src unchanged when absent). */
+static void subst(char *out, size_t cap, const char *src, const char *from, const char *to) {
+    const char *p = strstr(src, from);
+    if (!p) snprintf(out, cap, "%s", src);
+    else snprintf(out, cap, "%.*s%s%s", (int)(p - src), src, to, p + strlen(from));
+}
+
+/* A dataset directory holding `manifest` and the shard s.ppds; returns it. */
+static const char *make_dataset(const char *name, const char *manifest, const uint8_t *shard, size_t len) {
+    const char *dir = pp_test_path(name);
+    char p[512];
+    mkdir(dir, 0755);
+    snprintf(p, sizeof p, "%s/manifest.json", dir);
+    if (pp_write_file_atomic(p, manifest, strlen(manifest))) abort();
+    snprintf(p, sizeof p, "%s/s.ppds", dir);
+    if (pp_write_file_atomic(p, shard, len)) abort();
+    return dir;
+}
+
+/* Opening and reading every record fails with an error naming `file` and `what`. */
+static int dataset_refused(const char *dir, const char *file, const char *what) {
+    pp_dataset *ds = pp_dataset_open(dir);
+    int rc = ds ? 0 : -1;
+    pp_sample s = {0};
+    while (!rc && (rc = pp_dataset_next(ds, &s)) == 1) rc = 0;
+    pp_sample_free(&s);
+    pp_dataset_close(ds);
+    int ok = rc < 0 && has_err(file) && has_err(what);
+    if (!ok) printf("    %s: rc %d: %s\n", dir, rc, pp_lasterr());
+    return ok;
+}
+
+TEST(readers_dataset_valid) {
+    static uint8_t buf[4096];
+    size_t n = make_shard(buf, 1, 8, 8, 1, 5, 0, 64);
+    const char *dir = make_dataset("ds_ok", k_manifest, buf, n);
+    pp_dataset *ds = pp_dataset_open(dir);
+    CHECK(ds && pp_dataset_count(ds) == 1);
+    pp_sample s = {0};
+    CHECK(ds && pp_dataset_next(ds, &s) == 1 && !strcmp(s.prompt, "aaaaa") && s.maps[0] == 200 && s.maps[64] == 0);
+    pp_sample_free(&s);
+    pp_dataset_close(ds);
+}
+
+/* fuzz finding: F*H*W*(3 + maps) wrapped around 2^64 so that the size check passed
+ * and decode asked realloc for 3 * 2^62 bytes (an abort). */
+TEST(readers_dataset_size_wrap) {
+    static uint8_t buf[4096];
+    /* plane = 2^30 * 2^30 * 4 = 2^62; 124 + 4 * 2^62 + plen = 124 + plen (mod 2^64) */
+    size_t n = make_shard(buf, 1u << 30, 1u << 30, 4, 1, 300, 124 + 300, 0);
+    CHECK(dataset_refused(make_dataset("ds_wrap", k_manifest, buf, n), "s.ppds", "disagrees with the manifest"));
+    char man[512]; /* and a manifest cannot ask for it */
+    subst(man, sizeof man, k_manifest, "\"frames\":1,", "\"frames\":1e300,");
+    CHECK(dataset_refused(make_dataset("ds_wrap2", man, buf, n), "manifest.json", "frames"));
+}
+
+TEST(readers_dataset_record_fields) {
+    static uint8_t buf[4096];
+    size_t n = make_shard(buf, 1, 8, 8, 1, 5, 0, 64);
+    uint8_t *r = buf + 64;
+    struct { size_t at; uint32_t v; const char *what; } bad[] = {
+        {28, 99, "scene"}, {40, 1, "split"}, {44, 1u << 20, "map mask"}, {48, 6, "record bytes"},
+        {16, 2, "disagrees with the manifest"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        uint32_t keep;
+        memcpy(&keep, r + bad[k].at, 4);
+        memcpy(r + bad[k].at, &bad[k].v, 4);
+        CHECK_MSG(dataset_refused(make_dataset("ds_f", k_manifest, buf, n), "s.ppds", bad[k].what), "%s", bad[k].what);
+        memcpy(r + bad[k].at, &keep, 4);
+    }
+    float nan = NAN;
+    memcpy(r + 56 + 4 * 3, &nan, 4);
+    CHECK(dataset_refused(make_dataset("ds_nan", k_manifest, buf, n), "s.ppds", "categories[3]"));
+    memset(r + 56, 0, 68);
+    r[124 + 64 * 4 + 2] = 0; /* a NUL inside the prompt */
+    CHECK(dataset_refused(make_dataset("ds_nul", k_manifest, buf, n), "s.ppds", "NUL"));
+    r[124 + 64 * 4 + 2] = 'a';
+    uint64_t off = 1u << 20;
+    memcpy(buf + n - 8, &off, 8);
+    CHECK(dataset_refused(make_dataset("ds_off", k_manifest, buf, n), "s.ppds", "offset"));
+    CHECK(dataset_refused(make_dataset("ds_trunc", k_manifest, buf, 100), "s.ppds", "index offset"));
+}
+
+TEST(readers_dataset_manifest_fields) {
+    static uint8_t buf[4096];
+    size_t n = make_shard(buf, 1, 8, 8, 0, 5, 0, 64);
+    struct { const char *from, *to, *what; } bad[] = {
+        {"\"count\":1", "\"count\":2", "count"},
+        {"\"count\":1", "\"count\":-1", "count"},
+        {"\"split\":\"id\"", "\"split\":\"both\"", "split"},
+        {"\"uniform_motion\"", "\"nope\"", "scenes"},
+        {"\"s.ppds\"", "\"../s.ppds\"", "shards"},
+        {"\"s.ppds\"", "7", "shards"},
+        {"\"height\":8", "\"height\":4", "height"},
+        {"\"width\":8", "\"width\":100000", "width"},
+        {"prophy-dataset-1", "prophy-dataset-2", "format"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        char man[512];
+        subst(man, sizeof man, k_manifest, bad[k].from, bad[k].to);
+        CHECK_MSG(dataset_refused(make_dataset("ds_m", man, buf, n), "manifest.json", bad[k].what), "%s", bad[k].what);
+    }
+    /* a record whose scene the manifest does not list */
+    char man[512];
+    subst(man, sizeof man, k_manifest, "uniform_motion", "parabola");
+    CHECK(dataset_refused(make_dataset("ds_sc", man, buf, n), "s.ppds", "scene"));
 }
