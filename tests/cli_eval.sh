@@ -70,6 +70,17 @@ expect_fail "unknown option" $PROPHY eval "$T/p.y4m" --spec "$T/p.json" --bogus
 expect_fail "bad parser" $PROPHY eval "$T/p.y4m" --spec "$T/p.json" --parser magic
 printf 'prophy-maps 1 16 8 8\n123' > "$T/badmaps.bin"
 expect_fail "short maps file" $PROPHY eval "$T/p.y4m" --spec "$T/p.json" --maps "$T/badmaps.bin"
+printf 'prophy-maps 1 16 64 64\n' > "$T/finemaps.bin"
+head -c $((16 * 64 * 64 * 4)) /dev/zero >> "$T/finemaps.bin"
+expect_fail "maps finer than the video" $PROPHY eval "$T/p.y4m" --spec "$T/p.json" --maps "$T/finemaps.bin"
+check "finer maps name the file" 'grep -q "finemaps.bin" "$CLI_TMP/err"'
+printf 'prophy-maps 3 16 8 8\n' > "$T/c3maps.bin"
+head -c $((3 * 16 * 8 * 8 * 4)) /dev/zero >> "$T/c3maps.bin"
+expect_fail "maps with 3 channels" $PROPHY eval "$T/p.y4m" --spec "$T/p.json" --maps "$T/c3maps.bin"
+check "3 channels names the file and C" 'grep -q "c3maps.bin: C:" "$CLI_TMP/err"'
+printf 'prophy-maps 18 16 8 8\n' > "$T/maps18.bin"
+head -c $((18 * 16 * 8 * 8 * 4)) /dev/zero >> "$T/maps18.bin"
+expect_ok "maps with the background channel" $PROPHY eval "$T/p.y4m" --spec "$T/p.json" --maps "$T/maps18.bin" --json
 expect_fail "PNG pattern missing" $PROPHY eval "$T/none_%03d.png" --spec "$T/s.json"
 expect_fail "unreadable video type" $PROPHY eval "$T/p.json" --spec "$T/p.json"
 expect_fail "selftest unknown scene" $PROPHY eval --selftest --scene nope --count 2

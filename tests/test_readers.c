@@ -12,6 +12,7 @@
 #include "eval/eval.h"
 #include "prophy/model.h"
 #include "sim/dataset.h"
+#include "sim/sim.h"
 #include "test.h"
 
 static int has_err(const char *s) { return strstr(pp_lasterr(), s) != NULL; }
@@ -379,4 +380,81 @@ TEST(readers_dataset_manifest_fields) {
     char man[512];
     subst(man, sizeof man, k_manifest, "uniform_motion", "parabola");
     CHECK(dataset_refused(make_dataset("ds_sc", man, buf, n), "s.ppds", "scene"));
+}
+
+/* ---------------------------------------------------------------- maps file */
+
+static const char *write_maps(const char *name, const char *header, const float *v, size_t n) {
+    const char *path = pp_test_path(name);
+    FILE *f = fopen(path, "wb");
+    fputs(header, f);
+    if (n) fwrite(v, sizeof(float), n, f);
+    fclose(f);
+    return path;
+}
+
+static int maps_refused(const char *header, const float *v, size_t n, const char *what) {
+    const char *path = write_maps("bad.maps", header, v, n);
+    float *m = (float *)1;
+    int c, f, h, w;
+    int ok = pp_eval_maps_load(path, &m, &c, &f, &h, &w) == -1 && m == NULL && has_err("bad.maps") && has_err(what);
+    if (!ok) printf("    '%s': %s\n", header, pp_lasterr());
+    return ok;
+}
+
+/* found auditing the reader: the header was read with sscanf("...%d\n%n"), whose
+ * "\n" swallows any whitespace, so data starting with bytes 0x09-0x0d or 0x20 was
+ * taken for part of the header and a valid file was refused; %d also overflowed on
+ * long numbers. */
+TEST(readers_maps_data_starting_with_whitespace) {
+    float v[2];
+    memcpy(&v[0], " \t\n?", 4); /* a float whose first bytes are whitespace */
+    v[1] = 1.0f;
+    const char *path = write_maps("ws.maps", "prophy-maps 1 1 1 2\n", v, 2);
+    float *m;
+    int c, f, h, w;
+    CHECK(pp_eval_maps_load(path, &m, &c, &f, &h, &w) == 0 && c == 1 && w == 2);
+    CHECK(m && !memcmp(m, v, sizeof v));
+    free(m);
+    CHECK(maps_refused("prophy-maps 1 1 1 99999999999999999999\n", v, 2, "W"));
+    CHECK(maps_refused("prophy-maps 1 1 1 -2\n", v, 2, "W"));
+}
+
+TEST(readers_maps_header_and_sizes) {
+    float v[20] = {0};
+    CHECK(maps_refused("prophy-maps 5 1 1 1\n", v, 5, "C"));
+    CHECK(maps_refused("prophy-maps 19 1 1 1\n", v, 19, "C"));
+    CHECK(maps_refused("prophy-maps 1 0 1 1\n", v, 0, "F"));
+    CHECK(maps_refused("prophy-maps 1 1 5000 1\n", v, 1, "H"));
+    CHECK(maps_refused("prophy-maps 1 1 1\n", v, 1, "W"));
+    CHECK(maps_refused("prophy-maps 1 1 1 1 \n", v, 1, "end after W"));
+    CHECK(maps_refused("prophy-maps  1 1 1 1\n", v, 1, "C"));
+    CHECK(maps_refused("prophy-maps 01 1 1 1\n", v, 1, "C"));
+    CHECK(maps_refused("prophy-maps 1 1 1 2\n", v, 1, "wants 8"));
+    CHECK(maps_refused("prophy-maps 1 1 1 2\n", v, 3, "wants 8"));
+    CHECK(maps_refused("P6 1 1 255\n", v, 1, "not a maps file"));
+    v[1] = NAN;
+    CHECK(maps_refused("prophy-maps 1 1 1 2\n", v, 2, "value 1"));
+    v[1] = INFINITY;
+    CHECK(maps_refused("prophy-maps 1 1 1 2\n", v, 2, "value 1"));
+}
+
+/* 18 channels (17 + background, what the router writes) are what the docs promise;
+ * a map grid finer than the video is refused. */
+TEST(readers_maps_channels_and_grid_in_eval) {
+    pp_sim_out out;
+    pp_eval_spec s;
+    CHECK(pp_sim_run(pp_sim_find("bounce"), 1, PP_SPLIT_ID, 4, 16, 16, &out) == 0);
+    CHECK(pp_eval_spec_from_json(out.spec, &s) == 0);
+    float *m = pp_calloc(18 * 4 * 8 * 8, sizeof(float));
+    pp_eval_opts o = {.maps = m, .map_cats = 18, .map_f = 4, .map_h = 8, .map_w = 8};
+    pp_eval_report r;
+    CHECK(pp_eval_run(&out.video, &s, &o, &r) == 0);
+    o.map_cats = 5;
+    CHECK(pp_eval_run(&out.video, &s, &o, &r) == -1 && has_err("channels"));
+    o.map_cats = 17, o.map_f = 5;
+    CHECK(pp_eval_run(&out.video, &s, &o, &r) == -1 && has_err("fit"));
+    free(m);
+    pp_eval_spec_free(&s);
+    pp_sim_free(&out);
 }
