@@ -458,3 +458,48 @@ TEST(readers_maps_channels_and_grid_in_eval) {
     pp_eval_spec_free(&s);
     pp_sim_free(&out);
 }
+
+/* ---------------------------------------------------------------- Y4M */
+
+static int y4m_read(const char *bytes, size_t n, pp_video *v) {
+    const char *path = pp_test_path("in.y4m");
+    FILE *f = fopen(path, "wb");
+    fwrite(bytes, 1, n, f);
+    fclose(f);
+    return pp_video_read(v, path);
+}
+
+static int y4m_refused(const char *header, const char *what) {
+    char buf[256];
+    int n = snprintf(buf, sizeof buf, "%s\nFRAME\n123", header);
+    pp_video v;
+    int ok = y4m_read(buf, (size_t)n, &v) == -1 && has_err("in.y4m") && has_err(what);
+    if (!ok) printf("    '%s': %s\n", header, pp_lasterr());
+    return ok;
+}
+
+TEST(readers_y4m_valid) {
+    pp_video v;
+    static const char ok[] = "YUV4MPEG2 W1 H1 F30000:1001 C444\nFRAME\n\x10\x80\x80";
+    CHECK(y4m_read(ok, sizeof ok - 1, &v) == 0 && v.frames == 1 && v.width == 1 && v.rgb[0] == 0);
+    CHECK_NEAR(v.fps, 29.97, 1e-3);
+    pp_video_free(&v);
+}
+
+/* found auditing the reader: W and H went through (int) of a long, so W4294967297
+ * read as a 1-pixel-wide video; a frame rate above 1000 fps failed in
+ * pp_video_alloc with an error that did not name the file. */
+TEST(readers_y4m_header_fields) {
+    CHECK(y4m_refused("YUV4MPEG2 W4294967297 H1 F10:1 C444", "W"));
+    CHECK(y4m_refused("YUV4MPEG2 W1 H-1 F10:1 C444", "H"));
+    CHECK(y4m_refused("YUV4MPEG2 W1 H1x F10:1 C444", "H"));
+    CHECK(y4m_refused("YUV4MPEG2 W16385 H1 F10:1 C444", "W"));
+    CHECK(y4m_refused("YUV4MPEG2 W1 H1 F100000:1 C444", "F"));
+    CHECK(y4m_refused("YUV4MPEG2 W1 H1 F1:0 C444", "F"));
+    CHECK(y4m_refused("YUV4MPEG2 W1 H1 F1:1000000000 C444", "F"));
+    CHECK(y4m_refused("YUV4MPEG2 W1 H1 F10:1x C444", "F"));
+    CHECK(y4m_refused("YUV4MPEG2 H1 F10:1 C444", "W and H"));
+    pp_video v;
+    static const char bad_frame[] = "YUV4MPEG2 W1 H1 F10:1 C444\nFRAMES\n123";
+    CHECK(y4m_read(bad_frame, sizeof bad_frame - 1, &v) == -1 && has_err("in.y4m") && has_err("frame header"));
+}
