@@ -13,6 +13,7 @@
 #include "prophy/model.h"
 #include "sim/dataset.h"
 #include "sim/sim.h"
+#include "train/trainer.h"
 #include "test.h"
 
 static int has_err(const char *s) { return strstr(pp_lasterr(), s) != NULL; }
@@ -502,4 +503,55 @@ TEST(readers_y4m_header_fields) {
     pp_video v;
     static const char bad_frame[] = "YUV4MPEG2 W1 H1 F10:1 C444\nFRAMES\n123";
     CHECK(y4m_read(bad_frame, sizeof bad_frame - 1, &v) == -1 && has_err("in.y4m") && has_err("frame header"));
+}
+
+/* ---------------------------------------------------------------- training state */
+
+static const char *k_state = "{\"step\":4,\"opt_step\":3,\"skipped\":1,\"rng\":[\"e38085b75b4d9e17\","
+                             "\"aa6120171a05173d\",\"141624f20693ebdc\",\"37acabbe95f595eb\"],"
+                             "\"rng_spare\":\"1:3f800000\",\"batch\":1,\"lr\":0.001,\"ema\":0}";
+
+static int state_refused(const char *from, const char *to, const char *field) {
+    char buf[1024];
+    subst(buf, sizeof buf, k_state, from, to);
+    pp_rng r;
+    pp_adamw o = {0};
+    long step;
+    int ok = pp_train_state_parse(buf, "c.ckpt", &r, &step, &o) == -1 && has_err("c.ckpt") && has_err(field);
+    if (!ok) printf("    %s -> %s: %s\n", from, to, pp_lasterr());
+    return ok;
+}
+
+TEST(readers_train_state_valid) {
+    pp_rng r;
+    pp_adamw o = {0};
+    long step;
+    CHECK(pp_train_state_parse(k_state, "c.ckpt", &r, &step, &o) == 0);
+    CHECK(step == 4 && o.step == 3 && o.skipped == 1 && r.s[0] == 0xe38085b75b4d9e17ull && r.has_spare == 1 &&
+          r.spare == 1.0f);
+}
+
+/* fuzz finding: (long) of a huge step was undefined behaviour; sscanf took
+ * "0x", signs, spaces and trailing bytes in the RNG words and overflowed %d */
+TEST(readers_train_state_fields) {
+    CHECK(state_refused("\"step\":4", "\"step\":1.88889e+31", "'step'"));
+    CHECK(state_refused("\"step\":4", "\"step\":-4", "'step'"));
+    CHECK(state_refused("\"opt_step\":3", "\"opt_step\":3.5", "'opt_step'"));
+    CHECK(state_refused("\"skipped\":1", "\"skipped\":1e300", "'skipped'"));
+    CHECK(state_refused("\"opt_step\":3", "\"opt_step\":5", "'opt_step'"));
+    CHECK(state_refused("\"e38085b75b4d9e17\"", "\"0xe38085b75b4d9e\"", "rng[0]"));
+    CHECK(state_refused("\"aa6120171a05173d\"", "\"-1\"", "rng[1]"));
+    CHECK(state_refused("\"141624f20693ebdc\"", "\"141624f20693ebdcff\"", "rng[2]"));
+    CHECK(state_refused("\"37acabbe95f595eb\"", "37", "rng[3]"));
+    CHECK(state_refused("[\"e38085b75b4d9e17\",\"aa6120171a05173d\",\"141624f20693ebdc\",\"37acabbe95f595eb\"]",
+                        "[\"0000000000000000\",\"0000000000000000\",\"0000000000000000\",\"0000000000000000\"]",
+                        "all four words are zero"));
+    CHECK(state_refused("\"1:3f800000\"", "\"99999999999:3f800000\"", "rng_spare"));
+    CHECK(state_refused("\"1:3f800000\"", "\"1:7fc00000\"", "rng_spare"));
+    CHECK(state_refused("\"1:3f800000\"", "\"2:3f800000\"", "rng_spare"));
+    pp_rng r;
+    pp_adamw o = {0};
+    long step;
+    CHECK(pp_train_state_parse("[1]", "c.ckpt", &r, &step, &o) == -1 && has_err("c.ckpt"));
+    CHECK(pp_train_state_parse(NULL, "c.ckpt", &r, &step, &o) == -1 && has_err("c.ckpt"));
 }

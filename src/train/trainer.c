@@ -182,27 +182,73 @@ int pp_trainer_save_checkpoint(pp_trainer *t, const char *path) {
     return rc;
 }
 
+/* n hex digits exactly (what pp_train_state_json writes), into *out. */
+static int hex_exact(const char *s, int n, uint64_t *out) {
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) {
+        char c = s[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0) return -1;
+        v = v << 4 | (uint64_t)d;
+    }
+    if (s[n]) return -1;
+    *out = v;
+    return 0;
+}
+
+/* A counter of the state: an integer in [0, 2^53). */
+static int state_count(const cJSON *j, const char *key, const char *path, int required, long *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+    if (!v && !required) {
+        *out = 0;
+        return 0;
+    }
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble < 9007199254740992.0) ||
+        v->valuedouble != floor(v->valuedouble))
+        PP_FAIL("%s: prophy.train: '%s': missing or not an integer in [0, 2^53)", path, key);
+    *out = (long)v->valuedouble;
+    return 0;
+}
+
 int pp_train_state_parse(const char *json, const char *path, pp_rng *r, long *step, pp_adamw *o) {
     cJSON *j = json ? cJSON_Parse(json) : NULL;
-    cJSON *st = cJSON_GetObjectItem(j, "step"), *os = cJSON_GetObjectItem(j, "opt_step");
-    cJSON *rng = cJSON_GetObjectItem(j, "rng"), *sp = cJSON_GetObjectItem(j, "rng_spare");
-    int ok = cJSON_IsNumber(st) && cJSON_IsNumber(os) && cJSON_GetArraySize(rng) == 4 && cJSON_IsString(sp);
-    for (int i = 0; ok && i < 4; i++) {
-        cJSON *w = cJSON_GetArrayItem(rng, i);
-        ok = cJSON_IsString(w) && sscanf(w->valuestring, "%" SCNx64, &r->s[i]) == 1;
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        PP_FAIL("%s: not a training checkpoint (metadata 'prophy.train' missing or malformed)", path);
     }
-    uint32_t spare = 0;
-    ok = ok && sscanf(sp->valuestring, "%d:%" SCNx32, &r->has_spare, &spare) == 2;
-    if (ok) {
-        memcpy(&r->spare, &spare, 4);
-        *step = (long)st->valuedouble;
-        o->step = (long)os->valuedouble;
-        cJSON *sk = cJSON_GetObjectItem(j, "skipped");
-        o->skipped = cJSON_IsNumber(sk) ? (long)sk->valuedouble : 0;
+    long st, os, sk;
+    int rc = state_count(j, "step", path, 1, &st) || state_count(j, "opt_step", path, 1, &os) ||
+             state_count(j, "skipped", path, 0, &sk) ? -1 : 0;
+    if (!rc && (os > st || sk > st))
+        rc = -1, pp_seterr("%s: prophy.train: 'opt_step' %ld and 'skipped' %ld cannot exceed 'step' %ld", path, os, sk, st);
+    cJSON *rng = cJSON_GetObjectItemCaseSensitive(j, "rng"), *sp = cJSON_GetObjectItemCaseSensitive(j, "rng_spare");
+    uint64_t words[4] = {0}, spare = 0;
+    if (!rc && (!cJSON_IsArray(rng) || cJSON_GetArraySize(rng) != 4))
+        rc = -1, pp_seterr("%s: prophy.train: 'rng': not 4 words", path);
+    for (int i = 0; !rc && i < 4; i++) {
+        cJSON *w = cJSON_GetArrayItem(rng, i);
+        if (!cJSON_IsString(w) || hex_exact(w->valuestring, 16, &words[i]))
+            rc = -1, pp_seterr("%s: prophy.train: 'rng[%d]': not 16 hex digits", path, i);
+    }
+    if (!rc && !(words[0] | words[1] | words[2] | words[3]))
+        rc = -1, pp_seterr("%s: prophy.train: 'rng': all four words are zero (not a generator state)", path);
+    if (!rc && (!cJSON_IsString(sp) || (sp->valuestring[0] != '0' && sp->valuestring[0] != '1') ||
+                sp->valuestring[1] != ':' || hex_exact(sp->valuestring + 2, 8, &spare)))
+        rc = -1, pp_seterr("%s: prophy.train: 'rng_spare': not 0:XXXXXXXX or 1:XXXXXXXX", path);
+    float fspare = 0;
+    uint32_t bits = (uint32_t)spare;
+    memcpy(&fspare, &bits, 4);
+    if (!rc && !isfinite(fspare)) rc = -1, pp_seterr("%s: prophy.train: 'rng_spare': the spare normal is not finite", path);
+    if (!rc) {
+        memcpy(r->s, words, sizeof words);
+        r->has_spare = sp->valuestring[0] == '1';
+        r->spare = fspare;
+        *step = st;
+        o->step = os;
+        o->skipped = sk;
     }
     cJSON_Delete(j);
-    if (!ok) PP_FAIL("%s: not a training checkpoint (metadata 'prophy.train' missing or malformed)", path);
-    return 0;
+    return rc;
 }
 
 pp_trainer *pp_trainer_resume(pp_model *m, const char *ckpt, const pp_train_config *cfg, pp_data_source data) {

@@ -58,7 +58,10 @@ const float *pp_trainer_final_weights(const pp_trainer *t);
 /* The "prophy.train" metadata JSON (malloc'd): step counters, the RNG words, the
  * batch/lr/ema settings, plus the fields of `extra` (consumed; may be NULL). */
 char *pp_train_state_json(const pp_rng *r, long step, const pp_adamw *o, const pp_train_config *c, cJSON *extra);
-/* Restores what pp_train_state_json wrote; -1 + error naming path when malformed. */
+/* Restores what pp_train_state_json wrote; -1 + error naming path and the field when
+ * malformed: step, opt_step (and skipped, 0 when absent) integers in [0, 2^53) with
+ * opt_step, skipped <= step; rng 4 words of exactly 16 hex digits, not all zero;
+ * rng_spare "0:" or "1:" and 8 hex digits of a finite float. */
 int pp_train_state_parse(const char *json, const char *path, pp_rng *r, long *step, pp_adamw *o);
 /* optim.m, optim.v (and optim.ema) tensors; the EMA starts from params when absent. */
 int pp_train_add_optim(pp_st_writer *w, const pp_adamw *o);
