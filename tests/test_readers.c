@@ -555,3 +555,17 @@ TEST(readers_train_state_fields) {
     CHECK(pp_train_state_parse("[1]", "c.ckpt", &r, &step, &o) == -1 && has_err("c.ckpt"));
     CHECK(pp_train_state_parse(NULL, "c.ckpt", &r, &step, &o) == -1 && has_err("c.ckpt"));
 }
+
+/* ---------------------------------------------------------------- common helpers */
+
+TEST(readers_read_file_and_seed) {
+    char *d;
+    size_t n;
+    const char *dir = pp_test_path("a_dir");
+    mkdir(dir, 0755);
+    CHECK(pp_read_file(dir, &d, &n) == -1 && has_err("a_dir") && has_err("directory"));
+    uint64_t seed;
+    CHECK(pp_parse_seed(" -5", &seed) == -1 && has_err("not a non-negative integer"));
+    CHECK(pp_parse_seed("+5", &seed) == -1 && pp_parse_seed("5", &seed) == 0 && seed == 5);
+    CHECK(pp_parse_seed("9007199254740992", &seed) == -1 && has_err("too large"));
+}

@@ -76,10 +76,32 @@ double pp_now(void) {
 int pp_read_file(const char *path, char **data, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) PP_FAIL("%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
     size_t cap = 1 << 16, n = 0;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        PP_FAIL("%s: is a directory", path);
+    }
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)) {
+        if ((uint64_t)st.st_size > PP_READ_FILE_MAX) {
+            fclose(f);
+            PP_FAIL("%s: %lld bytes is larger than the %llu-byte limit for a file read whole", path,
+                    (long long)st.st_size, (unsigned long long)PP_READ_FILE_MAX);
+        }
+        if ((size_t)st.st_size + 1 > cap) cap = (size_t)st.st_size + 1;
+    }
     char *buf = pp_malloc(cap);
     for (;;) {
-        if (n + 1 >= cap) buf = pp_realloc(buf, cap *= 2);
+        if (n + 1 >= cap) {
+            if (n >= PP_READ_FILE_MAX) { /* a pipe or device that does not end */
+                free(buf);
+                fclose(f);
+                PP_FAIL("%s: more than the %llu-byte limit for a file read whole", path,
+                        (unsigned long long)PP_READ_FILE_MAX);
+            }
+            cap = cap > PP_READ_FILE_MAX / 2 ? (size_t)PP_READ_FILE_MAX + 1 : 2 * cap;
+            buf = pp_realloc(buf, cap);
+        }
         size_t r = fread(buf + n, 1, cap - n - 1, f);
         n += r;
         if (r == 0) break;
@@ -164,7 +186,7 @@ int pp_parse_float(const char *s, const char *what, double lo, double hi, float 
 int pp_parse_seed(const char *s, uint64_t *out) {
     char *end;
     errno = 0;
-    if (!s || !*s || *s == '-') PP_FAIL("--seed: '%s' is not a non-negative integer", s ? s : "");
+    if (!s || *s < '0' || *s > '9') PP_FAIL("--seed: '%s' is not a non-negative integer", s ? s : "");
     unsigned long long v = strtoull(s, &end, 10);
     if (errno || *end) PP_FAIL("--seed: '%s' is not a non-negative integer", s);
     if (v >= (1ULL << 53)) PP_FAIL("--seed: %s is too large (seeds are < 2^53, exact in JSON)", s);

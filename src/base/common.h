@@ -40,7 +40,10 @@ void pp_free_aligned(void *p);
 /* Wall clock in seconds (monotonic). */
 double pp_now(void);
 
-/* Whole-file helpers. pp_read_file returns a malloc'd, NUL-terminated buffer. */
+/* Whole-file helpers. pp_read_file returns a malloc'd, NUL-terminated buffer; a
+ * directory, or a file (or pipe, or device) longer than PP_READ_FILE_MAX bytes, is
+ * an error. */
+#define PP_READ_FILE_MAX ((uint64_t)5 << 30)
 int pp_read_file(const char *path, char **data, size_t *len);
 /* Checks, before any long work, that the directory `path` would be written into
  * exists and is writable; the error names the path. */
