@@ -569,3 +569,16 @@ TEST(readers_read_file_and_seed) {
     CHECK(pp_parse_seed("+5", &seed) == -1 && pp_parse_seed("5", &seed) == 0 && seed == 5);
     CHECK(pp_parse_seed("9007199254740992", &seed) == -1 && has_err("too large"));
 }
+
+/* ---------------------------------------------------------------- prompt parser */
+
+TEST(readers_prompt_scene_for_prompt) {
+    const pp_sim_scene *sc = pp_sim_scene_for_prompt("A red ball BOUNCES off the floor");
+    CHECK(sc && !strcmp(sc->name, "bounce"));
+    cJSON *spec;
+    CHECK(pp_sim_spec_for_prompt("A red ball BOUNCES off the floor", 1, 1, 8, 8, &spec) == 0);
+    CHECK(!strcmp(cJSON_GetObjectItemCaseSensitive(spec, "scene")->valuestring, "bounce"));
+    cJSON_Delete(spec);
+    CHECK(pp_sim_scene_for_prompt("\x01\x02 qwerty") == NULL && has_err("prompt"));
+    CHECK(pp_sim_scene_for_prompt(NULL) == NULL);
+}
