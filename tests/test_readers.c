@@ -11,6 +11,7 @@
 #include "io/safetensors.h"
 #include "eval/eval.h"
 #include "prophy/model.h"
+#include "prophy/train.h"
 #include "sim/dataset.h"
 #include "sim/sim.h"
 #include "train/trainer.h"
@@ -581,4 +582,27 @@ TEST(readers_prompt_scene_for_prompt) {
     cJSON_Delete(spec);
     CHECK(pp_sim_scene_for_prompt("\x01\x02 qwerty") == NULL && has_err("prompt"));
     CHECK(pp_sim_scene_for_prompt(NULL) == NULL);
+}
+
+/* ---------------------------------------------------------------- training log (--plot) */
+
+/* The loss plot read v[step_column] from a 16-float array whatever the column: a
+ * log with loss first and step 18th read past the stack array. */
+TEST(readers_plot_log_columns) {
+    const char *csv = pp_test_path("wide.csv"), *png = pp_test_path("wide.png");
+    FILE *f = fopen(csv, "w");
+    fprintf(f, "loss");
+    for (int i = 1; i < 17; i++) fprintf(f, ",c%d", i);
+    fprintf(f, ",step\n");
+    for (int r = 0; r < 3; r++) {
+        fprintf(f, "%g", 1.0 / (r + 1));
+        for (int i = 1; i < 17; i++) fprintf(f, ",0");
+        fprintf(f, ",%d\n", r);
+    }
+    fclose(f);
+    CHECK(pp_plot_loss_csv(csv, png) == -1 && has_err("wide.csv") && has_err("step/loss"));
+    f = fopen(csv, "w");
+    fprintf(f, "step,loss,diff\n1,0.5,0.4\ninf,0.4,0.3\n2,0.3,nan\n3,0.2,0.1\n");
+    fclose(f);
+    CHECK(pp_plot_loss_csv(csv, png) == 0);
 }

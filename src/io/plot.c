@@ -15,6 +15,7 @@
 #define PW 640
 #define PH 320
 #define MARGIN 24
+#define CSV_COLS 16 /* columns of the log read (step, loss and diff must be among them) */
 
 typedef struct {
     int n, cap;
@@ -33,10 +34,9 @@ static int column(const char *header, const char *name) {
 static void push(curve *c, float s, float l, float d) {
     if (c->n == c->cap) {
         c->cap = c->cap ? 2 * c->cap : 1024;
-        c->step = realloc(c->step, (size_t)c->cap * sizeof(float));
-        c->loss = realloc(c->loss, (size_t)c->cap * sizeof(float));
-        c->diff = realloc(c->diff, (size_t)c->cap * sizeof(float));
-        if (!c->step || !c->loss || !c->diff) { fprintf(stderr, "prophy: out of memory\n"); exit(1); }
+        c->step = pp_realloc(c->step, (size_t)c->cap * sizeof(float));
+        c->loss = pp_realloc(c->loss, (size_t)c->cap * sizeof(float));
+        c->diff = pp_realloc(c->diff, (size_t)c->cap * sizeof(float));
     }
     c->step[c->n] = s, c->loss[c->n] = l, c->diff[c->n] = d, c->n++;
 }
@@ -47,15 +47,17 @@ static int read_csv(const char *path, curve *c) {
     char line[1024];
     int cs = -1, cl = -1, cd = -1;
     if (fgets(line, sizeof line, f)) cs = column(line, "step"), cl = column(line, "loss"), cd = column(line, "diff");
-    if (cs < 0 || cl < 0) {
+    if (cs < 0 || cl < 0 || cs >= CSV_COLS || cl >= CSV_COLS) {
         fclose(f);
-        PP_FAIL("%s: not a training log (no step/loss columns)", path);
+        PP_FAIL("%s: not a training log (no step/loss columns among the first %d)", path, CSV_COLS);
     }
+    if (cd >= CSV_COLS) cd = -1;
     while (fgets(line, sizeof line, f)) {
-        float v[16] = {0};
+        float v[CSV_COLS] = {0};
         int i = 0;
-        for (char *tok = strtok(line, ",\n\r"); tok && i < 16; tok = strtok(NULL, ",\n\r")) v[i++] = strtof(tok, NULL);
-        if (i > cl && isfinite(v[cl]) && v[cl] > 0) push(c, v[cs], v[cl], cd >= 0 && cd < i ? v[cd] : NAN);
+        for (char *tok = strtok(line, ",\n\r"); tok && i < CSV_COLS; tok = strtok(NULL, ",\n\r")) v[i++] = strtof(tok, NULL);
+        if (i > cl && i > cs && isfinite(v[cl]) && v[cl] > 0 && isfinite(v[cs]))
+            push(c, v[cs], v[cl], cd >= 0 && cd < i ? v[cd] : NAN);
     }
     fclose(f);
     return 0;
