@@ -1,5 +1,5 @@
 /* fuzz_parse_num.c - the command line's number parsing: pp_parse_int,
- * pp_parse_float, pp_parse_seed (src/base/common.c) and the --label-noise parser
+ * pp_parse_float, pp_parse_seed, pp_parse_ints (src/base/common.c) and the --label-noise parser
  * (pp_label_noise_parse). Accepted values must lie in the requested range. */
 #include <math.h>
 #include "fuzz_util.h"
@@ -32,6 +32,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n) {
         if (seed >= (1ull << 53)) abort();
     } else {
         fz_check_err("--seed");
+    }
+    int p3[3];
+    fz_clear_err();
+    if (pp_parse_ints(s, "--patch", 3, 1, 64, p3) == 0) {
+        for (int i = 0; i < 3; i++)
+            if (p3[i] < 1 || p3[i] > 64) abort();
+    } else {
+        fz_check_err("--patch");
     }
     pp_label_noise ln;
     fz_clear_err();

@@ -34,6 +34,8 @@ expect_fail "bad label noise" $PROPHY train $TINY --label-noise blurry=2 -o $T/e
 expect_fail "--resume with --init" $PROPHY train $TINY --resume $T/b.safetensors.ckpt --init $T/s1.safetensors -o $T/e.safetensors
 expect_fail "more physical blocks than layers" $PROPHY train $TINY --init $T/s1.safetensors --pb 3 -o $T/e.safetensors
 expect_fail "size not divisible by the patch" $PROPHY train $TINY -W 18 -o $T/e.safetensors
+expect_fail "--patch with trailing bytes" $PROPHY train $TINY --patch 1,4,4x -o $T/e.safetensors
+expect_fail "--patch beyond int" $PROPHY train $TINY --patch 1,4,99999999999 -o $T/e.safetensors
 expect_fail "--steps 0" $PROPHY train $TINY --steps 0 -o $T/e.safetensors
 expect_fail "--data with the square world" $PROPHY train --world square --data $T -o $T/e.safetensors
 expect_fail "a truncated checkpoint" sh -c "head -c 1000 $T/b.safetensors.ckpt > $T/t.ckpt && $PROPHY train $TINY --resume $T/t.ckpt -o $T/e.safetensors"

@@ -606,3 +606,17 @@ TEST(readers_plot_log_columns) {
     fclose(f);
     CHECK(pp_plot_loss_csv(csv, png) == 0);
 }
+
+/* --patch went through sscanf("%d,%d,%d"): trailing bytes accepted, %d overflow */
+TEST(readers_parse_ints) {
+    int p[3];
+    CHECK(pp_parse_ints("2,4,4", "--patch", 3, 1, 64, p) == 0 && p[0] == 2 && p[2] == 4);
+    CHECK(pp_parse_ints("2,4,4x", "--patch", 3, 1, 64, p) == -1 && has_err("--patch"));
+    CHECK(pp_parse_ints("2,4", "--patch", 3, 1, 64, p) == -1 && has_err("3 comma-separated"));
+    CHECK(pp_parse_ints("2,4,4,4", "--patch", 3, 1, 64, p) == -1);
+    CHECK(pp_parse_ints("2, 4,4", "--patch", 3, 1, 64, p) == -1);
+    CHECK(pp_parse_ints("2,-4,4", "--patch", 3, 1, 64, p) == -1);
+    CHECK(pp_parse_ints("99999999999999999999,1,1", "--patch", 3, 1, 64, p) == -1);
+    CHECK(pp_parse_ints("2,65,4", "--patch", 3, 1, 64, p) == -1 && has_err("out of range"));
+    CHECK(pp_parse_ints(NULL, "--patch", 3, 1, 64, p) == -1);
+}

@@ -172,6 +172,22 @@ int pp_parse_int(const char *s, const char *what, long lo, long hi, int *out) {
     return 0;
 }
 
+int pp_parse_ints(const char *s, const char *what, int n, long lo, long hi, int *out) {
+    if (!s || !*s) PP_FAIL("%s: missing value", what);
+    const char *p = s;
+    for (int i = 0; i < n; i++) {
+        char *end;
+        errno = 0;
+        long v = *p >= '0' && *p <= '9' ? strtol(p, &end, 10) : (end = (char *)p, 0);
+        if (end == p || errno || *end != (i + 1 < n ? ',' : '\0'))
+            PP_FAIL("%s: '%s' is not %d comma-separated integers", what, s, n);
+        if (v < lo || v > hi) PP_FAIL("%s: %ld is out of range [%ld, %ld]", what, v, lo, hi);
+        out[i] = (int)v;
+        p = end + 1;
+    }
+    return 0;
+}
+
 int pp_parse_float(const char *s, const char *what, double lo, double hi, float *out) {
     if (!s || !*s) PP_FAIL("%s: missing value", what);
     char *end;

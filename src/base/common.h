@@ -57,6 +57,8 @@ double pp_peak_rss_mb(void);
 /* Parse helpers for CLI flags: return -1 and set an error naming `what` on bad input. */
 int pp_parse_int(const char *s, const char *what, long lo, long hi, int *out);
 int pp_parse_float(const char *s, const char *what, double lo, double hi, float *out);
+/* Exactly n comma-separated decimal integers in [lo, hi] ("2,4,4"), no spaces or signs. */
+int pp_parse_ints(const char *s, const char *what, int n, long lo, long hi, int *out);
 /* A --seed value: a non-negative integer below 2^53 (exact in JSON specs). */
 int pp_parse_seed(const char *s, uint64_t *out);
 

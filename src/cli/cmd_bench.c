@@ -58,10 +58,8 @@ static int parse(bench_args *a, int argc, char **argv) {
         else if (!strcmp(f, "--text-dim")) rc = pp_parse_int(v, f, 1, 16384, &c->text_dim);
         else if (!strcmp(f, "--freq-dim")) rc = pp_parse_int(v, f, 2, 4096, &c->freq_dim);
         else if (!strcmp(f, "--branch")) a->s.branch = v;
-        else if (!strcmp(f, "--patch")) {
-            if (sscanf(v, "%d,%d,%d", &c->patch[0], &c->patch[1], &c->patch[2]) != 3)
-                return cli_error("--patch: '%s' is not t,h,w", v);
-        } else return cli_error("bench: unknown option '%s' (see prophy bench --help)", f);
+        else if (!strcmp(f, "--patch")) rc = pp_parse_ints(v, f, 3, 1, 64, c->patch);
+        else return cli_error("bench: unknown option '%s' (see prophy bench --help)", f);
         if (rc) return cli_lib_error();
     }
     return 0;

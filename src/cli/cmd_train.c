@@ -41,11 +41,7 @@ static void usage(void) {
            "16 frames of 32x32 (a dataset's own size wins); square dim 64, patch 1,2,2, 8 frames of 16x16.\n");
 }
 
-static int parse_patch(const char *v, int p[3]) {
-    if (!v || sscanf(v, "%d,%d,%d", &p[0], &p[1], &p[2]) != 3 || p[0] < 1 || p[1] < 1 || p[2] < 1)
-        PP_FAIL("--patch: '%s' is not three positive integers t,h,w", v ? v : "");
-    return 0;
-}
+static int parse_patch(const char *v, int p[3]) { return pp_parse_ints(v, "--patch", 3, 1, 64, p); }
 
 enum { SET_SHAPE, SET_SIZE, SET_TEXT };
 
