@@ -3,6 +3,8 @@
 #   make test       build and run the whole test suite
 #   make sanitize   build with AddressSanitizer + UBSan into build-asan/ and run the suite
 #   make bench      compare against the PyTorch peer (bench/run.sh)
+#   make fuzz       build the libFuzzer harnesses (fuzz/, clang) into build-fuzz/ and run
+#                   each for FUZZ_RUNS executions (docs/FUZZING.md; not needed for CI)
 # PORTABLE=1 builds without -march=native (the kernels fall back to plain C).
 
 CC      ?= gcc
@@ -25,7 +27,7 @@ LIBOBJ  := $(LIBSRC:%.c=$(BUILD)/%.o)
 CLIOBJ  := $(CLISRC:%.c=$(BUILD)/%.o)
 TESTOBJ := $(TESTSRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all test sanitize bench clean
+.PHONY: all test sanitize bench clean fuzz fuzz-build
 all: prophy
 
 prophy: $(BUILD)/prophy
@@ -63,9 +65,41 @@ bench: prophy
 	bench/run.sh
 
 clean:
-	rm -rf build build-asan prophy
+	rm -rf build build-asan build-fuzz prophy
 
 -include $(LIBOBJ:.o=.d) $(CLIOBJ:.o=.d) $(TESTOBJ:.o=.d)
+
+# ---- fuzzing (developer target; needs clang and libclang-rt, see docs/FUZZING.md)
+#   make fuzz                   every harness, FUZZ_RUNS (20000) executions each
+#   FUZZ_RUNS=1000000 make fuzz the long run;  make fuzz FUZZ_TARGETS="spec y4m"  some
+# The library is rebuilt with clang, ASan and UBSan into build-fuzz/ (one object per
+# source, like the normal build); each fuzz/fuzz_NAME.c links against it.
+FUZZ_CC     ?= clang
+FUZZ_BUILD  ?= build-fuzz
+FUZZ_RUNS   ?= 20000
+FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer -fopenmp -Wall -Wextra -Wno-pass-failed -Isrc $(FUZZ_SAN)
+FUZZSRC     := $(wildcard fuzz/fuzz_*.c)
+FUZZBIN     := $(FUZZSRC:fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZLIB     := $(LIBSRC:%.c=$(FUZZ_BUILD)/%.o)
+
+$(FUZZ_BUILD)/src/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/libprophy.a: $(FUZZLIB)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_util.h $(FUZZ_BUILD)/libprophy.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libprophy.a $(LDLIBS)
+
+fuzz-build: $(FUZZBIN)
+
+fuzz: fuzz-build
+	FUZZ_BUILD=$(FUZZ_BUILD) fuzz/run.sh $(FUZZ_RUNS) $(FUZZ_TARGETS)
+
+-include $(FUZZLIB:.o=.d)
 
 # Speed of the numeric core's hot ops alone: make bench/bench_ops && bench/bench_ops
 OPSOBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard src/nn/ops_*.c)) $(BUILD)/src/base/common.o $(BUILD)/src/base/rng.o

@@ -62,12 +62,34 @@ sed 's/"categories":[[:space:]]*\[/"categories": "x", "old": [/' "$T/p.json" > "
 expect_fail "categories not an array" $PROPHY eval "$T/p.y4m" --spec "$T/badcat.json"
 echo '{"format":"prophy-spec-1",' > "$T/broken.json"
 expect_fail "spec not JSON" $PROPHY eval "$T/p.y4m" --spec "$T/broken.json"
+# specs the evaluator cannot judge: refused, naming the file and the field
+sed 's/"scene":[[:space:]]*"parabola"/"scene": "no_such_scene"/' "$T/p.json" > "$T/noscene.json"
+expect_fail "spec naming no scene" $PROPHY eval "$T/p.y4m" --spec "$T/noscene.json"
+check "unknown scene names the file and the field" 'grep -q "noscene.json.*scene" "$CLI_TMP/err"'
+sed 's/"dt":[[:space:]]*0\.1/"dt": 0/' "$T/p.json" > "$T/dt0.json"
+check "dt edited" 'grep -q "\"dt\": 0[,}]" "$T/dt0.json"'
+expect_fail "spec with world dt 0" $PROPHY eval "$T/p.y4m" --spec "$T/dt0.json"
+check "dt 0 names the file and the field" 'grep -q "dt0.json.*world.dt" "$CLI_TMP/err"'
+sed 's/"kind":[[:space:]]*"ball"/"kind": "cube"/' "$T/p.json" > "$T/kind.json"
+expect_fail "spec with an unknown object kind" $PROPHY eval "$T/p.y4m" --spec "$T/kind.json"
+check "unknown kind names the field" 'grep -q "objects\[0\].kind" "$CLI_TMP/err"'
 expect_fail "cond-frames too large" $PROPHY eval "$T/p.y4m" --spec "$T/p.json" --cond-frames 16
 expect_fail "cond-frames not a number" $PROPHY eval "$T/p.y4m" --spec "$T/p.json" --cond-frames x
 expect_fail "unknown option" $PROPHY eval "$T/p.y4m" --spec "$T/p.json" --bogus
 expect_fail "bad parser" $PROPHY eval "$T/p.y4m" --spec "$T/p.json" --parser magic
 printf 'prophy-maps 1 16 8 8\n123' > "$T/badmaps.bin"
 expect_fail "short maps file" $PROPHY eval "$T/p.y4m" --spec "$T/p.json" --maps "$T/badmaps.bin"
+printf 'prophy-maps 1 16 64 64\n' > "$T/finemaps.bin"
+head -c $((16 * 64 * 64 * 4)) /dev/zero >> "$T/finemaps.bin"
+expect_fail "maps finer than the video" $PROPHY eval "$T/p.y4m" --spec "$T/p.json" --maps "$T/finemaps.bin"
+check "finer maps name the file" 'grep -q "finemaps.bin" "$CLI_TMP/err"'
+printf 'prophy-maps 3 16 8 8\n' > "$T/c3maps.bin"
+head -c $((3 * 16 * 8 * 8 * 4)) /dev/zero >> "$T/c3maps.bin"
+expect_fail "maps with 3 channels" $PROPHY eval "$T/p.y4m" --spec "$T/p.json" --maps "$T/c3maps.bin"
+check "3 channels names the file and C" 'grep -q "c3maps.bin: C:" "$CLI_TMP/err"'
+printf 'prophy-maps 18 16 8 8\n' > "$T/maps18.bin"
+head -c $((18 * 16 * 8 * 8 * 4)) /dev/zero >> "$T/maps18.bin"
+expect_ok "maps with the background channel" $PROPHY eval "$T/p.y4m" --spec "$T/p.json" --maps "$T/maps18.bin" --json
 expect_fail "PNG pattern missing" $PROPHY eval "$T/none_%03d.png" --spec "$T/s.json"
 expect_fail "unreadable video type" $PROPHY eval "$T/p.json" --spec "$T/p.json"
 expect_fail "selftest unknown scene" $PROPHY eval --selftest --scene nope --count 2

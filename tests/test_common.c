@@ -44,10 +44,20 @@ TEST(parse_flags_reject_bad_values) {
 TEST(parse_ints_exactly_n) {
     int p[3];
     CHECK(pp_parse_ints("2,4,4", "--patch", 3, 1, 64, p) == 0 && p[0] == 2 && p[1] == 4 && p[2] == 4);
-    const char *bad[] = {"1,4,4,9", "1,4", "1,4,", ",1,4,4", "1,4, 4", "1,x,4", "1;4;4", "", "1,4,4 ", "+1,4,4"};
+    const char *bad[] = {"1,4,4,9", "1,4", "1,4,", ",1,4,4", "1,4, 4", "1,x,4", "1;4;4", "", "1,4,4 ", "+1,4,4",
+                         "1,4,4x", "1,-4,4", "99999999999999999999,1,1", "1,4,99999999999"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) CHECK_MSG(pp_parse_ints(bad[i], "--patch", 3, 1, 64, p) != 0, "'%s'", bad[i]);
     CHECK(pp_parse_ints("1,65,4", "--patch", 3, 1, 64, p) != 0 && strstr(pp_lasterr(), "out of range"));
     CHECK(pp_parse_ints(NULL, "--patch", 3, 1, 64, p) != 0);
+}
+
+/* --seed: digits only (strtoull would take a sign or leading spaces), below 2^53 */
+TEST(parse_seed_digits_only) {
+    uint64_t seed;
+    CHECK(pp_parse_seed(" -5", &seed) != 0 && strstr(pp_lasterr(), "not a non-negative integer"));
+    CHECK(pp_parse_seed(" 5", &seed) != 0 && pp_parse_seed("+5", &seed) != 0 && pp_parse_seed("", &seed) != 0);
+    CHECK(pp_parse_seed("5", &seed) == 0 && seed == 5);
+    CHECK(pp_parse_seed("9007199254740992", &seed) != 0 && strstr(pp_lasterr(), "too large"));
 }
 
 TEST(mem_check_and_size_overflow) {

@@ -382,7 +382,7 @@ int pp_parse_ints(const char *s, const char *what, int n, long lo, long hi, int 
 int pp_parse_seed(const char *s, uint64_t *out) {
     char *end;
     errno = 0;
-    if (!s || !*s || *s == '-') PP_FAIL("--seed: '%s' is not a non-negative integer", s ? s : "");
+    if (!s || *s < '0' || *s > '9') PP_FAIL("--seed: '%s' is not a non-negative integer", s ? s : "");
     unsigned long long v = strtoull(s, &end, 10);
     if (errno || *end) PP_FAIL("--seed: '%s' is not a non-negative integer", s);
     if (v >= (1ULL << 53)) PP_FAIL("--seed: %s is too large (seeds are < 2^53, exact in JSON)", s);

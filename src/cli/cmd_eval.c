@@ -110,11 +110,16 @@ static int parse_args(eval_opts *o, int argc, char **argv) {
     return 0;
 }
 
-static int load_maps(const eval_opts *o, pp_eval_opts *eo) {
+static int load_maps(const eval_opts *o, const pp_video *v, pp_eval_opts *eo) {
     if (!o->maps) return 0;
     float *m;
     int c, f, h, w;
     if (pp_maps_load(o->maps, &m, &c, &f, &h, &w)) return cli_lib_error();
+    if (f > v->frames || h > v->height || w > v->width) {
+        free(m);
+        return cli_error("%s: F H W: the maps' %dx%dx%d grid is finer than the video's %dx%dx%d", o->maps, f, h, w,
+                         v->frames, v->height, v->width);
+    }
     eo->maps = m;
     eo->map_cats = c, eo->map_f = f, eo->map_h = h, eo->map_w = w;
     return 0;
@@ -132,7 +137,7 @@ static int eval_one(const eval_opts *o) {
         pp_eval_spec_free(&s);
         return cli_lib_error();
     }
-    int rc = load_maps(o, &eo);
+    int rc = load_maps(o, &v, &eo);
     if (!rc && pp_eval_run(&v, &s, &eo, &r)) rc = cli_lib_error();
     if (!rc && o->json) {
         cJSON *j = pp_eval_report_json(&r, &s);

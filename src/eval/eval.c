@@ -111,8 +111,12 @@ int pp_eval_run(const pp_video *v, const pp_eval_spec *s, const pp_eval_opts *o,
     if (!o) o = &def;
     if (o->cond_frames < 0 || o->cond_frames >= v->frames)
         PP_FAIL("--cond-frames %d must be in [0, %d) for a %d-frame video", o->cond_frames, v->frames, v->frames);
-    if (o->maps && o->map_cats != 1 && o->map_cats != PP_NCAT)
-        PP_FAIL("maps have %d channels; want 1 or %d", o->map_cats, PP_NCAT);
+    if (o->maps && o->map_cats != 1 && o->map_cats != PP_NCAT && o->map_cats != PP_NCAT + 1)
+        PP_FAIL("maps have %d channels; want 1, %d or %d (with the background)", o->map_cats, PP_NCAT, PP_NCAT + 1);
+    if (o->maps && (o->map_f < 1 || o->map_h < 1 || o->map_w < 1 || o->map_f > v->frames || o->map_h > v->height ||
+                    o->map_w > v->width))
+        PP_FAIL("maps of %dx%dx%d (frames x height x width) do not fit the %dx%dx%d video", o->map_f, o->map_h,
+                o->map_w, v->frames, v->height, v->width);
     if (o->cond_frames > 0 && s->nstates == 0)
         PP_FAIL("conditioned evaluation needs a spec with ground-truth 'states'");
     ev_ctx c = {.v = v, .s = s, .o = o, .r = r};

@@ -59,7 +59,20 @@ typedef struct {
 } pp_eval_spec;
 
 /* Parse and type-check. Unknown fields are ignored; a known field of the wrong
- * type or out of range is an error naming it. */
+ * type or out of range is an error naming it, and so is a spec the evaluator
+ * cannot judge:
+ *   scene        a scene of `prophy sim --list`;  split "id", "ood" or absent
+ *   seed         an integer in [0, 2^53)
+ *   categories   exactly 17 numbers in [0, 1]
+ *   world        width, height in (0, 1e6], dt in (0, 100], gravity in [-1e6, 1e6]
+ *   video        frames [1, 100000], height, width [1, 16384] (integers), fps [0.001, 1000]
+ *   params       at most 16 numeric entries, names shorter than 32 bytes
+ *   objects      at most 8, kind ball/block/plume/liquid/ice/particles, color [r,g,b]
+ *   states       none, or one per frame, each with one entry per object; every
+ *                number within [-1e6, 1e6]
+ *   regions      at most 4, category one of the 17, x0 < x1 within [-1e6, 1e6] */
+#define PP_EVAL_MAX_WORLD 1e6
+#define PP_EVAL_MAX_DT 100.0
 int pp_eval_spec_from_json(const cJSON *j, pp_eval_spec *s);
 int pp_eval_spec_parse(const char *text, pp_eval_spec *s);
 int pp_eval_spec_load(const char *path, pp_eval_spec *s);

@@ -1,13 +1,17 @@
 /* spec.c - reading the scene spec JSON (docs/SPEC.md) into pp_eval_spec.
  * Unknown fields are ignored (forward compatible); a known field with the wrong
  * type, an out-of-range value or a missing required field is an error that names
- * the field. */
+ * the field. A spec the evaluator cannot judge is refused too (eval.h lists the
+ * rules): an unknown scene, split or object kind, a non-positive world size or dt,
+ * more objects, regions or numeric params than the evaluator keeps, a state count
+ * that is not the frame count. Every number is checked before it is cast. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/common.h"
 #include "eval/eval.h"
+#include "sim/sim.h"
 
 /* Optional number field: 0 = absent (out untouched), 1 = read, -1 = wrong type. */
 static int opt_num(const cJSON *o, const char *key, const char *where, double *out) {
@@ -72,6 +76,18 @@ static int parse_categories(const cJSON *j, pp_eval_spec *s) {
     return 0;
 }
 
+/* An optional world number: absent keeps *out; present must lie in [lo, hi] (lo
+ * excluded when `open`). */
+static int world_num(const cJSON *w, const char *key, double lo, double hi, int open, float *out) {
+    double v;
+    int rc = opt_num(w, key, "world.", &v);
+    if (rc <= 0) return rc;
+    if (!(open ? v > lo : v >= lo) || v > hi)
+        PP_FAIL("spec: field 'world.%s' = %g is outside %s%g, %g]", key, v, open ? "(" : "[", lo, hi);
+    *out = (float)v;
+    return 0;
+}
+
 static int parse_world(const cJSON *j, pp_eval_spec *s) {
     int bad = 0;
     const cJSON *w = opt_item(j, "world", 0, &bad);
@@ -80,20 +96,11 @@ static int parse_world(const cJSON *j, pp_eval_spec *s) {
     s->dt = 0.1f;
     s->y_up = 1;
     if (!w) return 0;
-    double v = 0;
-    if (opt_num(w, "width", "world.", &v) < 0) return -1;
-    if (v > 0) s->world_w = (float)v;
-    v = 0;
-    if (opt_num(w, "height", "world.", &v) < 0) return -1;
-    if (v > 0) s->world_h = (float)v;
-    v = 0;
-    if (opt_num(w, "dt", "world.", &v) < 0) return -1;
-    if (v > 0) s->dt = (float)v;
-    v = 0;
-    if (opt_num(w, "gravity", "world.", &v) < 0) return -1;
-    s->gravity = (float)v;
-    if (!(s->world_w > 0 && s->world_h > 0 && s->world_w < 1e6 && s->world_h < 1e6 && s->dt < 100))
-        PP_FAIL("spec: bad world size or dt");
+    if (world_num(w, "width", 0, PP_EVAL_MAX_WORLD, 1, &s->world_w) ||
+        world_num(w, "height", 0, PP_EVAL_MAX_WORLD, 1, &s->world_h) ||
+        world_num(w, "dt", 0, PP_EVAL_MAX_DT, 1, &s->dt) ||
+        world_num(w, "gravity", -PP_EVAL_MAX_WORLD, PP_EVAL_MAX_WORLD, 0, &s->gravity))
+        return -1;
     return opt_bool(w, "y_up", "world.", &s->y_up);
 }
 
@@ -106,6 +113,8 @@ static int parse_video(const cJSON *j, pp_eval_spec *s) {
     if (req_num(v, "frames", "video.", 1, 100000, &f) || req_num(v, "height", "video.", 1, 16384, &h) ||
         req_num(v, "width", "video.", 1, 16384, &w) || req_num(v, "fps", "video.", 1e-3, 1000, &fps))
         return -1;
+    if (f != floor(f) || h != floor(h) || w != floor(w))
+        PP_FAIL("spec: fields 'video.frames', 'video.height' and 'video.width' must be integers");
     s->frames = (int)f;
     s->height = (int)h;
     s->width = (int)w;
@@ -120,7 +129,12 @@ static int parse_params(const cJSON *j, pp_eval_spec *s) {
     if (!p) return 0;
     cJSON_ArrayForEach(it, p) {
         if (!cJSON_IsNumber(it)) continue; /* scene specific: non-numbers are not ours */
-        if (s->nparam == PP_EVAL_MAX_PARAMS) break;
+        if (s->nparam == PP_EVAL_MAX_PARAMS)
+            PP_FAIL("spec: field 'params' has more than %d numbers", PP_EVAL_MAX_PARAMS);
+        if (strlen(it->string) >= sizeof s->pname[0])
+            PP_FAIL("spec: field 'params.%.40s...' has a name longer than %d bytes", it->string,
+                    (int)sizeof s->pname[0] - 1);
+        if (!isfinite(it->valuedouble)) PP_FAIL("spec: field 'params.%s' must be finite", it->string);
         snprintf(s->pname[s->nparam], sizeof s->pname[0], "%s", it->string);
         s->pval[s->nparam++] = it->valuedouble;
     }
@@ -138,6 +152,13 @@ static int parse_color(const cJSON *c, int i, uint8_t out[3]) {
     return 0;
 }
 
+static int known_kind(const char *k) {
+    static const char *const kinds[] = {"ball", "block", "plume", "liquid", "ice", "particles"};
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
+        if (!strcmp(k, kinds[i])) return 1;
+    return 0;
+}
+
 static int parse_objects(const cJSON *j, pp_eval_spec *s) {
     int bad = 0;
     const cJSON *a = opt_item(j, "objects", 1, &bad);
@@ -150,7 +171,11 @@ static int parse_objects(const cJSON *j, pp_eval_spec *s) {
         if (opt_str(o, "name", s->oname[i], sizeof s->oname[0], 0) ||
             opt_str(o, "kind", s->okind[i], sizeof s->okind[0], 1))
             return -1;
-        if ((c = cJSON_GetObjectItemCaseSensitive(o, "color")) && parse_color(c, i, s->ocolor[i])) return -1;
+        if (!known_kind(s->okind[i]))
+            PP_FAIL("spec: 'objects[%d].kind' '%s' is not one of ball, block, plume, liquid, ice, particles", i,
+                    s->okind[i]);
+        if (!(c = cJSON_GetObjectItemCaseSensitive(o, "color"))) PP_FAIL("spec: 'objects[%d].color' is missing", i);
+        if (parse_color(c, i, s->ocolor[i])) return -1;
         s->nobj = i + 1;
     }
     return 0;
@@ -162,8 +187,12 @@ static int parse_ostate(const cJSON *o, int f, int i, pp_eval_ostate *st) {
     if (!cJSON_IsObject(o)) PP_FAIL("spec: '%.40s' must be an object", where);
     double v[5] = {0};
     static const char *const keys[5] = {"x", "y", "vx", "vy", "r"};
-    for (int k = 0; k < 5; k++)
+    for (int k = 0; k < 5; k++) {
         if (opt_num(o, keys[k], where, &v[k]) < 0) return -1;
+        if (fabs(v[k]) > PP_EVAL_MAX_WORLD)
+            PP_FAIL("spec: field '%.40s%s' = %g is outside [-%g, %g]", where, keys[k], v[k], PP_EVAL_MAX_WORLD,
+                    PP_EVAL_MAX_WORLD);
+    }
     st->x = (float)v[0]; st->y = (float)v[1]; st->vx = (float)v[2]; st->vy = (float)v[3]; st->r = (float)v[4];
     st->visible = 1;
     if (opt_bool(o, "visible", where, &st->visible)) return -1;
@@ -177,8 +206,12 @@ static int parse_fluid(const cJSON *fl, int f, pp_eval_spec *s) {
     if (!cJSON_IsObject(fl)) PP_FAIL("spec: 'states[%d].fluid' must be an object", f);
     double v[4] = {0};
     static const char *const keys[4] = {"mass", "cx", "cy", "top"};
-    for (int k = 0; k < 4; k++)
+    for (int k = 0; k < 4; k++) {
         if (opt_num(fl, keys[k], where, &v[k]) < 0) return -1;
+        if (fabs(v[k]) > PP_EVAL_MAX_WORLD)
+            PP_FAIL("spec: field '%s%s' = %g is outside [-%g, %g]", where, keys[k], v[k], PP_EVAL_MAX_WORLD,
+                    PP_EVAL_MAX_WORLD);
+    }
     if (!s->fluid) s->fluid = pp_calloc((size_t)s->nstates, sizeof *s->fluid);
     s->has_fluid = 1;
     s->fluid[f] = (pp_eval_fluid){(float)v[0], (float)v[1], (float)v[2], (float)v[3]};
@@ -218,12 +251,14 @@ static int parse_regions(const cJSON *j, pp_eval_spec *s) {
     const cJSON *a = opt_item(j, "regions", 1, &bad);
     if (bad) return -1;
     if (!a) return 0;
-    for (int i = 0; i < cJSON_GetArraySize(a) && i < PP_EVAL_MAX_REGIONS; i++) {
+    if (cJSON_GetArraySize(a) > PP_EVAL_MAX_REGIONS) PP_FAIL("spec: more than %d regions", PP_EVAL_MAX_REGIONS);
+    for (int i = 0; i < cJSON_GetArraySize(a); i++) {
         const cJSON *r = cJSON_GetArrayItem(a, i), *c;
         if (!cJSON_IsObject(r)) PP_FAIL("spec: 'regions[%d]' must be an object", i);
         c = cJSON_GetObjectItemCaseSensitive(r, "category");
         int cat = -1;
-        if (cJSON_IsNumber(c)) cat = (int)c->valuedouble;
+        if (cJSON_IsNumber(c) && c->valuedouble >= 0 && c->valuedouble < PP_NCAT && c->valuedouble == floor(c->valuedouble))
+            cat = (int)c->valuedouble;
         else if (cJSON_IsString(c))
             for (int k = 0; k < PP_NCAT; k++)
                 if (!strcmp(c->valuestring, pp_cat_names[k])) cat = k;
@@ -231,6 +266,8 @@ static int parse_regions(const cJSON *j, pp_eval_spec *s) {
         double x0 = 0, x1 = s->world_w;
         if (opt_num(r, "x0", "regions[].", &x0) < 0 || opt_num(r, "x1", "regions[].", &x1) < 0) return -1;
         if (!(x1 > x0)) PP_FAIL("spec: 'regions[%d]' has x1 <= x0", i);
+        if (fabs(x0) > PP_EVAL_MAX_WORLD || fabs(x1) > PP_EVAL_MAX_WORLD)
+            PP_FAIL("spec: 'regions[%d]' x0, x1 must be within [-%g, %g]", i, PP_EVAL_MAX_WORLD, PP_EVAL_MAX_WORLD);
         s->rcat[i] = cat;
         s->rx0[i] = (float)x0;
         s->rx1[i] = (float)x1;
@@ -246,8 +283,13 @@ static int parse_top(const cJSON *j, pp_eval_spec *s) {
     if (opt_str(j, "scene", s->scene, sizeof s->scene, 1) || opt_str(j, "split", s->split, sizeof s->split, 0) ||
         opt_str(j, "prompt", s->prompt, sizeof s->prompt, 0))
         return -1;
+    if (!pp_sim_find(s->scene)) PP_FAIL("spec: field 'scene': '%s' names no scene (see prophy sim --list)", s->scene);
+    if (s->split[0] && strcmp(s->split, "id") && strcmp(s->split, "ood"))
+        PP_FAIL("spec: field 'split' must be \"id\" or \"ood\", not '%s'", s->split);
     double seed = 0;
     if (opt_num(j, "seed", "", &seed) < 0) return -1;
+    if (!(seed >= 0 && seed < 9007199254740992.0) || seed != floor(seed))
+        PP_FAIL("spec: field 'seed' = %g is not an integer in [0, 2^53)", seed);
     s->seed = (long long)seed;
     return 0;
 }

@@ -1,4 +1,5 @@
 /* maps.c - see maps.h */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,27 +31,75 @@ void pp_maps_resample(const float *src, int C, int Fs, int Hs, int Ws, float *ds
         }
 }
 
+/* The header line "prophy-maps C F H W\n": single spaces, decimal integers without
+ * sign or leading zeros. Returns the bytes it takes, or 0 (error set) when malformed. */
+static size_t maps_header(const char *path, const char *data, size_t len, int dims[4]) {
+    static const char magic[] = "prophy-maps";
+    static const char *const names[4] = {"C", "F", "H", "W"};
+    const size_t m = sizeof magic - 1;
+    if (len < m || memcmp(data, magic, m)) {
+        pp_seterr("%s: not a maps file (want a 'prophy-maps C F H W' header line)", path);
+        return 0;
+    }
+    size_t i = m;
+    for (int k = 0; k < 4; k++) {
+        if (i >= len || data[i] != ' ' || i + 1 >= len || data[i + 1] < '0' || data[i + 1] > '9') {
+            pp_seterr("%s: header: %s is missing (want 'prophy-maps C F H W')", path, names[k]);
+            return 0;
+        }
+        i++;
+        long v = 0;
+        size_t d0 = i;
+        while (i < len && data[i] >= '0' && data[i] <= '9' && i - d0 < 6) v = 10 * v + (data[i++] - '0');
+        if ((data[d0] == '0' && i - d0 > 1) || (i < len && data[i] >= '0' && data[i] <= '9')) {
+            pp_seterr("%s: header: %s is not a number in [1, %d]", path, names[k], k ? 4096 : PP_NCAT + 1);
+            return 0;
+        }
+        dims[k] = (int)v;
+    }
+    if (i >= len || data[i] != '\n') {
+        pp_seterr("%s: header: the line 'prophy-maps C F H W' must end after W", path);
+        return 0;
+    }
+    return i + 1;
+}
+
 int pp_maps_load(const char *path, float **maps, int *c, int *f, int *h, int *w) {
     char *data;
     size_t len;
     *maps = NULL;
     if (pp_read_file(path, &data, &len)) return -1;
-    int n = 0;
-    if (sscanf(data, "prophy-maps %d %d %d %d\n%n", c, f, h, w, &n) != 4 || n <= 0) {
+    int d[4];
+    size_t n = maps_header(path, data, len, d);
+    if (!n) {
         free(data);
-        PP_FAIL("%s: not a maps file (want a 'prophy-maps C F H W' header line)", path);
+        return -1;
     }
-    if (*c < 1 || *c > PP_NCAT + 1 || *f < 1 || *h < 1 || *w < 1 || *f > 4096 || *h > 4096 || *w > 4096) {
+    if (d[0] != 1 && d[0] != PP_NCAT && d[0] != PP_NCAT + 1) {
         free(data);
-        PP_FAIL("%s: bad maps shape %d x %d x %d x %d", path, *c, *f, *h, *w);
+        PP_FAIL("%s: C: %d channels (want 1, %d, or %d with the background)", path, d[0], PP_NCAT, PP_NCAT + 1);
     }
-    size_t cnt = (size_t)*c * *f * *h * *w;
-    if (len - (size_t)n != cnt * sizeof(float)) {
+    static const char *const names[3] = {"F", "H", "W"};
+    for (int k = 1; k < 4; k++)
+        if (d[k] < 1 || d[k] > 4096) {
+            free(data);
+            PP_FAIL("%s: %s: %d is not in [1, 4096]", path, names[k - 1], d[k]);
+        }
+    size_t cnt = (size_t)d[0] * d[1] * d[2] * d[3];
+    if (len - n != cnt * sizeof(float)) {
         free(data);
-        PP_FAIL("%s: maps hold %zu bytes of data, the header wants %zu", path, len - (size_t)n, cnt * sizeof(float));
+        PP_FAIL("%s: maps hold %zu bytes of data, the header (%d x %d x %d x %d) wants %zu", path, len - n, d[0], d[1],
+                d[2], d[3], cnt * sizeof(float));
     }
-    *maps = pp_malloc(cnt * sizeof(float));
-    memcpy(*maps, data + n, cnt * sizeof(float));
+    float *m = pp_malloc(cnt * sizeof(float));
+    memcpy(m, data + n, cnt * sizeof(float));
     free(data);
+    for (size_t i = 0; i < cnt; i++)
+        if (!isfinite(m[i])) {
+            free(m);
+            PP_FAIL("%s: value %zu is not finite", path, i);
+        }
+    *c = d[0], *f = d[1], *h = d[2], *w = d[3];
+    *maps = m;
     return 0;
 }

@@ -16,6 +16,7 @@
 #define PW 640
 #define PH 320
 #define MARGIN 24
+#define CSV_COLS 16 /* columns of the log read (step, loss and the one after it must be among them) */
 
 typedef struct {
     int n, cap;
@@ -47,15 +48,17 @@ static int read_csv(const char *path, curve *c) {
     char line[1024];
     int cs = -1, cl = -1, cd = -1;
     if (fgets(line, sizeof line, f)) cs = column(line, "step"), cl = column(line, "loss"), cd = cl >= 0 && column(line, "grad_norm") != cl + 1 ? cl + 1 : -1;
-    if (cs < 0 || cl < 0) {
+    if (cs < 0 || cl < 0 || cs >= CSV_COLS || cl >= CSV_COLS) {
         fclose(f);
-        PP_FAIL("%s: not a training log (no step/loss columns)", path);
+        PP_FAIL("%s: not a training log (no step/loss columns among the first %d)", path, CSV_COLS);
     }
+    if (cd >= CSV_COLS) cd = -1;
     while (fgets(line, sizeof line, f)) {
-        float v[16] = {0};
+        float v[CSV_COLS] = {0};
         int i = 0;
-        for (char *tok = strtok(line, ",\n\r"); tok && i < 16; tok = strtok(NULL, ",\n\r")) v[i++] = strtof(tok, NULL);
-        if (i > cl && isfinite(v[cl]) && v[cl] > 0) push(c, v[cs], v[cl], cd >= 0 && cd < i ? v[cd] : NAN);
+        for (char *tok = strtok(line, ",\n\r"); tok && i < CSV_COLS; tok = strtok(NULL, ",\n\r")) v[i++] = strtof(tok, NULL);
+        if (i > cl && i > cs && isfinite(v[cl]) && v[cl] > 0 && isfinite(v[cs]))
+            push(c, v[cs], v[cl], cd >= 0 && cd < i ? v[cd] : NAN);
     }
     fclose(f);
     return 0;

@@ -17,10 +17,12 @@
  * this matrix (Cr and Cb reach only 127 above 128): red decodes as (255,1,0)-ish,
  * still far inside PhyWorld's colour thresholds.
  *
- * Reading accepts C444 (also C444p / C444 with XYSCSS=444), any F and A, progressive
- * or unknown interlacing, and XCOLORRANGE=FULL or LIMITED (absent = LIMITED, the
- * Y4M default, as ffmpeg reads it). Other colourspaces, a bad header, a truncated
- * or missing frame are reported errors. */
+ * Reading accepts C444 (also C444p / C444 with XYSCSS=444), W and H in [1, 16384],
+ * F from 0.001 to 1000 fps, any A, progressive or unknown interlacing, and
+ * XCOLORRANGE=FULL or LIMITED (absent = LIMITED, the Y4M default, as ffmpeg reads
+ * it). Other colourspaces, a bad header, a truncated or missing frame are reported
+ * errors naming the file. */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,16 +139,34 @@ typedef struct {
     float fps;
 } y4m_header;
 
+/* A decimal integer in [1, hi] at s (no sign), ending at *end. -1 when malformed. */
+static long y4m_int(const char *s, char **end, long hi) {
+    if (*s < '0' || *s > '9') {
+        *end = (char *)s;
+        return -1;
+    }
+    errno = 0;
+    long v = strtol(s, end, 10);
+    return errno || v < 1 || v > hi ? -1 : v;
+}
+
 /* Parse one header token; returns 0 or fails with a message naming the file. */
 static int parse_token(const char *tok, y4m_header *hd, const char *path) {
     char *end;
     switch (tok[0]) {
-    case 'W': hd->w = (int)strtol(tok + 1, &end, 10); break;
-    case 'H': hd->h = (int)strtol(tok + 1, &end, 10); break;
+    case 'W':
+    case 'H': {
+        long v = y4m_int(tok + 1, &end, PP_VIDEO_MAX_SIDE);
+        if (v < 0 || *end) PP_FAIL("%s: Y4M header: %c: '%s' is not a size in [1, %d]", path, tok[0], tok, PP_VIDEO_MAX_SIDE);
+        *(tok[0] == 'W' ? &hd->w : &hd->h) = (int)v;
+        return 0;
+    }
     case 'F': {
-        long n = strtol(tok + 1, &end, 10), d = *end == ':' ? strtol(end + 1, &end, 10) : 0;
-        if (n <= 0 || d <= 0) PP_FAIL("%s: bad Y4M frame rate '%s'", path, tok);
-        hd->fps = (float)n / (float)d;
+        long n = y4m_int(tok + 1, &end, 1L << 30), d = *end == ':' ? y4m_int(end + 1, &end, 1L << 30) : -1;
+        double fps = (double)n / (double)d;
+        if (n < 0 || d < 0 || *end || !(fps >= 1e-3) || fps > 1000.0)
+            PP_FAIL("%s: Y4M header: F: bad frame rate '%s' (want N:D, 0.001 to 1000 fps)", path, tok);
+        hd->fps = (float)fps;
         return 0;
     }
     case 'C':
@@ -163,8 +183,6 @@ static int parse_token(const char *tok, y4m_header *hd, const char *path) {
     case 'A': return 0;
     default: PP_FAIL("%s: bad Y4M header token '%s'", path, tok);
     }
-    if (*end != '\0') PP_FAIL("%s: bad Y4M header token '%s'", path, tok);
-    return 0;
 }
 
 static int parse_header(const char *line, y4m_header *hd, const char *path) {
@@ -175,8 +193,7 @@ static int parse_header(const char *line, y4m_header *hd, const char *path) {
     snprintf(buf, sizeof buf, "%s", line + 10);
     for (char *save = NULL, *tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
         if (parse_token(tok, hd, path)) return -1;
-    if (hd->w <= 0 || hd->h <= 0 || hd->w > PP_VIDEO_MAX_SIDE || hd->h > PP_VIDEO_MAX_SIDE)
-        PP_FAIL("%s: bad Y4M size %dx%d", path, hd->w, hd->h);
+    if (hd->w <= 0 || hd->h <= 0) PP_FAIL("%s: Y4M header: W and H are required", path);
     return 0;
 }
 
@@ -203,7 +220,8 @@ static int count_frames(const char *data, size_t len, size_t pos, size_t fbytes,
     int n = 0;
     char line[256];
     while (pos < len) {
-        if (next_line(data, len, &pos, line, sizeof line) || strncmp(line, "FRAME", 5))
+        if (next_line(data, len, &pos, line, sizeof line) || strncmp(line, "FRAME", 5) ||
+            (line[5] != '\0' && line[5] != ' '))
             PP_FAIL("%s: bad Y4M frame header at frame %d (truncated or corrupt)", path, n);
         if (len - pos < fbytes)
             PP_FAIL("%s: truncated Y4M: frame %d has %zu of %zu bytes", path, n, len - pos, fbytes);
@@ -228,7 +246,13 @@ int pp_video_read_y4m(pp_video *v, const char *path) {
     if (parse_header(line, &hd, path)) goto done;
     size_t plane = (size_t)hd.w * hd.h;
     int n = count_frames(data, len, pos, plane * 3, path);
-    if (n < 0 || pp_video_alloc(v, n, hd.h, hd.w, hd.fps)) goto done;
+    if (n < 0) goto done;
+    if (pp_video_alloc(v, n, hd.h, hd.w, hd.fps)) {
+        char msg[900];
+        snprintf(msg, sizeof msg, "%s", pp_lasterr());
+        pp_seterr("%s: %s", path, msg);
+        goto done;
+    }
     for (int f = 0; f < n; f++) {
         next_line(data, len, &pos, line, sizeof line);
         decode_frame((const uint8_t *)data + pos, plane, hd.full_range, pp_video_frame(v, f));

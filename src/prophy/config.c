@@ -98,7 +98,10 @@ int pp_model_config_from_json(pp_model_config *c, const char *json, const char *
         {"frames", &c->frames, 0}, {"height", &c->height, 0}, {"width", &c->width, 0},
         {"fps", 0, &c->fps}, {"cond", &c->cond, 0},
     };
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(j, "format");
     int rc = 0;
+    if (fmt && !(cJSON_IsString(fmt) && !strcmp(fmt->valuestring, "prophy-model-1")))
+        rc = -1, pp_seterr("%s: model config: 'format' is not \"prophy-model-1\"", where);
     for (size_t i = 0; i < sizeof fields / sizeof *fields && !rc; i++) {
         double v = 0;
         if (fields[i].i) rc = pp_json_int(j, fields[i].k, where, fields[i].i);
@@ -135,7 +138,11 @@ int pp_model_config_from_json(pp_model_config *c, const char *json, const char *
     cJSON_Delete(j);
     if (rc) return -1;
     int in_dim = c->dit.in_dim;
-    if (pp_model_config_check(c)) return -1;
+    if (pp_model_config_check(c)) { /* the checks after the fields name the file too */
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", pp_lasterr());
+        PP_FAIL("%s: %s", where, msg);
+    }
     if (in_dim != c->dit.in_dim) PP_FAIL("%s: model config: in_dim %d disagrees with cond=%d", where, in_dim, c->cond);
     return 0;
 }

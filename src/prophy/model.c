@@ -61,6 +61,10 @@ int pp_prophy_config_check(pp_prophy_config *c) {
         PP_FAIL("model config: branch E_s %d, E_r %d, top_k %d, seb_hidden %d, fine_hidden %d or grid %dx%dx%d "
                 "out of bounds (experts in [1, 1024], top_k <= E_r, widths <= 65536, grid <= %d)",
                 b->E_s, b->E_r, b->top_k, b->seb_hidden, b->fine_hidden, b->gf0, b->gh0, b->gw0, PP_MODEL_MAX_SIZE);
+    if (c->text.dim % c->text.heads) /* what the model could not be built from: refused by the reader */
+        PP_FAIL("model config: text_encoder.heads %d must divide text_dim %d", c->text.heads, c->text.dim);
+    if (pp_prophy_has_reb(c) && b->E_r > PP_REB_MAX_EXPERTS)
+        PP_FAIL("model config: branch.E_r %d must be in [1, %d] with a REB", b->E_r, PP_REB_MAX_EXPERTS);
     if (c->mode != PP_BRANCH_NONE && (c->branch.M < 1 || c->branch.M > d->layers))
         PP_FAIL("model config: Physical Blocks M = %d must be in [1, layers = %d]", c->branch.M, d->layers);
     if (!(c->branch.w_coarse >= 0) || !(c->branch.w_fine_align >= 0) || !(c->branch.w_balance >= 0) ||
@@ -205,7 +209,8 @@ static int copy_vocab(pp_vocab *dst, const pp_vocab *src) {
     return rc;
 }
 
-int pp_prophy_create(pp_prophy *m, const pp_prophy_config *cfg, const pp_vocab *vocab) {
+/* pp_prophy_create without the weights (m->params stays NULL). */
+static int prophy_declare(pp_prophy *m, const pp_prophy_config *cfg, const pp_vocab *vocab) {
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
     m->cfg.text.vocab = vocab->n;
@@ -218,6 +223,11 @@ int pp_prophy_create(pp_prophy *m, const pp_prophy_config *cfg, const pp_vocab *
         pp_prophy_free(m);
         return -1;
     }
+    return 0;
+}
+
+/* The weights of a declared model, zeroed, after the memory for them is checked. */
+static int prophy_alloc(pp_prophy *m) {
     char what[96];
     snprintf(what, sizeof what, "a model of %.1f M parameters", m->table.total / 1e6);
     if (pp_mem_check(pp_mul_size(m->table.total, sizeof(float)), what)) {
@@ -226,6 +236,10 @@ int pp_prophy_create(pp_prophy *m, const pp_prophy_config *cfg, const pp_vocab *
     }
     m->params = pp_zalloc_floats(m->table.total);
     return 0;
+}
+
+int pp_prophy_create(pp_prophy *m, const pp_prophy_config *cfg, const pp_vocab *vocab) {
+    return prophy_declare(m, cfg, vocab) || prophy_alloc(m) ? -1 : 0;
 }
 
 void pp_prophy_free(pp_prophy *m) {
@@ -366,7 +380,20 @@ int pp_prophy_load(pp_prophy *m, const char *path) {
     memset(&v, 0, sizeof v);
     int rc = pp_prophy_config_from_json(&cfg, pp_st_meta(&f, "prophy.config"), path);
     if (!rc) rc = vocab_from_file(&v, &f, cfg.text.vocab);
-    if (!rc) rc = pp_prophy_create(m, &cfg, &v);
+    if (!rc && prophy_declare(m, &cfg, &v)) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", pp_lasterr());
+        pp_seterr("%s: %s", path, msg);
+        rc = -1;
+    }
+    if (!rc) { /* the file must hold the weights (2 bytes each at least) before they are allocated */
+        if ((uint64_t)m->table.total > f.data_len / 2) {
+            pp_seterr("%s: prophy.config describes %llu weights, more than the file's %llu bytes of tensors can hold",
+                      path, (unsigned long long)m->table.total, (unsigned long long)f.data_len);
+            rc = -1;
+        }
+    }
+    if (!rc) rc = prophy_alloc(m);
     if (!rc) rc = pp_prophy_load_weights(m, &f);
     pp_vocab_free(&v);
     pp_st_close(&f);

@@ -4,6 +4,7 @@
  *   header = "PPDSHRD1" | u32 version | u32 count | u64 index_offset | zeros
  *   record = fixed head (REC_HEAD bytes) | video | maps | prompt | spec */
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,6 +174,7 @@ int pp_dataset_write(const char *dir, const pp_dataset_cfg *cfg, double *seconds
 /* ------------------------------------------------------------- reading */
 
 typedef struct {
+    char *path;     /* for messages */
     uint8_t *base;
     size_t size;
     uint32_t count;
@@ -184,6 +186,8 @@ struct pp_dataset {
     shard_map *shards;
     int64_t count, *first; /* first[s] = global index of shard s's first sample */
     int64_t cursor;
+    int frames, height, width, split; /* from the manifest: every record must agree */
+    uint64_t scenes;                  /* bit i: scene index i is listed in the manifest */
 };
 
 static uint32_t get32(const uint8_t *p) {
@@ -198,12 +202,13 @@ static uint64_t get64(const uint8_t *p) {
 }
 
 static int map_shard(const char *path, shard_map *m) {
-    int fd = pp_open_input(path);
+    m->path = pp_strdup(path);
+    int fd = pp_open_input(path); /* a regular file (a FIFO does not block the open) */
     if (fd < 0) return -1;
     struct stat st;
     if (fstat(fd, &st) != 0 || st.st_size < HEADER_BYTES) {
         close(fd);
-        PP_FAIL("%s: not a prophy shard (too small)", path);
+        PP_FAIL("%s: not a prophy shard (smaller than %d bytes)", path, HEADER_BYTES);
     }
     m->size = (size_t)st.st_size;
     m->base = mmap(NULL, m->size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -213,12 +218,65 @@ static int map_shard(const char *path, shard_map *m) {
         PP_FAIL("%s: mmap failed: %s", path, strerror(errno));
     }
     if (memcmp(m->base, SHARD_MAGIC, 8)) PP_FAIL("%s: bad magic (not a prophy shard)", path);
-    if (get32(m->base + 8) != SHARD_VERSION) PP_FAIL("%s: unsupported version %u", path, get32(m->base + 8));
+    if (get32(m->base + 8) != SHARD_VERSION) PP_FAIL("%s: version: %u is not supported (want %u)", path, get32(m->base + 8), SHARD_VERSION);
     m->count = get32(m->base + 12);
     uint64_t idx = get64(m->base + 16);
     if (idx < HEADER_BYTES || idx > m->size || (m->size - idx) / 8 < m->count)
-        PP_FAIL("%s: truncated or corrupt index", path);
+        PP_FAIL("%s: index offset: %llu with %u records does not fit the %zu-byte file", path,
+                (unsigned long long)idx, m->count, m->size);
     m->index = m->base + idx;
+    return 0;
+}
+
+/* A shard name of the manifest: a plain file name inside the dataset directory. */
+static int plain_name(const char *s) {
+    return s[0] && s[0] != '.' && !strchr(s, '/') && strlen(s) < 256;
+}
+
+/* The manifest's fields the loader checks records against (docs/DATASET.md). */
+static int read_manifest(pp_dataset *ds, const cJSON *j, const char *path) {
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(j, "format");
+    if (!cJSON_IsObject(j) || !cJSON_IsString(fmt) || strcmp(fmt->valuestring, "prophy-dataset-1"))
+        PP_FAIL("%s: not a prophy dataset manifest (format: want \"prophy-dataset-1\")", path);
+    static const char *const keys[4] = {"count", "frames", "height", "width"};
+    double v[4];
+    for (int k = 0; k < 4; k++) {
+        const cJSON *it = cJSON_GetObjectItemCaseSensitive(j, keys[k]);
+        if (!cJSON_IsNumber(it) || !(it->valuedouble >= 0 && it->valuedouble <= 9007199254740992.0) ||
+            it->valuedouble != floor(it->valuedouble))
+            PP_FAIL("%s: %s: missing or not a non-negative integer", path, keys[k]);
+        v[k] = it->valuedouble;
+    }
+    if (v[1] > PP_SIM_MAX_FRAMES || v[2] > PP_SIM_MAX_SIZE || v[3] > PP_SIM_MAX_SIZE ||
+        pp_sim_check_size((int)v[1], (int)v[2], (int)v[3])) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", v[1] > PP_SIM_MAX_FRAMES || v[2] > PP_SIM_MAX_SIZE || v[3] > PP_SIM_MAX_SIZE
+                                            ? "out of range" : pp_lasterr());
+        PP_FAIL("%s: frames, height, width: %.0f x %.0f x %.0f: %s", path, v[1], v[2], v[3], msg);
+    }
+    ds->count = (int64_t)v[0];
+    ds->frames = (int)v[1], ds->height = (int)v[2], ds->width = (int)v[3];
+    const cJSON *sp = cJSON_GetObjectItemCaseSensitive(j, "split");
+    if (!cJSON_IsString(sp) || (strcmp(sp->valuestring, "id") && strcmp(sp->valuestring, "ood")))
+        PP_FAIL("%s: split: missing or not \"id\" / \"ood\"", path);
+    ds->split = !strcmp(sp->valuestring, "ood") ? PP_SPLIT_OOD : PP_SPLIT_ID;
+    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(j, "scenes"), *e;
+    if (!cJSON_IsArray(sc) || cJSON_GetArraySize(sc) < 1) PP_FAIL("%s: scenes: missing or not a non-empty array", path);
+    cJSON_ArrayForEach(e, sc) {
+        int k = 0;
+        while (k < pp_sim_nscenes() && k < 64 && !(cJSON_IsString(e) && !strcmp(e->valuestring, pp_sim_scene_at(k)->name)))
+            k++;
+        if (k == pp_sim_nscenes() || k == 64)
+            PP_FAIL("%s: scenes: '%.64s' is not a scene of prophy sim --list", path,
+                    cJSON_IsString(e) ? e->valuestring : "(not a string)");
+        ds->scenes |= 1ull << k;
+    }
+    const cJSON *sh = cJSON_GetObjectItemCaseSensitive(j, "shards");
+    if (!cJSON_IsArray(sh)) PP_FAIL("%s: shards: missing or not an array", path);
+    cJSON_ArrayForEach(e, sh)
+        if (!cJSON_IsString(e) || !plain_name(e->valuestring))
+            PP_FAIL("%s: shards: '%.64s' is not a file name in the dataset directory", path,
+                    cJSON_IsString(e) ? e->valuestring : "(not a string)");
     return 0;
 }
 
@@ -228,30 +286,36 @@ pp_dataset *pp_dataset_open(const char *dir) {
     if (pp_read_file(path, &txt, NULL)) return NULL;
     cJSON *j = cJSON_Parse(txt);
     free(txt);
-    cJSON *fmt = cJSON_GetObjectItem(j, "format"), *sh = cJSON_GetObjectItem(j, "shards");
-    if (!j || !cJSON_IsString(fmt) || strcmp(fmt->valuestring, "prophy-dataset-1") || !cJSON_IsArray(sh)) {
-        cJSON_Delete(j);
-        pp_seterr("%s: not a prophy dataset manifest", path);
-        return NULL;
-    }
     pp_dataset *ds = pp_calloc(1, sizeof *ds);
+    if (!j) {
+        pp_seterr("%s: not a prophy dataset manifest (not JSON)", path);
+        goto fail;
+    }
+    if (read_manifest(ds, j, path)) goto fail;
+    const cJSON *sh = cJSON_GetObjectItemCaseSensitive(j, "shards");
+    int64_t declared = ds->count;
+    ds->count = 0;
     ds->nshards = cJSON_GetArraySize(sh);
     ds->shards = pp_calloc((size_t)ds->nshards + 1, sizeof(shard_map));
     ds->first = pp_calloc((size_t)ds->nshards + 1, sizeof(int64_t));
     for (int s = 0; s < ds->nshards; s++) {
-        cJSON *e = cJSON_GetArrayItem(sh, s);
-        snprintf(path, sizeof path, "%s/%s", dir, cJSON_IsString(e) ? e->valuestring : "?");
-        if (map_shard(path, &ds->shards[s])) {
-            cJSON_Delete(j);
-            pp_dataset_close(ds);
-            return NULL;
-        }
+        snprintf(path, sizeof path, "%s/%s", dir, cJSON_GetArrayItem(sh, s)->valuestring);
+        if (map_shard(path, &ds->shards[s])) goto fail;
         ds->first[s] = ds->count;
         ds->count += ds->shards[s].count;
     }
     ds->first[ds->nshards] = ds->count;
+    if (ds->count != declared) {
+        snprintf(path, sizeof path, "%s/manifest.json", dir);
+        pp_seterr("%s: count: %lld, but the shards hold %lld records", path, (long long)declared, (long long)ds->count);
+        goto fail;
+    }
     cJSON_Delete(j);
     return ds;
+fail:
+    cJSON_Delete(j);
+    pp_dataset_close(ds);
+    return NULL;
 }
 
 int64_t pp_dataset_count(const pp_dataset *ds) { return ds->count; }
@@ -262,21 +326,46 @@ static void *grow(void *p, size_t *cap, size_t n) {
     return pp_realloc(p, n);
 }
 
-static int decode(const shard_map *m, uint64_t off, pp_sample *s) {
-    if (off > m->size || m->size - off < REC_HEAD) PP_FAIL("dataset: record offset out of range");
+/* Record k of shard m into s: every field is checked (against the file's size and
+ * the manifest) before anything is sized from it. */
+static int decode(const pp_dataset *ds, const shard_map *m, int64_t k, pp_sample *s) {
+    const char *path = m->path;
+    long long rk = (long long)k;
+    uint64_t off = get64(m->index + 8 * (size_t)k);
+    if (off < HEADER_BYTES || off > m->size || m->size - off < REC_HEAD)
+        PP_FAIL("%s: record %lld: offset %llu is outside the file", path, rk, (unsigned long long)off);
     const uint8_t *r = m->base + off;
     uint64_t rec_bytes = get64(r + 8);
-    if (get32(r) != REC_MAGIC || get32(r + 4) != REC_HEAD || rec_bytes > m->size - off)
-        PP_FAIL("dataset: corrupt record");
-    s->frames = (int)get32(r + 16), s->height = (int)get32(r + 20), s->width = (int)get32(r + 24);
-    s->scene = (int)get32(r + 28), s->seed = get64(r + 32), s->split = (int)get32(r + 40);
-    s->map_mask = get32(r + 44);
+    if (get32(r) != REC_MAGIC) PP_FAIL("%s: record %lld: bad magic", path, rk);
+    if (get32(r + 4) != REC_HEAD) PP_FAIL("%s: record %lld: head bytes %u (want %d)", path, rk, get32(r + 4), REC_HEAD);
+    if (rec_bytes > m->size - off)
+        PP_FAIL("%s: record %lld: record bytes %llu run past the end of the file", path, rk, (unsigned long long)rec_bytes);
+    uint32_t F = get32(r + 16), H = get32(r + 20), W = get32(r + 24), scene = get32(r + 28), split = get32(r + 40);
+    uint32_t mask = get32(r + 44);
+    if (F != (uint32_t)ds->frames || H != (uint32_t)ds->height || W != (uint32_t)ds->width)
+        PP_FAIL("%s: record %lld: size %u x %u x %u (frames x height x width) disagrees with the manifest's %d x %d x %d",
+                path, rk, F, H, W, ds->frames, ds->height, ds->width);
+    if (scene >= (uint32_t)pp_sim_nscenes() || scene >= 64 || !(ds->scenes >> scene & 1))
+        PP_FAIL("%s: record %lld: scene %u is not one of the manifest's scenes", path, rk, scene);
+    if (split != (uint32_t)ds->split) PP_FAIL("%s: record %lld: split %u disagrees with the manifest's", path, rk, split);
+    if (mask >> PP_NCAT) PP_FAIL("%s: record %lld: map mask 0x%x names categories beyond %d", path, rk, mask, PP_NCAT);
+    float cats[PP_NCAT];
+    memcpy(cats, r + 56, sizeof cats);
+    for (int c = 0; c < PP_NCAT; c++)
+        if (!(cats[c] >= 0.0f && cats[c] <= 1.0f))
+            PP_FAIL("%s: record %lld: categories[%d] is not in [0, 1]", path, rk, c);
+    /* sizes bounded by the manifest (at most 2^23 pixel-frames): no overflow below */
+    size_t plane = (size_t)F * H * W, nmaps = (size_t)__builtin_popcount(mask);
     size_t plen = get32(r + 48), slen = get32(r + 52);
-    memcpy(s->cats, r + 56, 4 * PP_NCAT);
-    size_t plane = (size_t)s->frames * s->height * s->width;
-    size_t nmaps = (size_t)__builtin_popcount(s->map_mask);
-    if (REC_HEAD + plane * 3 + nmaps * plane + plen + slen != rec_bytes) PP_FAIL("dataset: record size mismatch");
-    const uint8_t *p = r + REC_HEAD;
+    if ((uint64_t)REC_HEAD + plane * 3 + nmaps * plane + plen + slen != rec_bytes)
+        PP_FAIL("%s: record %lld: record bytes %llu disagree with its sizes (%zu-pixel video, %zu maps, prompt %zu, spec %zu)",
+                path, rk, (unsigned long long)rec_bytes, plane, nmaps, plen, slen);
+    const uint8_t *p = r + REC_HEAD, *text = p + plane * 3 + nmaps * plane;
+    if (memchr(text, 0, plen + slen)) PP_FAIL("%s: record %lld: the prompt or the spec holds a NUL byte", path, rk);
+    s->frames = (int)F, s->height = (int)H, s->width = (int)W;
+    s->scene = (int)scene, s->seed = get64(r + 32), s->split = (int)split;
+    s->map_mask = mask;
+    memcpy(s->cats, cats, sizeof cats);
     s->video = grow(s->video, &s->cap_video, plane * 3);
     memcpy(s->video, p, plane * 3);
     p += plane * 3;
@@ -301,8 +390,7 @@ int pp_dataset_get(const pp_dataset *ds, int64_t idx, pp_sample *s) {
         if (ds->first[mid] <= idx) lo = mid;
         else hi = mid - 1;
     }
-    const shard_map *m = &ds->shards[lo];
-    return decode(m, get64(m->index + 8 * (size_t)(idx - ds->first[lo])), s);
+    return decode(ds, &ds->shards[lo], idx - ds->first[lo], s);
 }
 
 int pp_dataset_next(pp_dataset *ds, pp_sample *s) {
@@ -314,8 +402,10 @@ void pp_dataset_rewind(pp_dataset *ds) { ds->cursor = 0; }
 
 void pp_dataset_close(pp_dataset *ds) {
     if (!ds) return;
-    for (int s = 0; s < ds->nshards; s++)
+    for (int s = 0; s < ds->nshards; s++) {
         if (ds->shards[s].base) munmap(ds->shards[s].base, ds->shards[s].size);
+        free(ds->shards[s].path);
+    }
     free(ds->shards);
     free(ds->first);
     free(ds);

@@ -204,6 +204,14 @@ static void normalise(const char *s, char *dst, size_t n) {
     dst[l] = 0;
 }
 
+const pp_sim_scene *pp_sim_scene_for_prompt(const char *prompt) {
+    tokens t;
+    tokenize(prompt ? prompt : "", &t);
+    const pp_sim_scene *sc = classify(&t);
+    if (!sc) pp_seterr("no scene of the physics world matches the prompt '%.200s'", prompt ? prompt : "");
+    return sc;
+}
+
 int pp_sim_spec_for_prompt(const char *prompt, uint64_t seed, int frames, int height, int width, cJSON **spec) {
     *spec = NULL;
     if (!prompt) prompt = "";

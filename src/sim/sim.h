@@ -176,4 +176,6 @@ int pp_sim_vocab(const char *const **words);
 #define PP_HAVE_SPEC_FOR_PROMPT 1
 int pp_sim_spec_for_prompt(const char *prompt, uint64_t seed, int frames, int height, int width,
                            cJSON **spec);
+/* The classification alone (no simulator run): the scene, or NULL + pp_seterr. */
+const pp_sim_scene *pp_sim_scene_for_prompt(const char *prompt);
 #endif

@@ -82,30 +82,77 @@ cJSON *pp_train_state_meta(const pp_st_file *f) {
     return j;
 }
 
-/* a non-negative integer counter below 2^53 */
-static int get_count(const cJSON *j, const char *key, long *out) {
+/* n hex digits exactly (what pp_train_write_state writes), into *out. */
+static int hex_exact(const char *s, int n, uint64_t *out) {
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) {
+        char c = s[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0) return -1;
+        v = v << 4 | (uint64_t)d;
+    }
+    if (s[n]) return -1;
+    *out = v;
+    return 0;
+}
+
+/* A counter of the state: an integer in [0, 2^53), checked before the cast. */
+static int get_count(const cJSON *j, const char *key, const char *path, int required, long *out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) || v->valuedouble > 9007199254740992.0 ||
+    if (!v && !required) {
+        *out = 0;
+        return 0;
+    }
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble < 9007199254740992.0) ||
         v->valuedouble != floor(v->valuedouble))
-        return -1;
+        PP_FAIL("%s: prophy.train: '%s': missing or not an integer in [0, 2^53)", path, key);
     *out = (long)v->valuedouble;
     return 0;
 }
 
-static int parse_rng(const cJSON *j, pp_rng *r) {
+/* The RNG words: 4 of exactly 16 hex digits, not all zero; the spare normal
+ * "0:" or "1:" and the 8 hex digits of a finite float. */
+static int parse_rng(const cJSON *j, const char *path, pp_rng *r) {
     const cJSON *rng = cJSON_GetObjectItemCaseSensitive(j, "rng"), *sp = cJSON_GetObjectItemCaseSensitive(j, "rng_spare");
-    if (!cJSON_IsArray(rng) || cJSON_GetArraySize(rng) != 4 || !cJSON_IsString(sp)) return -1;
+    uint64_t words[4] = {0}, spare = 0;
+    if (!cJSON_IsArray(rng) || cJSON_GetArraySize(rng) != 4) PP_FAIL("%s: prophy.train: 'rng': not 4 words", path);
     for (int i = 0; i < 4; i++) {
         const cJSON *w = cJSON_GetArrayItem(rng, i);
-        char tail;
-        if (!cJSON_IsString(w) || sscanf(w->valuestring, "%" SCNx64 "%c", &r->s[i], &tail) != 1) return -1;
+        if (!cJSON_IsString(w) || hex_exact(w->valuestring, 16, &words[i]))
+            PP_FAIL("%s: prophy.train: 'rng[%d]': not 16 hex digits", path, i);
     }
-    uint32_t spare = 0;
-    char tail;
-    if (sscanf(sp->valuestring, "%d:%" SCNx32 "%c", &r->has_spare, &spare, &tail) != 2 ||
-        (r->has_spare != 0 && r->has_spare != 1))
-        return -1;
-    memcpy(&r->spare, &spare, 4);
+    if (!(words[0] | words[1] | words[2] | words[3]))
+        PP_FAIL("%s: prophy.train: 'rng': all four words are zero (not a generator state)", path);
+    if (!cJSON_IsString(sp) || (sp->valuestring[0] != '0' && sp->valuestring[0] != '1') || sp->valuestring[1] != ':' ||
+        hex_exact(sp->valuestring + 2, 8, &spare))
+        PP_FAIL("%s: prophy.train: 'rng_spare': not 0:XXXXXXXX or 1:XXXXXXXX", path);
+    uint32_t bits = (uint32_t)spare;
+    float fspare;
+    memcpy(&fspare, &bits, 4);
+    if (!isfinite(fspare)) PP_FAIL("%s: prophy.train: 'rng_spare': the spare normal is not finite", path);
+    memcpy(r->s, words, sizeof words);
+    r->has_spare = sp->valuestring[0] == '1';
+    r->spare = fspare;
+    return 0;
+}
+
+int pp_train_state_parse(pp_train_state *s, const char *json, const char *path) {
+    cJSON *j = json ? cJSON_Parse(json) : NULL;
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        PP_FAIL("%s: not a training checkpoint (metadata 'prophy.train' missing or malformed)", path);
+    }
+    long step = 0, opt_step = 0, skipped = 0;
+    pp_rng r;
+    int rc = get_count(j, "step", path, 1, &step) || get_count(j, "opt_step", path, 1, &opt_step) ||
+             get_count(j, "skipped", path, 0, &skipped) ? -1 : 0;
+    if (!rc && (opt_step > step || skipped > step))
+        rc = -1, pp_seterr("%s: prophy.train: 'opt_step' %ld and 'skipped' %ld cannot exceed 'step' %ld", path,
+                           opt_step, skipped, step);
+    if (!rc) rc = parse_rng(j, path, &r);
+    cJSON_Delete(j);
+    if (rc) return -1;
+    s->step = step, s->opt.step = opt_step, s->opt.skipped = skipped, s->rng = r;
     return 0;
 }
 
@@ -124,14 +171,5 @@ int pp_train_read_state(pp_train_state *s, const pp_st_file *f) {
     pp_adamw *o = &s->opt;
     if (load_finite(f, "optim.m", o->m, o->n) || load_finite(f, "optim.v", o->v, o->n)) return -1;
     if (o->ema && pp_st_find(f, "optim.ema") && load_finite(f, "optim.ema", o->ema, o->n)) return -1;
-    cJSON *j = pp_train_state_meta(f);
-    if (!j) return -1;
-    long step = 0, opt_step = 0, skipped = 0;
-    int bad = get_count(j, "step", &step) || get_count(j, "opt_step", &opt_step) || parse_rng(j, &s->rng) ||
-              (cJSON_GetObjectItemCaseSensitive(j, "skipped") && get_count(j, "skipped", &skipped)) ||
-              opt_step > step;
-    cJSON_Delete(j);
-    if (bad) PP_FAIL("%s: metadata 'prophy.train': malformed counters or RNG words", f->path);
-    s->step = step, o->step = opt_step, o->skipped = skipped;
-    return 0;
+    return pp_train_state_parse(s, pp_st_meta(f, "prophy.train"), f->path);
 }

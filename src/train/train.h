@@ -66,6 +66,12 @@ int pp_train_write_state(const pp_train_state *s, pp_st_writer *w, cJSON *extra)
  * same parameter count). The moments and the EMA must be finite: a non-finite one
  * is an error naming the tensor. -1 + error naming the file otherwise. */
 int pp_train_read_state(pp_train_state *s, const pp_st_file *f);
+/* The counters and RNG words of a "prophy.train" JSON (pp_train_write_state's) into
+ * s; -1 + error naming path and the field when malformed: step, opt_step (and
+ * skipped, 0 when absent) integers in [0, 2^53) with opt_step, skipped <= step; rng
+ * 4 words of exactly 16 hex digits, not all zero; rng_spare "0:" or "1:" and the 8
+ * hex digits of a finite float. s is untouched on error. */
+int pp_train_state_parse(pp_train_state *s, const char *json, const char *path);
 /* The "prophy.train" metadata of a checkpoint, parsed (NULL + error when missing). */
 cJSON *pp_train_state_meta(const pp_st_file *f);
 
