@@ -32,7 +32,8 @@ static void rig_make(rig *g, int dim, int z, int L, const int *mult, int nres, c
     pp_vae_init_weights(&g->m, g->P, &r);
     for (int i = 0; i < g->t.n; i++) {
         const pp_param *p = &g->t.p[i];
-        float s = strstr(p->name, "gamma") ? 0.2f : strstr(p->name, "bias") || strstr(p->name, "proj") ? 0.05f : 0.0f;
+        float s = strstr(p->name, "gamma") ? 0.2f : strstr(p->name, "time_conv.weight") ? 0.3f
+                : strstr(p->name, "bias") || strstr(p->name, "proj") ? 0.05f : 0.0f;
         for (size_t k = 0; k < p->numel; k++) g->P[p->offset + k] += s * pp_rng_normal(&r);
     }
 }
@@ -103,6 +104,39 @@ TEST(vae_wan21_keys_and_shapes) {
 }
 
 /* streaming encode/decode == the whole-clip forward, for 0, 1 and 2 temporal downsamples */
+/* the resamplers' time convolutions start as Wan's training code sets them: the
+ * encoder's pass the middle frame through, the decoder's copy the newest frame into
+ * both output frames (weight [cout, cin, 3, 1, 1]: one 1 per output channel) */
+TEST(vae_init_time_conv_identity) {
+    static const int mult[4] = {1, 2, 4, 4}, td[3] = {0, 1, 1};
+    pp_vae_config c;
+    pp_params t = {0};
+    pp_vae m;
+    pp_vae_config_make(&c, 4, 4, 4, mult, 1, td);
+    CHECK_MSG(pp_vae_init(&m, &c, &t) == 0, "%s", pp_lasterr());
+    float *P = pp_zalloc_floats(t.total);
+    pp_rng r;
+    pp_rng_seed(&r, 3);
+    pp_vae_init_weights(&m, P, &r);
+    int seen = 0;
+    for (int i = 0; i < t.n; i++) {
+        const pp_param *p = &t.p[i];
+        if (!strstr(p->name, "time_conv.weight")) continue;
+        int co = (int)p->shape[0], ci = (int)p->shape[1], kt = (int)p->shape[2];
+        int tap = strstr(p->name, "encoder.") ? 1 : kt - 1, bad = 0;
+        for (int o = 0; o < co; o++)
+            for (int j = 0; j < ci; j++)
+                for (int k = 0; k < kt; k++)
+                    bad += P[p->offset + ((size_t)o * ci + j) * kt + k] != (j == o % ci && k == tap ? 1.0f : 0.0f);
+        CHECK_MSG(!bad && kt == 3 && (co == ci || co == 2 * ci), "%s: %d entries off", p->name, bad);
+        seen++;
+    }
+    CHECK_MSG(seen == 4, "%d time convolutions", seen); /* two in the encoder, two in the decoder */
+    pp_free_aligned(P);
+    pp_vae_free(&m);
+    pp_params_free(&t);
+}
+
 TEST(vae_chunked_equals_whole_clip) {
     static const int mult[3] = {1, 2, 2}, tds[3][2] = {{1, 1}, {0, 1}, {0, 0}};
     for (int k = 0; k < 3; k++) {

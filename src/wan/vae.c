@@ -227,10 +227,22 @@ static void fill1(float *p, int n) {
     for (int i = 0; i < n; i++) p[i] = 1.0f;
 }
 
+/* a resampler's time convolution [cout, cin, 3, 1, 1] as Wan's training code sets it
+ * (Resample.init_weight / init_weight2): output channel o copies input channel
+ * o mod cin at one tap, bias 0. The 3D downsampler passes its middle frame through,
+ * the 3D upsampler copies its newest frame into both of its output frames, so an
+ * untrained VAE starts as a per-frame one in time instead of scrambling frames */
+static void init_time_identity(float *P, const vae_conv *c, int tap) {
+    if (!c->cout || c->k != 1 || tap >= c->kt) return;
+    memset(P + c->w, 0, (size_t)c->cout * c->cin * c->kt * sizeof(float));
+    for (int o = 0; o < c->cout; o++) P[c->w + ((size_t)o * c->cin + o % c->cin) * c->kt + tap] = 1.0f;
+}
+
 static void init_units(const pp_vae_unit *u, int n, float *P, pp_rng *r) {
     for (int i = 0; i < n; i++, u++) {
         init_conv(P, &u->c1, r), init_conv(P, &u->c2, r), init_conv(P, &u->sc, r);
         init_conv(P, &u->tc, r), init_conv(P, &u->qkv, r), init_conv(P, &u->proj, r);
+        if (u->temporal) init_time_identity(P, &u->tc, u->kind == VU_DOWN ? 1 : u->tc.kt - 1);
         if (u->kind == VU_RES) fill1(P + u->g1, u->cin), fill1(P + u->g2, u->cout);
         if (u->kind == VU_HEAD || u->kind == VU_ATTN) fill1(P + u->g1, u->cin);
         if (u->kind == VU_ATTN) { /* Wan zero-initialises the output projection */
