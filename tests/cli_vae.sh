@@ -36,6 +36,14 @@ expect_fail "a latent of 16 channels into it" $PROPHY vae decode $T/z.safetensor
 check       "...names both counts" 'grep -q "16 channels" $CLI_TMP/err && grep -q "z_dim is 8" $CLI_TMP/err'
 expect_fail "a latent file without a latent" $PROPHY vae decode $T/a.safetensors -o $T/x.y4m -m $T/a.safetensors
 expect_fail "no VAE shipped or given" sh -c "cd $T && $PROPHY vae recon s.y4m -o x.y4m"
+expect_ok   "an image VAE (1-frame crops)" $PROPHY vae train $TINY --crop 1,16,16 --steps 2 -o $T/img.safetensors
+TINYI="-W 32 -H 32 --video-frames 9 --crop 5,16,16 --stats 2 -q -t 2"
+expect_ok   "a video run from it (--init)" $PROPHY vae train $TINYI --init $T/img.safetensors --steps 2 -o $T/vid.safetensors
+check       "...says it starts from its weights" 'grep -q "starting from the weights of .*img.safetensors" $CLI_TMP/err'
+check       "...and keeps its architecture (dim 4)" '$PROPHY inspect $T/vid.safetensors | grep -q "\"dim\":4"'
+expect_fail "--init with --dim" $PROPHY vae train $TINY --init $T/img.safetensors --steps 1 -o $T/x.safetensors
+check       "...says why" 'grep -q "takes the architecture from its file" $CLI_TMP/err'
+expect_fail "--init of a file that is no VAE" $PROPHY vae train $TINYI --init tests/fixtures/dit_ref.safetensors --steps 1 -o $T/x.safetensors
 expect_fail "a crop larger than the videos" $PROPHY vae train $TINY --crop 13,16,16 --steps 1 -o $T/x.safetensors
 expect_fail "a crop of 8 frames" $PROPHY vae train $TINY --crop 8,16,16 --steps 1 -o $T/x.safetensors
 expect_fail "unknown subcommand" $PROPHY vae squash

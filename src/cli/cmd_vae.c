@@ -29,6 +29,8 @@ static void usage(void) {
            "  -W W -H H --video-frames F   simulated video size (128, 128, 33)\n"
            "  --config small|wan21 --dim D --z-dim Z   the architecture (small: dim 16, z 16, [1,2,4,4])\n"
            "  --crop F,H,W        training crops (%d,%d,%d)      --batch B   crops per step (%d)\n"
+           "                      (F = 1: an image VAE with zero older time taps, to start a video run from)\n"
+           "  --init VAE          start from a VAE file's weights and architecture (not with --resume)\n"
            "  --steps N --lr X --warmup N --clip X --ema X   AdamW (1000, %g, %d, %g, 0)\n"
            "  --l1 X --mse X --edge X --kl X   loss weights (%g, %g, %g, %g)\n"
            "  --fg X              extra L1/MSE weight of pixels that are not white background (%g)\n"
@@ -230,9 +232,9 @@ static int vae_recon(int argc, char **argv) {
 
 typedef struct {
     pp_vae_train_config tc;
-    const char *out, *resume, *data, *config;
+    const char *out, *resume, *init, *data, *config;
     char ckpt[1024], plot[1024];
-    int threads, dim, z_dim, stats, frames, height, width;
+    int threads, dim, z_dim, stats, frames, height, width, config_set;
 } train_args;
 
 static int parse_train_flag(train_args *a, const char *f, const char *v) {
@@ -242,7 +244,8 @@ static int parse_train_flag(train_args *a, const char *f, const char *v) {
     if (!strcmp(f, "-o")) a->out = v;
     else if (!strcmp(f, "--data")) a->data = v;
     else if (!strcmp(f, "--resume")) a->resume = v;
-    else if (!strcmp(f, "--config")) a->config = v;
+    else if (!strcmp(f, "--init")) a->init = v;
+    else if (!strcmp(f, "--config")) a->config = v, a->config_set = 1;
     else if (!strcmp(f, "--ckpt")) snprintf(a->ckpt, sizeof a->ckpt, "%s", v);
     else if (!strcmp(f, "--plot")) snprintf(a->plot, sizeof a->plot, "%s", v);
     else if (!strcmp(f, "--log")) b->log_path = v;
@@ -291,6 +294,8 @@ static int parse_train(train_args *a, int argc, char **argv) {
     if (!a->out) return cli_error("vae train: -o VAE.safetensors is required");
     if (strcmp(a->config, "small") && strcmp(a->config, "wan21"))
         return cli_error("vae train: --config must be small or wan21 (got '%s')", a->config);
+    if (a->init && (a->resume || a->config_set || a->dim || a->z_dim))
+        return cli_error("vae train: --init takes the architecture from its file (not with --resume, --config, --dim or --z-dim)");
     if (!a->ckpt[0]) snprintf(a->ckpt, sizeof a->ckpt, "%s.ckpt", a->out);
     if (!a->plot[0]) snprintf(a->plot, sizeof a->plot, "%s.loss.png", a->out);
     a->tc.base.ckpt_path = a->ckpt;
@@ -306,15 +311,23 @@ static pp_vae_trainer *make_trainer(train_args *a, pp_vae_model *v, pp_phys_sour
         if (t) fprintf(stderr, "resuming %s at step %ld\n", a->resume, pp_vae_trainer_steps_done(t));
         return t;
     }
-    pp_vae_config c;
-    if (!strcmp(a->config, "wan21")) pp_vae_config_wan21(&c);
-    else pp_vae_config_small(&c);
-    if (a->dim) c.dim = a->dim;
-    if (a->z_dim) c.z_dim = a->z_dim;
-    if (pp_vae_model_create(v, &c)) return NULL;
-    pp_rng r;
-    pp_rng_seed(&r, a->tc.base.seed);
-    pp_vae_init_weights(&v->m, v->params, &r);
+    if (a->init) {
+        if (pp_vae_model_open(v, a->init)) return NULL;
+        fprintf(stderr, "starting from the weights of %s\n", a->init);
+    } else {
+        pp_vae_config c;
+        if (!strcmp(a->config, "wan21")) pp_vae_config_wan21(&c);
+        else pp_vae_config_small(&c);
+        if (a->dim) c.dim = a->dim;
+        if (a->z_dim) c.z_dim = a->z_dim;
+        if (pp_vae_model_create(v, &c)) return NULL;
+        pp_rng r;
+        pp_rng_seed(&r, a->tc.base.seed);
+        pp_vae_init_weights(&v->m, v->params, &r);
+        /* single frames never reach the older time taps: zero them, so the file is a
+         * per-frame video VAE for a video run to start from (--init) */
+        if (a->tc.crop[0] == 1) pp_vae_init_per_frame(&v->m, v->params);
+    }
     pp_vae_trainer *t = pp_vae_trainer_new(v, &a->tc, src);
     if (!t) pp_vae_model_free(v);
     return t;

@@ -261,6 +261,22 @@ void pp_vae_init_weights(const pp_vae *m, float *P, pp_rng *r) {
     for (int c = m->cfg.z_dim; c < 2 * m->cfg.z_dim; c++) P[q->c1.b + c] = -6.0f;
 }
 
+static void zero_older_taps(float *P, const vae_conv *c) {
+    if (!c->cout || c->kt != 3 || c->k != 3) return;
+    size_t plane = (size_t)c->k * c->k; /* weight [cout, cin, kt, k, k] */
+    for (size_t oi = 0; oi < (size_t)c->cout * c->cin; oi++)
+        memset(P + c->w + oi * 3 * plane, 0, 2 * plane * sizeof(float));
+}
+
+static void per_frame_units(const pp_vae_unit *u, int n, float *P) {
+    for (int i = 0; i < n; i++, u++) zero_older_taps(P, &u->c1), zero_older_taps(P, &u->c2);
+}
+
+void pp_vae_init_per_frame(const pp_vae *m, float *P) {
+    per_frame_units(m->enc, m->nenc, P);
+    per_frame_units(m->dec, m->ndec, P);
+}
+
 /* ------------------------------------------------------------------ FLOPs */
 
 static double conv_flops(const vae_conv *c, int To, int ho, int wo) {
