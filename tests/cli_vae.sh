@@ -10,6 +10,9 @@ expect_ok   "train it 3 steps" $PROPHY vae train $TINY --steps 3 --log $T/b.csv 
 expect_ok   "...and resume it to 6" $PROPHY vae train $TINY --steps 6 --resume $T/b.safetensors.ckpt --log $T/b.csv -o $T/b.safetensors
 check       "resume gives the same bytes" 'cmp -s $T/a.safetensors $T/b.safetensors'
 check       "the log has every step once" '[ $(wc -l < $T/b.csv) -eq 7 ] && head -1 $T/b.csv | grep -q "^step,loss,l1,mse,edge,kl"'
+expect_ok   "batch 3 on 1 thread" $PROPHY vae train $TINY --batch 3 --steps 2 -t 1 -o $T/b1.safetensors
+expect_ok   "batch 3 on 2 threads (its crops side by side)" $PROPHY vae train $TINY --batch 3 --steps 2 -t 2 -o $T/b2.safetensors
+check       "the thread count does not change a byte" 'cmp -s $T/b1.safetensors $T/b2.safetensors'
 $PROPHY sim --scene collision --seed 3 -W 32 -H 32 --video-frames 9 -o $T/s.y4m 2>/dev/null
 expect_ok   "recon" $PROPHY vae recon $T/s.y4m -o $T/r.y4m -m $T/a.safetensors
 check       "...prints the PSNR" 'grep -Eq "^psnr [0-9.]+ dB" $CLI_TMP/out'

@@ -1,5 +1,6 @@
 /* vae_train.c - see vae_train.h */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,13 +8,23 @@
 #include "nn/ops.h"
 #include "prophy/vae_train.h"
 
+/* A step's B crops go to S = min(B, PP_VAE_SLOTS) slots (crop b to slot b mod S),
+ * each with its own gradient buffer, run side by side on the threads (each crop's
+ * pass single-threaded inside); the slots' gradients are summed in slot order. The
+ * bytes do not depend on the thread count. With B = 1 the one crop's pass uses
+ * every thread instead: small crops keep 2 threads busier this way. */
+#define PP_VAE_SLOTS 4
+
 struct pp_vae_trainer {
     pp_vae_model *v;
     pp_vae_train_config cfg;
     pp_phys_source *src;
     pp_train_state st;
-    int F, H, W;      /* the source's video size */
-    float *G, *crop;  /* [total], [3, crop frames, crop h, crop w] */
+    int F, H, W;       /* the source's video size */
+    int S;             /* gradient slots */
+    size_t ncrop, neps;
+    float *G[PP_VAE_SLOTS]; /* [total] each; G[0] receives the sum */
+    float *crop, *eps;      /* [B][3, crop frames, crop h, crop w], [B][z, t, h, w] */
 };
 
 pp_vae_train_config pp_vae_train_defaults(void) {
@@ -39,12 +50,16 @@ static pp_vae_trainer *trainer_alloc(pp_vae_model *v, const pp_vae_train_config 
         pp_seterr("the crop %dx%dx%d is larger than the videos (%d frames of %dx%d)", k[0], k[2], k[1], F, W, H);
         return NULL;
     }
-    if (pp_mem_check(pp_mul_size(v->table.total, 4 * sizeof(float)), "the VAE's gradients and AdamW moments"))
+    int B = c->base.batch, S = B < PP_VAE_SLOTS ? B : PP_VAE_SLOTS;
+    if (pp_mem_check(pp_mul_size(v->table.total, (size_t)(3 + S) * sizeof(float)), "the VAE's gradients and AdamW moments"))
         return NULL;
     pp_vae_trainer *t = pp_calloc(1, sizeof *t);
-    t->v = v, t->cfg = *c, t->src = src, t->F = F, t->H = H, t->W = W;
-    t->G = pp_zalloc_floats(v->table.total);
-    t->crop = pp_alloc_floats((size_t)3 * k[0] * k[1] * k[2]);
+    t->v = v, t->cfg = *c, t->src = src, t->F = F, t->H = H, t->W = W, t->S = S;
+    t->ncrop = (size_t)3 * k[0] * k[1] * k[2];
+    t->neps = (size_t)v->m.cfg.z_dim * pp_vae_latent_frames(&v->m, k[0]) * (k[1] / v->m.sdown) * (k[2] / v->m.sdown);
+    for (int i = 0; i < S; i++) t->G[i] = pp_zalloc_floats(v->table.total);
+    t->crop = pp_alloc_floats(t->ncrop * B);
+    t->eps = pp_alloc_floats(t->neps * B);
     return t;
 }
 
@@ -57,7 +72,8 @@ pp_vae_trainer *pp_vae_trainer_new(pp_vae_model *v, const pp_vae_train_config *c
 void pp_vae_trainer_free(pp_vae_trainer *t) {
     if (!t) return;
     pp_train_state_free(&t->st);
-    pp_free_aligned(t->G), pp_free_aligned(t->crop);
+    for (int i = 0; i < t->S; i++) pp_free_aligned(t->G[i]);
+    pp_free_aligned(t->crop), pp_free_aligned(t->eps);
     free(t);
 }
 
@@ -65,7 +81,7 @@ void pp_vae_trainer_free(pp_vae_trainer *t) {
 
 /* crop [3,kt,kh,kw] of video [3,F,H,W] at (t0, y0, x0), mirrored when flip;
  * returns the crop's pixel standard deviation */
-static double cut(const pp_vae_trainer *t, const float *video, int t0, int y0, int x0, int flip) {
+static double cut(const pp_vae_trainer *t, float *crop, const float *video, int t0, int y0, int x0, int flip) {
     const int *k = t->cfg.crop;
     double s = 0, s2 = 0;
     size_t n = 0;
@@ -75,15 +91,15 @@ static double cut(const pp_vae_trainer *t, const float *video, int t0, int y0, i
                 const float *row = video + (((size_t)c * t->F + t0 + f) * t->H + y0 + y) * t->W + x0;
                 for (int x = 0; x < k[2]; x++, n++) {
                     float a = row[flip ? k[2] - 1 - x : x];
-                    t->crop[n] = a, s += a, s2 += (double)a * a;
+                    crop[n] = a, s += a, s2 += (double)a * a;
                 }
             }
     double m = s / (double)n;
     return sqrt(fmax(s2 / (double)n - m * m, 0.0));
 }
 
-/* the next crop with something in it (or the 8th try) */
-static int next_crop(pp_vae_trainer *t) {
+/* crop b of the step: one with something in it (or the 8th try), then its noise */
+static int next_crop(pp_vae_trainer *t, int b) {
     const int *k = t->cfg.crop;
     pp_phys_example ex;
     if (pp_phys_source_draw(t->src, &t->st.rng, &ex)) return -1;
@@ -92,27 +108,52 @@ static int next_crop(pp_vae_trainer *t) {
         int y0 = (int)pp_rng_below(&t->st.rng, (uint32_t)(t->H - k[1] + 1));
         int x0 = (int)pp_rng_below(&t->st.rng, (uint32_t)(t->W - k[2] + 1));
         int flip = pp_rng_uniform(&t->st.rng) < 0.5f;
-        if (cut(t, ex.video, t0, y0, x0, flip) >= t->cfg.min_std) break;
+        if (cut(t, t->crop + t->ncrop * b, ex.video, t0, y0, x0, flip) >= t->cfg.min_std) break;
     }
+    if (t->cfg.loss.sample) pp_rng_fill_normal(&t->st.rng, t->eps + t->neps * b, t->neps, 1.0f);
+    return 0;
+}
+
+/* the crops of slot s, in order, into G[s]; losses into one[b] */
+static int run_slot(pp_vae_trainer *t, int s, pp_vae_losses *one) {
+    const int *k = t->cfg.crop;
+    memset(t->G[s], 0, t->v->table.total * sizeof(float));
+    for (int b = s; b < t->cfg.base.batch; b += t->S)
+        if (pp_vae_train_step(&t->v->m, t->v->params, t->G[s], t->crop + t->ncrop * b, k[0], k[1], k[2],
+                              &t->cfg.loss, t->eps + t->neps * b, NULL, &one[b], NULL, NULL))
+            return -1;
     return 0;
 }
 
 int pp_vae_trainer_step(pp_vae_trainer *t, pp_vae_losses *L) {
     pp_vae_model *v = t->v;
-    const int *k = t->cfg.crop;
-    int B = t->cfg.base.batch;
-    memset(t->G, 0, v->table.total * sizeof(float));
-    memset(L, 0, sizeof *L);
-    for (int b = 0; b < B; b++) {
-        pp_vae_losses one;
-        if (next_crop(t) || pp_vae_train_step(&v->m, v->params, t->G, t->crop, k[0], k[1], k[2], &t->cfg.loss, NULL,
-                                              &t->st.rng, &one, NULL, NULL))
-            return -1;
-        L->loss += one.loss / B, L->l1 += one.l1 / B, L->mse += one.mse / B, L->edge += one.edge / B;
-        L->kl += one.kl / B;
+    int B = t->cfg.base.batch, S = t->S, bad = 0;
+    for (int b = 0; b < B; b++) /* every draw in order, from the trainer's RNG */
+        if (next_crop(t, b)) return -1;
+    pp_vae_losses *one = pp_calloc((size_t)B, sizeof *one);
+    if (S == 1) bad = run_slot(t, 0, one);
+    else {
+        char err[512] = "";
+#pragma omp parallel for schedule(static) reduction(| : bad)
+        for (int s = 0; s < S; s++) {
+            omp_set_num_threads(1); /* this slot's pass runs as on one thread */
+            if (run_slot(t, s, one)) {
+                bad = 1;
+#pragma omp critical(pp_vae_slot_err)
+                if (!err[0]) snprintf(err, sizeof err, "%s", pp_lasterr());
+            }
+        }
+        if (bad) pp_seterr("%s", err);
+        for (int s = 1; s < S && !bad; s++) pp_add_inplace(t->G[0], t->G[s], v->table.total);
     }
-    if (B > 1) pp_scale_inplace(t->G, 1.0f / (float)B, v->table.total);
-    if (pp_train_apply(&t->st, &v->table, v->params, t->G, L->loss)) L->loss = NAN;
+    memset(L, 0, sizeof *L);
+    for (int b = 0; b < B; b++)
+        L->loss += one[b].loss / B, L->l1 += one[b].l1 / B, L->mse += one[b].mse / B, L->edge += one[b].edge / B,
+            L->kl += one[b].kl / B;
+    free(one);
+    if (bad) return -1;
+    if (B > 1) pp_scale_inplace(t->G[0], 1.0f / (float)B, v->table.total);
+    if (pp_train_apply(&t->st, &v->table, v->params, t->G[0], L->loss)) L->loss = NAN;
     return 0;
 }
 

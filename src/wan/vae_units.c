@@ -12,9 +12,12 @@
 
 static _Thread_local long g_live, g_peak;
 
-void pp_vae_mem_track(long delta) {
-    g_live += delta;
-    if (g_live > g_peak) g_peak = g_live;
+void pp_vae_mem_track(long delta) { /* passes may run side by side (a training step's slots) */
+#pragma omp critical(pp_vae_mem)
+    {
+        g_live += delta;
+        if (g_live > g_peak) g_peak = g_live;
+    }
 }
 size_t pp_vae_mem_now(void) { return g_live > 0 ? (size_t)g_live : 0; }
 size_t pp_vae_mem_peak(void) { return g_peak > 0 ? (size_t)g_peak : 0; }
