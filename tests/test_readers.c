@@ -16,6 +16,7 @@
 #include "prophy/model.h"
 #include "sim/dataset.h"
 #include "sim/sim.h"
+#include "text/spm.h"
 #include "train/train.h"
 #include "test.h"
 
@@ -588,4 +589,62 @@ TEST(readers_plot_log_columns) {
     fprintf(f, "step,loss,diff\n1,0.5,0.4\ninf,0.4,0.3\n2,0.3,nan\n3,0.2,0.1\n");
     fclose(f);
     CHECK(pp_plot_loss_csv(csv, png) == 0);
+}
+
+/* ---------------------------------------------------------------- tokenizer.json (SentencePiece) */
+
+/* A unigram tokenizer.json: <unk>, "a" and the given extra members. */
+static pp_spm *spm_with(const char *extra, const char *name) {
+    char buf[1024];
+    snprintf(buf, sizeof buf, "{\"model\":{\"type\":\"Unigram\",\"unk_id\":0,\"vocab\":[[\"<unk>\",0],[\"a\",-1]]}%s%s}",
+             extra[0] ? "," : "", extra);
+    pp_spm *t = NULL;
+    if (pp_spm_load_json(&t, buf, strlen(buf), name)) return NULL;
+    return t;
+}
+
+/* Strings the encoder inserts or matches were not checked for UTF-8: a Prepend of
+ * "\xf0" made the text "\xf0a", whose first "character" of 4 bytes ran the Viterbi
+ * arrays past their end (ASan heap-buffer-overflow in unigram); an added token
+ * "\xa9" split the "é" of a prompt the same way. An empty String pattern leaked
+ * the Replace's content. */
+TEST(readers_spm_strings_not_utf8) {
+    static const char *const bad[][2] = {
+        {"\"normalizer\":{\"type\":\"Prepend\",\"prepend\":\"\xf0\"}", "\"prepend\" is not valid UTF-8"},
+        {"\"normalizer\":{\"type\":\"Replace\",\"pattern\":{\"String\":\"a\"},\"content\":\"\xf0\"}",
+         "\"content\" is not valid UTF-8"},
+        {"\"normalizer\":{\"type\":\"Replace\",\"pattern\":{\"String\":\"\xa9\"},\"content\":\"\"}", "not UTF-8 String"},
+        {"\"normalizer\":{\"type\":\"Replace\",\"pattern\":{\"String\":\"\"},\"content\":\"x\"}", "empty"},
+        {"\"added_tokens\":[{\"id\":1,\"content\":\"\xa9\",\"normalized\":false}]", "added token 0's \"content\""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        pp_spm *t = spm_with(bad[i][0], "bad-tok.json");
+        CHECK_MSG(t == NULL && has_err("bad-tok.json") && has_err(bad[i][1]), "%zu: %s", i, pp_lasterr());
+        pp_spm_free(t);
+    }
+    pp_spm *t = spm_with("\"normalizer\":{\"type\":\"Prepend\",\"prepend\":\"\xc3\xa9\"}", "ok.json");
+    int32_t ids[8];
+    int n, tr;
+    CHECK(t && pp_spm_encode(t, "a", 1, 8, ids, &n, &tr) == 0 && n == 2 && ids[0] == 0 && ids[1] == 1);
+    pp_spm_free(t);
+}
+
+/* A precompiled_charsmap whose rule for "b" points inside the "é" of its strings
+ * replaced "b" by the lone byte 0xa9 (the same overflow); such a rule is now no
+ * rule. The blob: 3 double-array units, then "é\0"; the last unit is the value. */
+TEST(readers_spm_charsmap_value_inside_character) {
+    static const char *const maps[2] = {"DAAAAACMAQBiDQAAAAAAgMOpAA==", "DAAAAACMAQBiDQAAAQAAgMOpAA=="};
+    for (int k = 0; k < 2; k++) {
+        char extra[256];
+        snprintf(extra, sizeof extra,
+                 "\"normalizer\":{\"type\":\"Precompiled\",\"precompiled_charsmap\":\"%s\"},"
+                 "\"added_tokens\":[{\"id\":1,\"content\":\"\xc3\xa9\",\"normalized\":true}]", maps[k]);
+        pp_spm *t = spm_with(extra, "cmap.json");
+        int32_t ids[8];
+        int n, tr;
+        CHECK_MSG(t != NULL, "%s", pp_lasterr());
+        /* value 0: "b" -> "é", the added token (id 1); value 1: no rule, "b" is unknown */
+        CHECK(t && pp_spm_encode(t, "b", 1, 8, ids, &n, &tr) == 0 && n == 1 && ids[0] == (k ? 0 : 1));
+        pp_spm_free(t);
+    }
 }
