@@ -18,6 +18,7 @@
 #include "sim/sim.h"
 #include "text/spm.h"
 #include "train/train.h"
+#include "wan/vae_file.h"
 #include "test.h"
 
 static int has_err(const char *s) { return strstr(pp_lasterr(), s) != NULL; }
@@ -647,4 +648,57 @@ TEST(readers_spm_charsmap_value_inside_character) {
         CHECK(t && pp_spm_encode(t, "b", 1, 8, ids, &n, &tr) == 0 && n == 1 && ids[0] == (k ? 0 : 1));
         pp_spm_free(t);
     }
+}
+
+/* ---------------------------------------------------------------- VAE config (vae_config) */
+
+static char *vae_json(int dim, int res, const char *mult, const char *td, const char *mean, const char *std) {
+    char *s = malloc(512);
+    snprintf(s, 512,
+             "{\"dim\":%d,\"z_dim\":1,\"num_res_blocks\":%d,\"dim_mult\":%s,\"temperal_downsample\":%s,"
+             "\"latents_mean\":[%s],\"latents_std\":[%s]}", dim, res, mult, td, mean, std);
+    return s;
+}
+
+/* latents_std 0.51e300 was cast to float inf and accepted (z = (mu - mean) / inf),
+ * and a config that pp_vae_save could not write back (cJSON writes inf as null);
+ * 1e-50 became 0. */
+TEST(readers_vae_config_latent_floats) {
+    static const char *const v[][3] = {{"0", "0.51e300", "'latents_std'[0]"}, {"1e300", "1", "'latents_mean'[0]"},
+                                       {"0", "1e-50", "'latents_std'[0]"}, {"0", "-1", "'latents_std'[0]"}};
+    pp_vae_config c;
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+        char *s = vae_json(4, 1, "[1,2]", "[true]", v[i][0], v[i][1]);
+        CHECK_MSG(pp_vae_config_read(&c, s, "v.safetensors") == -1 && has_err("v.safetensors") && has_err(v[i][2]),
+                  "%s", pp_lasterr());
+        free(s);
+    }
+    char *s = vae_json(4, 1, "[1,2]", "[true]", "-3e38", "1e-30");
+    CHECK(pp_vae_config_read(&c, s, "v.safetensors") == 0 && c.latent_std[0] > 0);
+    free(s);
+}
+
+/* Each field within its bounds, a config could describe 96 G parameters (dim 1024,
+ * six levels of 4096 channels, 8 residual blocks): pp_vae_model_create would ask
+ * for 383 GB. The reader now refuses more than PP_VAE_MAX_PARAMS, and a VAE file
+ * whose config describes more weights than it can hold is refused before the
+ * weights are allocated. */
+TEST(readers_vae_config_too_many_params) {
+    pp_vae_config c;
+    char *s = vae_json(1024, 8, "[4,4,4,4,4,4]", "[false,false,false,false,false]", "0", "1");
+    CHECK_MSG(pp_vae_config_read(&c, s, "big.safetensors") == -1 && has_err("big.safetensors") && has_err("'dim' 1024") &&
+                  has_err("parameters, more than"), "%s", pp_lasterr());
+    free(s);
+    s = vae_json(96, 2, "[1,2,4,4]", "[false,true,true]", "0", "1"); /* Wan2.1's shape: 127 M */
+    CHECK(pp_vae_config_read(&c, s, "wan.safetensors") == 0);
+    const char *path = pp_test_path("vae_small_file.safetensors");
+    pp_st_writer *w = pp_st_writer_new();
+    float one = 1;
+    CHECK(pp_st_set_meta(w, "vae_config", s) == 0 && pp_st_add_f32(w, "x", PP_F32, 0, NULL, &one) == 0 &&
+          pp_st_save(w, path) == 0);
+    pp_st_writer_free(w);
+    free(s);
+    pp_vae_model v;
+    CHECK(pp_vae_model_open(&v, path) == -1 && has_err("vae_small_file.safetensors") && has_err("bytes hold"));
+    CHECK(v.params == NULL && v.table.n == 0);
 }

@@ -62,8 +62,8 @@ int pp_vae_config_check(const pp_vae_config *c) {
         if (ch % 2) PP_FAIL("vae config: decoder level %d has %d channels; an upsampler needs an even count", i, ch);
     }
     for (int i = 0; i < c->z_dim; i++)
-        if (!(c->latent_std[i] > 0) || !isfinite(c->latent_mean[i]))
-            PP_FAIL("vae config: latent std[%d] = %g must be > 0 (mean %g finite)", i, c->latent_std[i],
+        if (!(c->latent_std[i] > 0) || !isfinite(c->latent_std[i]) || !isfinite(c->latent_mean[i]))
+            PP_FAIL("vae config: latent std[%d] = %g must be finite and > 0 (mean %g finite)", i, c->latent_std[i],
                     c->latent_mean[i]);
     return 0;
 }
