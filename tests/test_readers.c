@@ -19,6 +19,7 @@
 #include "text/spm.h"
 #include "train/train.h"
 #include "wan/vae_file.h"
+#include "wan/wan_files.h"
 #include "test.h"
 
 static int has_err(const char *s) { return strstr(pp_lasterr(), s) != NULL; }
@@ -701,4 +702,25 @@ TEST(readers_vae_config_too_many_params) {
     pp_vae_model v;
     CHECK(pp_vae_model_open(&v, path) == -1 && has_err("vae_small_file.safetensors") && has_err("bytes hold"));
     CHECK(v.params == NULL && v.table.n == 0);
+}
+
+/* ---------------------------------------------------------------- Wan DiT config.json */
+
+/* 'eps' was range-checked as a double and then stored as a float: 0.1 became
+ * 0.100000001, which written back ("%.9g") was refused as above 0.1. */
+TEST(readers_wan_config_eps_as_float) {
+    const char *fmt = "{\"dim\":48,\"num_heads\":2,\"num_layers\":1,\"ffn_dim\":8,\"eps\":%s}";
+    char js[256], e[32];
+    pp_dit_config c, b;
+    snprintf(js, sizeof js, fmt, "1e-01");
+    CHECK(pp_wan_dit_config_parse(&c, js, "config.json") == 0 && c.eps == 0.1f);
+    snprintf(e, sizeof e, "%.9g", (double)c.eps);
+    snprintf(js, sizeof js, fmt, e);
+    CHECK_MSG(pp_wan_dit_config_parse(&b, js, "config.json") == 0 && b.eps == c.eps, "%s: %s", js, pp_lasterr());
+    static const char *const bad[] = {"0.1000001", "1e-50", "0", "-1e-6", "1e300", "\"1e-6\""};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(js, sizeof js, fmt, bad[i]);
+        CHECK_MSG(pp_wan_dit_config_parse(&b, js, "config.json") != 0 && has_err("config.json") && has_err("'eps'"),
+                  "%s: %s", bad[i], pp_lasterr());
+    }
 }
