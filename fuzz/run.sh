@@ -24,7 +24,12 @@ model_file 65536
 train_state 2048
 tokenizer 4096
 prompt_parse 512
-parse_num 64"
+parse_num 64
+spm 8192
+vae_config 4096
+wan_config 4096
+shard_index 4096
+umt5 16384"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
     for f in fuzz/fuzz_*.c; do t=${f#fuzz/fuzz_}; targets+=("${t%.c}"); done
