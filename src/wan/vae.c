@@ -448,7 +448,14 @@ int pp_vae_load(const pp_vae *m, const pp_params *t, float *P, const char *path)
                 break;
             }
         }
-        rc = pp_st_load_f32(&f, name, P + p->offset, p->ndim, p->shape);
+        if (P) {
+            rc = pp_st_load_f32(&f, name, P + p->offset, p->ndim, p->shape);
+        } else { /* a check of names, shapes and dtypes alone */
+            const pp_st_tensor *x;
+            rc = pp_st_expect(&f, name, p->ndim, p->shape, &x);
+            if (!rc && !pp_dtype_is_float(x->dtype))
+                rc = -1, pp_seterr("%s: tensor '%s' has dtype %s, not a float type", path, name, pp_dtype_name(x->dtype));
+        }
     }
     pp_st_close(&f);
     return rc;

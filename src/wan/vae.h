@@ -105,7 +105,8 @@ int pp_vae_diffusers_name(const pp_vae *m, const char *wan, char *out, size_t si
 /* Loads every tensor of the table from a safetensors file (F32, F16 or BF16),
  * by Wan's key or else diffusers' name for it. Errors name the file and the
  * tensor: "FILE: missing tensor 'decoder.head.2.weight' (diffusers:
- * 'decoder.conv_out.weight')", "FILE: tensor 'x' has shape [4,8], the model expects [4,16]". */
+ * 'decoder.conv_out.weight')", "FILE: tensor 'x' has shape [4,8], the model expects [4,16]".
+ * params NULL: only checks every tensor's name, shape and float dtype. */
 int pp_vae_load(const pp_vae *m, const pp_params *table, float *params, const char *path);
 /* Writes the parameters under Wan's keys (F32, F16 or BF16 as given), atomically;
  * the config is stored as JSON in the metadata key "vae_config". */

@@ -119,11 +119,15 @@ int pp_vae_model_open(pp_vae_model *v, const char *path) {
     if (pp_st_open(&f, path)) return -1;
     pp_vae_config c;
     int rc = pp_vae_config_read(&c, pp_st_meta(&f, "vae_config"), path);
-    size_t np = rc ? 0 : vae_params(&c), fsize = f.size;
     pp_st_close(&f);
-    if (!rc && np > fsize / 2) /* F16 or BF16 at least: do not allocate for weights the file cannot hold */
-        PP_FAIL("%s: its vae_config describes a VAE of %.1f M parameters, more than the file's %zu bytes hold "
-                "(2 bytes each at least)", path, np / 1e6, fsize);
+    /* every tensor's name and shape before the weights are allocated: a small file
+     * whose config describes a large VAE is refused without allocating it */
+    pp_vae chk;
+    pp_params ct = {0};
+    memset(&chk, 0, sizeof chk);
+    if (!rc) rc = pp_vae_init(&chk, &c, &ct) || pp_vae_load(&chk, &ct, NULL, path) ? -1 : 0;
+    pp_vae_free(&chk);
+    pp_params_free(&ct);
     if (!rc) rc = pp_vae_model_create(v, &c);
     if (!rc) rc = pp_vae_load(&v->m, &v->table, v->params, path);
     for (int i = 0; !rc && i < v->table.n; i++) {
