@@ -72,6 +72,7 @@ clean:
 # ---- fuzzing (developer target; needs clang and libclang-rt, see docs/FUZZING.md)
 #   make fuzz                   every harness, FUZZ_RUNS (20000) executions each
 #   FUZZ_RUNS=1000000 make fuzz the long run;  make fuzz FUZZ_TARGETS="spec y4m"  some
+#   FUZZ_TIME=30 make fuzz      also stops each harness after 30 s
 # The library is rebuilt with clang, ASan and UBSan into build-fuzz/ (one object per
 # source, like the normal build); each fuzz/fuzz_NAME.c links against it.
 FUZZ_CC     ?= clang
@@ -97,7 +98,7 @@ $(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_util.h $(FUZZ_BUILD)/libprophy.a
 fuzz-build: $(FUZZBIN)
 
 fuzz: fuzz-build
-	FUZZ_BUILD=$(FUZZ_BUILD) fuzz/run.sh $(FUZZ_RUNS) $(FUZZ_TARGETS)
+	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_TIME=$(FUZZ_TIME) fuzz/run.sh $(FUZZ_RUNS) $(FUZZ_TARGETS)
 
 -include $(FUZZLIB:.o=.d)
 

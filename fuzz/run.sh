@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # run.sh - runs each libFuzzer harness for a bounded number of executions.
 # Usage: fuzz/run.sh RUNS [TARGET...]   (make fuzz; TARGET = NAME of fuzz/fuzz_NAME.c)
+# FUZZ_TIME=S also stops each target after S seconds (libFuzzer's -max_total_time).
 # One fuzzer process at a time, at the lowest priority, one OpenMP thread. New
 # corpus entries go to $FUZZ_BUILD/corpus/NAME (fuzz/corpus/NAME, the committed
 # seeds, is only read); crashes, leaks, timeouts and out-of-memory inputs go to
@@ -23,7 +24,12 @@ model_file 65536
 train_state 2048
 tokenizer 4096
 prompt_parse 512
-parse_num 64"
+parse_num 64
+spm 8192
+vae_config 4096
+wan_config 4096
+shard_index 4096
+umt5 16384"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
     for f in fuzz/fuzz_*.c; do t=${f#fuzz/fuzz_}; targets+=("${t%.c}"); done
@@ -41,7 +47,9 @@ for t in "${targets[@]}"; do
     dict=()
     [ -f "fuzz/dict/$t.dict" ] && dict=(-dict="fuzz/dict/$t.dict")
     log=$B/logs/$t.log
-    nice -n 19 "$bin" -runs="$runs" -max_len="${len:-4096}" -timeout=10 -rss_limit_mb=2048 \
+    time_opt=()
+    [ -n "${FUZZ_TIME:-}" ] && time_opt=(-max_total_time="$FUZZ_TIME")
+    nice -n 19 "$bin" -runs="$runs" "${time_opt[@]}" -max_len="${len:-4096}" -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$B/artifacts/$t/" "${dict[@]}" \
         "$B/corpus/$t" "fuzz/corpus/$t" > "$log" 2>&1
     rc=$?

@@ -16,7 +16,10 @@
 #include "prophy/model.h"
 #include "sim/dataset.h"
 #include "sim/sim.h"
+#include "text/spm.h"
 #include "train/train.h"
+#include "wan/vae_file.h"
+#include "wan/wan_files.h"
 #include "test.h"
 
 static int has_err(const char *s) { return strstr(pp_lasterr(), s) != NULL; }
@@ -588,4 +591,137 @@ TEST(readers_plot_log_columns) {
     fprintf(f, "step,loss,diff\n1,0.5,0.4\ninf,0.4,0.3\n2,0.3,nan\n3,0.2,0.1\n");
     fclose(f);
     CHECK(pp_plot_loss_csv(csv, png) == 0);
+}
+
+/* ---------------------------------------------------------------- tokenizer.json (SentencePiece) */
+
+/* A unigram tokenizer.json: <unk>, "a" and the given extra members. */
+static pp_spm *spm_with(const char *extra, const char *name) {
+    char buf[1024];
+    snprintf(buf, sizeof buf, "{\"model\":{\"type\":\"Unigram\",\"unk_id\":0,\"vocab\":[[\"<unk>\",0],[\"a\",-1]]}%s%s}",
+             extra[0] ? "," : "", extra);
+    pp_spm *t = NULL;
+    if (pp_spm_load_json(&t, buf, strlen(buf), name)) return NULL;
+    return t;
+}
+
+/* Strings the encoder inserts or matches were not checked for UTF-8: a Prepend of
+ * "\xf0" made the text "\xf0a", whose first "character" of 4 bytes ran the Viterbi
+ * arrays past their end (ASan heap-buffer-overflow in unigram); an added token
+ * "\xa9" split the "é" of a prompt the same way. An empty String pattern leaked
+ * the Replace's content. */
+TEST(readers_spm_strings_not_utf8) {
+    static const char *const bad[][2] = {
+        {"\"normalizer\":{\"type\":\"Prepend\",\"prepend\":\"\xf0\"}", "\"prepend\" is not valid UTF-8"},
+        {"\"normalizer\":{\"type\":\"Replace\",\"pattern\":{\"String\":\"a\"},\"content\":\"\xf0\"}",
+         "\"content\" is not valid UTF-8"},
+        {"\"normalizer\":{\"type\":\"Replace\",\"pattern\":{\"String\":\"\xa9\"},\"content\":\"\"}", "not UTF-8 String"},
+        {"\"normalizer\":{\"type\":\"Replace\",\"pattern\":{\"String\":\"\"},\"content\":\"x\"}", "empty"},
+        {"\"added_tokens\":[{\"id\":1,\"content\":\"\xa9\",\"normalized\":false}]", "added token 0's \"content\""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        pp_spm *t = spm_with(bad[i][0], "bad-tok.json");
+        CHECK_MSG(t == NULL && has_err("bad-tok.json") && has_err(bad[i][1]), "%zu: %s", i, pp_lasterr());
+        pp_spm_free(t);
+    }
+    pp_spm *t = spm_with("\"normalizer\":{\"type\":\"Prepend\",\"prepend\":\"\xc3\xa9\"}", "ok.json");
+    int32_t ids[8];
+    int n, tr;
+    CHECK(t && pp_spm_encode(t, "a", 1, 8, ids, &n, &tr) == 0 && n == 2 && ids[0] == 0 && ids[1] == 1);
+    pp_spm_free(t);
+}
+
+/* A precompiled_charsmap whose rule for "b" points inside the "é" of its strings
+ * replaced "b" by the lone byte 0xa9 (the same overflow); such a rule is now no
+ * rule. The blob: 3 double-array units, then "é\0"; the last unit is the value. */
+TEST(readers_spm_charsmap_value_inside_character) {
+    static const char *const maps[2] = {"DAAAAACMAQBiDQAAAAAAgMOpAA==", "DAAAAACMAQBiDQAAAQAAgMOpAA=="};
+    for (int k = 0; k < 2; k++) {
+        char extra[256];
+        snprintf(extra, sizeof extra,
+                 "\"normalizer\":{\"type\":\"Precompiled\",\"precompiled_charsmap\":\"%s\"},"
+                 "\"added_tokens\":[{\"id\":1,\"content\":\"\xc3\xa9\",\"normalized\":true}]", maps[k]);
+        pp_spm *t = spm_with(extra, "cmap.json");
+        int32_t ids[8];
+        int n, tr;
+        CHECK_MSG(t != NULL, "%s", pp_lasterr());
+        /* value 0: "b" -> "é", the added token (id 1); value 1: no rule, "b" is unknown */
+        CHECK(t && pp_spm_encode(t, "b", 1, 8, ids, &n, &tr) == 0 && n == 1 && ids[0] == (k ? 0 : 1));
+        pp_spm_free(t);
+    }
+}
+
+/* ---------------------------------------------------------------- VAE config (vae_config) */
+
+static char *vae_json(int dim, int res, const char *mult, const char *td, const char *mean, const char *std) {
+    char *s = malloc(512);
+    snprintf(s, 512,
+             "{\"dim\":%d,\"z_dim\":1,\"num_res_blocks\":%d,\"dim_mult\":%s,\"temperal_downsample\":%s,"
+             "\"latents_mean\":[%s],\"latents_std\":[%s]}", dim, res, mult, td, mean, std);
+    return s;
+}
+
+/* latents_std 0.51e300 was cast to float inf and accepted (z = (mu - mean) / inf),
+ * and a config that pp_vae_save could not write back (cJSON writes inf as null);
+ * 1e-50 became 0. */
+TEST(readers_vae_config_latent_floats) {
+    static const char *const v[][3] = {{"0", "0.51e300", "'latents_std'[0]"}, {"1e300", "1", "'latents_mean'[0]"},
+                                       {"0", "1e-50", "'latents_std'[0]"}, {"0", "-1", "'latents_std'[0]"}};
+    pp_vae_config c;
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+        char *s = vae_json(4, 1, "[1,2]", "[true]", v[i][0], v[i][1]);
+        CHECK_MSG(pp_vae_config_read(&c, s, "v.safetensors") == -1 && has_err("v.safetensors") && has_err(v[i][2]),
+                  "%s", pp_lasterr());
+        free(s);
+    }
+    char *s = vae_json(4, 1, "[1,2]", "[true]", "-3e38", "1e-30");
+    CHECK(pp_vae_config_read(&c, s, "v.safetensors") == 0 && c.latent_std[0] > 0);
+    free(s);
+}
+
+/* Each field within its bounds, a config could describe 96 G parameters (dim 1024,
+ * six levels of 4096 channels, 8 residual blocks): pp_vae_model_create would ask
+ * for 383 GB. The reader now refuses more than PP_VAE_MAX_PARAMS, and
+ * pp_vae_model_open checks a file's tensors before it allocates the weights (a
+ * file holding one float and Wan2.1's config allocated 0.5 GB first). */
+TEST(readers_vae_config_too_many_params) {
+    pp_vae_config c;
+    char *s = vae_json(1024, 8, "[4,4,4,4,4,4]", "[false,false,false,false,false]", "0", "1");
+    CHECK_MSG(pp_vae_config_read(&c, s, "big.safetensors") == -1 && has_err("big.safetensors") && has_err("'dim' 1024") &&
+                  has_err("parameters, more than"), "%s", pp_lasterr());
+    free(s);
+    s = vae_json(96, 2, "[1,2,4,4]", "[false,true,true]", "0", "1"); /* Wan2.1's shape: 127 M */
+    CHECK(pp_vae_config_read(&c, s, "wan.safetensors") == 0);
+    const char *path = pp_test_path("vae_small_file.safetensors");
+    pp_st_writer *w = pp_st_writer_new();
+    float one = 1;
+    CHECK(pp_st_set_meta(w, "vae_config", s) == 0 && pp_st_add_f32(w, "x", PP_F32, 0, NULL, &one) == 0 &&
+          pp_st_save(w, path) == 0);
+    pp_st_writer_free(w);
+    free(s);
+    pp_vae_model v;
+    CHECK(pp_vae_model_open(&v, path) == -1 && has_err("vae_small_file.safetensors") &&
+          has_err("missing tensor 'encoder.conv1.weight'"));
+    CHECK(v.params == NULL && v.table.n == 0);
+}
+
+/* ---------------------------------------------------------------- Wan DiT config.json */
+
+/* 'eps' was range-checked as a double and then stored as a float: 0.1 became
+ * 0.100000001, which written back ("%.9g") was refused as above 0.1. */
+TEST(readers_wan_config_eps_as_float) {
+    const char *fmt = "{\"dim\":48,\"num_heads\":2,\"num_layers\":1,\"ffn_dim\":8,\"eps\":%s}";
+    char js[256], e[32];
+    pp_dit_config c, b;
+    snprintf(js, sizeof js, fmt, "1e-01");
+    CHECK(pp_wan_dit_config_parse(&c, js, "config.json") == 0 && c.eps == 0.1f);
+    snprintf(e, sizeof e, "%.9g", (double)c.eps);
+    snprintf(js, sizeof js, fmt, e);
+    CHECK_MSG(pp_wan_dit_config_parse(&b, js, "config.json") == 0 && b.eps == c.eps, "%s: %s", js, pp_lasterr());
+    static const char *const bad[] = {"0.1000001", "1e-50", "0", "-1e-6", "1e300", "\"1e-6\""};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(js, sizeof js, fmt, bad[i]);
+        CHECK_MSG(pp_wan_dit_config_parse(&b, js, "config.json") != 0 && has_err("config.json") && has_err("'eps'"),
+                  "%s: %s", bad[i], pp_lasterr());
+    }
 }

@@ -128,6 +128,14 @@ static const char *str_field(const cJSON *o, const char *k) {
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* A string the pipeline inserts into the text or matches against it must be
+ * valid UTF-8: the encoder steps by characters, and an invalid one would split a
+ * character (or run past the end of the text). what: the field, for the error. */
+static int utf8_field(const pp_spm *t, const char *s, const char *what) {
+    if (!pp_spm_utf8_valid(s, strlen(s))) PP_FAIL("%s: %s is not valid UTF-8", t->name, what);
+    return 0;
+}
+
 static int load_normalizer(pp_spm *t, const cJSON *n, int depth) {
     if (!n || cJSON_IsNull(n)) return 0;
     const char *type = str_field(n, "type");
@@ -158,11 +166,15 @@ static int load_normalizer(pp_spm *t, const cJSON *n, int depth) {
         const cJSON *pat = field(n, "pattern");
         const char *content = str_field(n, "content"), *s;
         if (!cJSON_IsObject(pat) || !content) PP_FAIL("%s: Replace normalizer without \"pattern\" and \"content\"", t->name);
+        if (utf8_field(t, content, "a Replace normalizer's \"content\"")) return -1;
         op->kind = N_REPLACE;
         op->contentn = strlen(content);
         op->content = pp_strdup(content);
         if ((s = str_field(pat, "String"))) {
-            if (!*s) PP_FAIL("%s: Replace normalizer with an empty String pattern", t->name);
+            if (!*s || !pp_spm_utf8_valid(s, strlen(s))) {
+                free(op->content);
+                PP_FAIL("%s: Replace normalizer with an empty or not UTF-8 String pattern", t->name);
+            }
             op->str = pp_strdup(s), op->strn = strlen(s);
         } else if ((s = str_field(pat, "Regex"))) {
             char what[300];
@@ -181,6 +193,7 @@ static int load_normalizer(pp_spm *t, const cJSON *n, int depth) {
     } else if (!strcmp(type, "Prepend")) {
         const char *s = str_field(n, "prepend");
         if (!s) PP_FAIL("%s: Prepend normalizer without a \"prepend\" string", t->name);
+        if (utf8_field(t, s, "a Prepend normalizer's \"prepend\"")) return -1;
         op->kind = N_PREPEND;
         op->str = pp_strdup(s), op->strn = strlen(s);
     } else {
@@ -296,6 +309,8 @@ static int load_added(pp_spm *t, const cJSON *a) {
         const char *c = str_field(e, "content");
         if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble > 2147483647.0 || !c || !*c)
             PP_FAIL("%s: added token %d lacks an \"id\" or a non-empty \"content\"", t->name, i);
+        if (!pp_spm_utf8_valid(c, strlen(c)))
+            PP_FAIL("%s: added token %d's \"content\" is not valid UTF-8", t->name, i);
         if (is_true(e, "single_word"))
             PP_FAIL("%s: added token \"%s\" has single_word (unsupported)", t->name, c);
         added_tok *k = &t->added[t->nadded];
@@ -542,6 +557,7 @@ static int unigram(const pp_spm *t, const char *s, size_t n, idvec *ids) {
     int rc = 0;
     for (size_t i = 0; i < n;) {
         size_t mb = (size_t)spm_utf8_len((unsigned char)s[i]);
+        if (mb > n - i) mb = n - i; /* never past the text (the loader keeps it valid UTF-8) */
         int single = 0;
         uint64_t h = FNV0;
         size_t lim = n - i < (size_t)t->maxlen ? n - i : (size_t)t->maxlen;

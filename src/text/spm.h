@@ -29,7 +29,11 @@
  * other pre-tokenizers and post-processors, added tokens with single_word.
  * The loader bounds every size it reads (file <= 512 MiB, <= 2^24 pieces of
  * <= 64 KiB, regex patterns <= 1 KiB) and names the file and the field in each
- * error. Texts must be valid UTF-8 of at most PP_SPM_MAX_TEXT bytes. */
+ * error. The strings the encoder inserts into a text or matches against it
+ * (Prepend, Replace's String pattern and content, added tokens' content) must be
+ * valid UTF-8, so that a text stays valid UTF-8 through every step; a charsmap
+ * rule whose replacement starts inside a character is no rule. Texts must be
+ * valid UTF-8 of at most PP_SPM_MAX_TEXT bytes. */
 #ifndef PP_SPM_H
 #define PP_SPM_H
 #include <stddef.h>

@@ -221,7 +221,9 @@ int pp_spm_charsmap_lookup(const spm_charsmap *m, const char *s, size_t n, const
         if (u_has_leaf(u)) {
             if (pos >= m->nunit) return 0;
             size_t v = u_value(m->unit[pos]);
-            if (v > m->nnorm) return 0;
+            /* a value inside a character would start the replacement mid-character
+             * (invalid UTF-8 in the text): no rule, like one out of range */
+            if (v > m->nnorm || (v < m->nnorm && ((unsigned char)m->norm[v] & 0xC0) == 0x80)) return 0;
             *out = m->norm + v;
             *outn = strlen(m->norm + v); /* norm is NUL-terminated past its end */
             return 1;

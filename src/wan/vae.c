@@ -62,8 +62,8 @@ int pp_vae_config_check(const pp_vae_config *c) {
         if (ch % 2) PP_FAIL("vae config: decoder level %d has %d channels; an upsampler needs an even count", i, ch);
     }
     for (int i = 0; i < c->z_dim; i++)
-        if (!(c->latent_std[i] > 0) || !isfinite(c->latent_mean[i]))
-            PP_FAIL("vae config: latent std[%d] = %g must be > 0 (mean %g finite)", i, c->latent_std[i],
+        if (!(c->latent_std[i] > 0) || !isfinite(c->latent_std[i]) || !isfinite(c->latent_mean[i]))
+            PP_FAIL("vae config: latent std[%d] = %g must be finite and > 0 (mean %g finite)", i, c->latent_std[i],
                     c->latent_mean[i]);
     return 0;
 }
@@ -448,7 +448,14 @@ int pp_vae_load(const pp_vae *m, const pp_params *t, float *P, const char *path)
                 break;
             }
         }
-        rc = pp_st_load_f32(&f, name, P + p->offset, p->ndim, p->shape);
+        if (P) {
+            rc = pp_st_load_f32(&f, name, P + p->offset, p->ndim, p->shape);
+        } else { /* a check of names, shapes and dtypes alone */
+            const pp_st_tensor *x;
+            rc = pp_st_expect(&f, name, p->ndim, p->shape, &x);
+            if (!rc && !pp_dtype_is_float(x->dtype))
+                rc = -1, pp_seterr("%s: tensor '%s' has dtype %s, not a float type", path, name, pp_dtype_name(x->dtype));
+        }
     }
     pp_st_close(&f);
     return rc;

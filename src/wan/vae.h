@@ -42,6 +42,10 @@
 
 #define PP_VAE_MAX_LEVELS 6
 #define PP_VAE_MAX_Z 64
+/* The most parameters a config may describe (pp_vae_config_read refuses more): 2^30,
+ * 4 GiB of F32 weights, 8x Wan2.1's 127 M. The per-field bounds alone (dim 1024,
+ * 4096 channels, 6 levels, 8 residual blocks) allow configs of ~10^11. */
+#define PP_VAE_MAX_PARAMS ((size_t)1 << 30)
 
 typedef struct {
     int dim, z_dim, num_res_blocks, nlevels;
@@ -61,6 +65,8 @@ void pp_vae_config_small(pp_vae_config *c);
 /* Any config: the given sizes, temporal_down all false, mean 0, std 1. */
 void pp_vae_config_make(pp_vae_config *c, int dim, int z_dim, int nlevels, const int *dim_mult,
                         int num_res_blocks, const int *temporal_down);
+/* The bounds of each field (as pp_vae_init needs them); latent mean finite, std
+ * finite and > 0. */
 int pp_vae_config_check(const pp_vae_config *c);
 
 /* ---- the model: a list of units (causal conv, residual block, attention,
@@ -99,7 +105,8 @@ int pp_vae_diffusers_name(const pp_vae *m, const char *wan, char *out, size_t si
 /* Loads every tensor of the table from a safetensors file (F32, F16 or BF16),
  * by Wan's key or else diffusers' name for it. Errors name the file and the
  * tensor: "FILE: missing tensor 'decoder.head.2.weight' (diffusers:
- * 'decoder.conv_out.weight')", "FILE: tensor 'x' has shape [4,8], the model expects [4,16]". */
+ * 'decoder.conv_out.weight')", "FILE: tensor 'x' has shape [4,8], the model expects [4,16]".
+ * params NULL: only checks every tensor's name, shape and float dtype. */
 int pp_vae_load(const pp_vae *m, const pp_params *table, float *params, const char *path);
 /* Writes the parameters under Wan's keys (F32, F16 or BF16 as given), atomically;
  * the config is stored as JSON in the metadata key "vae_config". */

@@ -1,5 +1,6 @@
 /* vae_file.c - see vae_file.h */
 #include <cjson/cJSON.h>
+#include <float.h>
 #include <math.h>
 #include <string.h>
 #include "base/common.h"
@@ -29,6 +30,29 @@ static int get_array(const cJSON *j, const char *k, int n, int bools, const char
     return 0;
 }
 
+/* the parameters cfg declares (cfg already checked) */
+static size_t vae_params(const pp_vae_config *cfg) {
+    pp_vae m;
+    pp_params t = {0};
+    size_t total = pp_vae_init(&m, cfg, &t) ? SIZE_MAX : t.total;
+    pp_vae_free(&m);
+    pp_params_free(&t);
+    return total;
+}
+
+/* latents_mean / latents_std as 32-bit floats: finite, and std > 0 after the cast
+ * (1e300 would become inf, 1e-50 zero) */
+static int latent_floats(const double *v, int z, int is_std, const char *where) {
+    const char *k = is_std ? "latents_std" : "latents_mean";
+    for (int i = 0; i < z; i++) {
+        float f = fabs(v[i]) <= FLT_MAX ? (float)v[i] : INFINITY;
+        if (!isfinite(f) || (is_std && !(f > 0)))
+            PP_FAIL("%s: vae_config: '%s'[%d] = %g is not a %s 32-bit float", where, k, i, v[i],
+                    is_std ? "finite, positive" : "finite");
+    }
+    return 0;
+}
+
 int pp_vae_config_read(pp_vae_config *c, const char *json, const char *where) {
     if (!json) {
         pp_vae_config_wan21(c);
@@ -51,7 +75,7 @@ int pp_vae_config_read(pp_vae_config *c, const char *json, const char *where) {
          get_array(j, "temperal_downsample", levels - 1, 1, where, td) ||
          get_array(j, "latents_mean", z, 0, where, mean) || get_array(j, "latents_std", z, 0, where, std);
     cJSON_Delete(j);
-    if (rc) return -1;
+    if (rc || latent_floats(mean, z, 0, where) || latent_floats(std, z, 1, where)) return -1;
     int mi[PP_VAE_MAX_LEVELS], ti[PP_VAE_MAX_LEVELS];
     for (int i = 0; i < levels; i++) {
         if (m[i] != floor(m[i]) || m[i] < 1 || m[i] > 4096) PP_FAIL("%s: vae_config: dim_mult[%d] = %g", where, i, m[i]);
@@ -63,6 +87,15 @@ int pp_vae_config_read(pp_vae_config *c, const char *json, const char *where) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", pp_lasterr());
         PP_FAIL("%s: %s", where, msg);
+    }
+    size_t np = vae_params(c);
+    if (np > PP_VAE_MAX_PARAMS) {
+        char ms[96];
+        int k = 0;
+        for (int i = 0; i < levels; i++) k += snprintf(ms + k, sizeof ms - (size_t)k, "%s%d", i ? "," : "", mi[i]);
+        PP_FAIL("%s: vae_config: 'dim' %d, 'dim_mult' [%s] and 'num_res_blocks' %d describe a VAE of %.0f M "
+                "parameters, more than the %zu M allowed (Wan2.1's has 127 M)",
+                where, dim, ms, res, np / 1e6, PP_VAE_MAX_PARAMS / 1000000);
     }
     return 0;
 }
@@ -87,6 +120,14 @@ int pp_vae_model_open(pp_vae_model *v, const char *path) {
     pp_vae_config c;
     int rc = pp_vae_config_read(&c, pp_st_meta(&f, "vae_config"), path);
     pp_st_close(&f);
+    /* every tensor's name and shape before the weights are allocated: a small file
+     * whose config describes a large VAE is refused without allocating it */
+    pp_vae chk;
+    pp_params ct = {0};
+    memset(&chk, 0, sizeof chk);
+    if (!rc) rc = pp_vae_init(&chk, &c, &ct) || pp_vae_load(&chk, &ct, NULL, path) ? -1 : 0;
+    pp_vae_free(&chk);
+    pp_params_free(&ct);
     if (!rc) rc = pp_vae_model_create(v, &c);
     if (!rc) rc = pp_vae_load(&v->m, &v->table, v->params, path);
     for (int i = 0; !rc && i < v->table.n; i++) {

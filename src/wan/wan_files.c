@@ -108,9 +108,11 @@ static int json_int(const cJSON *j, const char *k, int lo, int hi, int required,
 static int json_eps(const cJSON *j, const char *where, float *eps) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "eps");
     if (!v) return 0;
-    if (!cJSON_IsNumber(v) || !(v->valuedouble > 0) || v->valuedouble > 0.1)
-        PP_FAIL("%s: 'eps' must be a number in (0, 0.1]", where);
-    *eps = (float)v->valuedouble;
+    /* the range of the float the model uses: 0.1 is stored as 0.100000001, which
+     * written back as "0.100000001" must read again; 1e-50 is stored as 0 */
+    float e = cJSON_IsNumber(v) && fabs(v->valuedouble) <= 1 ? (float)v->valuedouble : 0;
+    if (!(e > 0) || e > 0.1f) PP_FAIL("%s: 'eps' must be a number in (0, 0.1]", where);
+    *eps = e;
     return 0;
 }
 
