@@ -13,7 +13,7 @@
 static _Thread_local long g_live, g_peak;
 
 void pp_vae_mem_track(long delta) { /* passes may run side by side (a training step's slots) */
-#pragma omp critical(pp_vae_mem)
+#pragma omp critical
     {
         g_live += delta;
         if (g_live > g_peak) g_peak = g_live;
