@@ -13,6 +13,9 @@ check       "the log has every step once" '[ $(wc -l < $T/b.csv) -eq 7 ] && head
 expect_ok   "batch 3 on 1 thread" $PROPHY vae train $TINY --batch 3 --steps 2 -t 1 -o $T/b1.safetensors
 expect_ok   "batch 3 on 2 threads (its crops side by side)" $PROPHY vae train $TINY --batch 3 --steps 2 -t 2 -o $T/b2.safetensors
 check       "the thread count does not change a byte" 'cmp -s $T/b1.safetensors $T/b2.safetensors'
+expect_ok   "with the colour augmentation" $PROPHY vae train $TINY --steps 6 --color-aug 1 -o $T/nc.safetensors
+check       "...the colour augmentation changes the training" '! cmp -s $T/a.safetensors $T/nc.safetensors'
+expect_fail "--color-aug 2" $PROPHY vae train $TINY --steps 1 --color-aug 2 -o $T/x.safetensors
 $PROPHY sim --scene collision --seed 3 -W 32 -H 32 --video-frames 9 -o $T/s.y4m 2>/dev/null
 expect_ok   "recon" $PROPHY vae recon $T/s.y4m -o $T/r.y4m -m $T/a.safetensors
 check       "...prints the PSNR" 'grep -Eq "^psnr [0-9.]+ dB" $CLI_TMP/out'

@@ -34,6 +34,8 @@ static void usage(void) {
            "  --steps N --lr X --warmup N --clip X --ema X   AdamW (1000, %g, %d, %g, 0)\n"
            "  --l1 X --mse X --edge X --kl X   loss weights (%g, %g, %g, %g)\n"
            "  --fg X              extra L1/MSE weight of pixels that are not white background (%g)\n"
+           "  --color-aug 0|1     permute and sign-flip each crop's colour channels at random (0)\n"
+           "  --min-std X         redraw a crop (up to 8 times) whose pixel std is below X (0.05)\n"
            "  --stats N           videos that set the latent normalisation at the end (32)\n"
            "  --ckpt P --ckpt-every N --resume CKPT --log F.csv --plot F.png --time-limit S -s SEED -t N -q\n",
            DEFAULT_VAE, d.crop[0], d.crop[1], d.crop[2], d.base.batch, (double)d.base.opt.lr, d.base.opt.warmup,
@@ -263,6 +265,8 @@ static int parse_train_flag(train_args *a, const char *f, const char *v) {
     else if (!strcmp(f, "--edge")) rc = pp_parse_float(v, f, 0, 1000, &a->tc.loss.w_edge);
     else if (!strcmp(f, "--kl")) rc = pp_parse_float(v, f, 0, 1000, &a->tc.loss.w_kl);
     else if (!strcmp(f, "--fg")) rc = pp_parse_float(v, f, 0, 1000, &a->tc.loss.w_fg);
+    else if (!strcmp(f, "--color-aug")) rc = pp_parse_int(v, f, 0, 1, &a->tc.color_aug);
+    else if (!strcmp(f, "--min-std")) rc = pp_parse_float(v, f, 0, 2, &a->tc.min_std);
     else if (!strcmp(f, "--stats")) rc = pp_parse_int(v, f, 1, 100000, &a->stats);
     else if (!strcmp(f, "-W")) rc = pp_parse_int(v, f, 8, 4096, &a->width);
     else if (!strcmp(f, "-H")) rc = pp_parse_int(v, f, 8, 4096, &a->height);

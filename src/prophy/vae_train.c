@@ -30,7 +30,7 @@ struct pp_vae_trainer {
 pp_vae_train_config pp_vae_train_defaults(void) {
     pp_vae_train_config c = {.base = pp_train_defaults(),
                              .loss = {.w_l1 = 1.0f, .w_mse = 1.0f, .w_edge = 0.5f, .w_kl = 1e-6f, .sample = 1},
-                             .crop = {9, 64, 64}, .min_std = 0.05f};
+                             .crop = {9, 64, 64}, .min_std = 0.05f, .color_aug = 0};
     c.base.batch = 1;
     c.base.opt.weight_decay = 0.0f;
     c.base.opt.warmup = 100;
@@ -79,18 +79,20 @@ void pp_vae_trainer_free(pp_vae_trainer *t) {
 
 /* ---- one step */
 
-/* crop [3,kt,kh,kw] of video [3,F,H,W] at (t0, y0, x0), mirrored when flip;
- * returns the crop's pixel standard deviation */
-static double cut(const pp_vae_trainer *t, float *crop, const float *video, int t0, int y0, int x0, int flip) {
+/* crop [3,kt,kh,kw] of video [3,F,H,W] at (t0, y0, x0), mirrored when flip, output
+ * channel c from input channel perm[c] times sign[c]; returns the crop's pixel
+ * standard deviation */
+static double cut(const pp_vae_trainer *t, float *crop, const float *video, int t0, int y0, int x0, int flip,
+                  const int *perm, const float *sign) {
     const int *k = t->cfg.crop;
     double s = 0, s2 = 0;
     size_t n = 0;
     for (int c = 0; c < 3; c++)
         for (int f = 0; f < k[0]; f++)
             for (int y = 0; y < k[1]; y++) {
-                const float *row = video + (((size_t)c * t->F + t0 + f) * t->H + y0 + y) * t->W + x0;
+                const float *row = video + (((size_t)perm[c] * t->F + t0 + f) * t->H + y0 + y) * t->W + x0;
                 for (int x = 0; x < k[2]; x++, n++) {
-                    float a = row[flip ? k[2] - 1 - x : x];
+                    float a = sign[c] * row[flip ? k[2] - 1 - x : x];
                     crop[n] = a, s += a, s2 += (double)a * a;
                 }
             }
@@ -107,8 +109,14 @@ static int next_crop(pp_vae_trainer *t, int b) {
         int t0 = (int)pp_rng_below(&t->st.rng, (uint32_t)(t->F - k[0] + 1));
         int y0 = (int)pp_rng_below(&t->st.rng, (uint32_t)(t->H - k[1] + 1));
         int x0 = (int)pp_rng_below(&t->st.rng, (uint32_t)(t->W - k[2] + 1));
-        int flip = pp_rng_uniform(&t->st.rng) < 0.5f;
-        if (cut(t, t->crop + t->ncrop * b, ex.video, t0, y0, x0, flip) >= t->cfg.min_std) break;
+        int flip = pp_rng_uniform(&t->st.rng) < 0.5f, perm[3] = {0, 1, 2};
+        float sign[3] = {1, 1, 1};
+        if (t->cfg.color_aug) {
+            uint32_t r = pp_rng_below(&t->st.rng, 48); /* 6 orders x 8 sign patterns */
+            static const int orders[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+            for (int c = 0; c < 3; c++) perm[c] = orders[r % 6][c], sign[c] = (r / 6) >> c & 1 ? -1.0f : 1.0f;
+        }
+        if (cut(t, t->crop + t->ncrop * b, ex.video, t0, y0, x0, flip, perm, sign) >= t->cfg.min_std) break;
     }
     if (t->cfg.loss.sample) pp_rng_fill_normal(&t->st.rng, t->eps + t->neps * b, t->neps, 1.0f);
     return 0;
@@ -139,7 +147,7 @@ int pp_vae_trainer_step(pp_vae_trainer *t, pp_vae_losses *L) {
             omp_set_num_threads(1); /* this slot's pass runs as on one thread */
             if (run_slot(t, s, one)) {
                 bad = 1;
-#pragma omp critical(pp_vae_slot_err)
+#pragma omp critical
                 if (!err[0]) snprintf(err, sizeof err, "%s", pp_lasterr());
             }
         }

@@ -9,6 +9,10 @@
  * left-right half the time, and redrawn (up to 8 times) when it holds almost
  * nothing (pixel std below min_std: white background); then pp_vae_train_step on
  * each crop (L1 + MSE + edge + KL, reparameterised z), gradients averaged, AdamW.
+ * With color_aug each crop's colour channels are permuted and their signs flipped
+ * at random: the background is then one of 8 colours, not always white, so "draw
+ * white everywhere" stops being a good answer that ignores the latent (the physics
+ * world is ~95 % white background, and from scratch a VAE otherwise sits there).
  * Every draw comes from the trainer's RNG, so a resumed run is exact.
  *
  * At the end, the latent normalisation (mean and std of mu per channel) is set
@@ -24,6 +28,7 @@ typedef struct {
     pp_vae_loss_cfg loss;  /* L1 1, MSE 1, edge 0.5, KL 1e-6, sampled z */
     int crop[3];           /* frames, height, width: 9, 64, 64 */
     float min_std;         /* 0.05 */
+    int color_aug;         /* 1: each crop's channels permuted and sign-flipped at random (48 ways); 0 */
 } pp_vae_train_config;
 
 pp_vae_train_config pp_vae_train_defaults(void);
