@@ -47,6 +47,9 @@ TINYI="-W 32 -H 32 --video-frames 9 --crop 5,16,16 --stats 2 -q -t 2"
 expect_ok   "a video run from it (--init)" $PROPHY vae train $TINYI --init $T/img.safetensors --steps 2 -o $T/vid.safetensors
 check       "...says it starts from its weights" 'grep -q "starting from the weights of .*img.safetensors" $CLI_TMP/err'
 check       "...and keeps its architecture (dim 4)" '$PROPHY inspect $T/vid.safetensors | grep -q "\"dim\":4"'
+expect_ok   "...with --per-frame" $PROPHY vae train $TINYI --init $T/a.safetensors --per-frame --steps 1 -o $T/pf.safetensors
+check       "...says so" 'grep -q "older time taps zeroed" $CLI_TMP/err'
+expect_fail "--per-frame without --init" $PROPHY vae train $TINY --per-frame --steps 1 -o $T/x.safetensors
 expect_fail "--init with --dim" $PROPHY vae train $TINY --init $T/img.safetensors --steps 1 -o $T/x.safetensors
 check       "...says why" 'grep -q "takes the architecture from its file" $CLI_TMP/err'
 expect_fail "--init of a file that is no VAE" $PROPHY vae train $TINYI --init tests/fixtures/dit_ref.safetensors --steps 1 -o $T/x.safetensors

@@ -152,7 +152,7 @@ TEST(vae_init_per_frame) {
         pp_rng r;
         pp_rng_seed(&r, 5);
         pp_vae_init_weights(&m, P, &r);
-        if (per_frame) pp_vae_init_per_frame(&m, P);
+        if (per_frame) pp_vae_init_per_frame(&m, P, 1);
         int T = 9, H = 8, W = 8, lt = pp_vae_latent_frames(&m, T), hw = (H / 4) * (W / 4);
         float *one = rand_video(1, H, W, 7), *video = pp_alloc_floats((size_t)3 * T * H * W);
         for (int ch = 0; ch < 3; ch++)

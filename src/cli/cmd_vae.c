@@ -31,6 +31,8 @@ static void usage(void) {
            "  --crop F,H,W        training crops (%d,%d,%d)      --batch B   crops per step (%d)\n"
            "                      (F = 1: an image VAE with zero older time taps, to start a video run from)\n"
            "  --init VAE          start from a VAE file's weights and architecture (not with --resume)\n"
+           "  --per-frame         with --init: zero its older time taps and set its time convolutions to\n"
+           "                      identity first (a video run from an image VAE trained without them)\n"
            "  --steps N --lr X --warmup N --clip X --ema X   AdamW (1000, %g, %d, %g, 0)\n"
            "  --l1 X --mse X --edge X --kl X   loss weights (%g, %g, %g, %g)\n"
            "  --fg X              extra L1/MSE weight of pixels that are not white background (%g)\n"
@@ -236,7 +238,7 @@ typedef struct {
     pp_vae_train_config tc;
     const char *out, *resume, *init, *data, *config;
     char ckpt[1024], plot[1024];
-    int threads, dim, z_dim, stats, frames, height, width, config_set;
+    int threads, dim, z_dim, stats, frames, height, width, config_set, per_frame;
 } train_args;
 
 static int parse_train_flag(train_args *a, const char *f, const char *v) {
@@ -290,6 +292,10 @@ static int parse_train(train_args *a, int argc, char **argv) {
             a->tc.base.quiet = 1;
             continue;
         }
+        if (!strcmp(f, "--per-frame")) {
+            a->per_frame = 1;
+            continue;
+        }
         if (!(v = cli_value(argc, argv, &i))) return 1;
         int rc = parse_train_flag(a, f, v);
         if (rc == 0) return cli_error("vae train: unknown option '%s' (see prophy vae --help)", f);
@@ -298,6 +304,7 @@ static int parse_train(train_args *a, int argc, char **argv) {
     if (!a->out) return cli_error("vae train: -o VAE.safetensors is required");
     if (strcmp(a->config, "small") && strcmp(a->config, "wan21"))
         return cli_error("vae train: --config must be small or wan21 (got '%s')", a->config);
+    if (a->per_frame && !a->init) return cli_error("vae train: --per-frame goes with --init");
     if (a->init && (a->resume || a->config_set || a->dim || a->z_dim))
         return cli_error("vae train: --init takes the architecture from its file (not with --resume, --config, --dim or --z-dim)");
     if (!a->ckpt[0]) snprintf(a->ckpt, sizeof a->ckpt, "%s.ckpt", a->out);
@@ -317,7 +324,9 @@ static pp_vae_trainer *make_trainer(train_args *a, pp_vae_model *v, pp_phys_sour
     }
     if (a->init) {
         if (pp_vae_model_open(v, a->init)) return NULL;
-        fprintf(stderr, "starting from the weights of %s\n", a->init);
+        if (a->per_frame) pp_vae_init_per_frame(&v->m, v->params, 1);
+        fprintf(stderr, "starting from the weights of %s%s\n", a->init,
+                a->per_frame ? " (older time taps zeroed, time convolutions at identity)" : "");
     } else {
         pp_vae_config c;
         if (!strcmp(a->config, "wan21")) pp_vae_config_wan21(&c);
@@ -330,7 +339,7 @@ static pp_vae_trainer *make_trainer(train_args *a, pp_vae_model *v, pp_phys_sour
         pp_vae_init_weights(&v->m, v->params, &r);
         /* single frames never reach the older time taps: zero them, so the file is a
          * per-frame video VAE for a video run to start from (--init) */
-        if (a->tc.crop[0] == 1) pp_vae_init_per_frame(&v->m, v->params);
+        if (a->tc.crop[0] == 1) pp_vae_init_per_frame(&v->m, v->params, 0);
     }
     pp_vae_trainer *t = pp_vae_trainer_new(v, &a->tc, src);
     if (!t) pp_vae_model_free(v);

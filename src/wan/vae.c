@@ -238,11 +238,15 @@ static void init_time_identity(float *P, const vae_conv *c, int tap) {
     for (int o = 0; o < c->cout; o++) P[c->w + ((size_t)o * c->cin + o % c->cin) * c->kt + tap] = 1.0f;
 }
 
+static void time_identity_units(const pp_vae_unit *u, int n, float *P) {
+    for (int i = 0; i < n; i++, u++)
+        if (u->temporal) init_time_identity(P, &u->tc, u->kind == VU_DOWN ? 1 : u->tc.kt - 1);
+}
+
 static void init_units(const pp_vae_unit *u, int n, float *P, pp_rng *r) {
     for (int i = 0; i < n; i++, u++) {
         init_conv(P, &u->c1, r), init_conv(P, &u->c2, r), init_conv(P, &u->sc, r);
         init_conv(P, &u->tc, r), init_conv(P, &u->qkv, r), init_conv(P, &u->proj, r);
-        if (u->temporal) init_time_identity(P, &u->tc, u->kind == VU_DOWN ? 1 : u->tc.kt - 1);
         if (u->kind == VU_RES) fill1(P + u->g1, u->cin), fill1(P + u->g2, u->cout);
         if (u->kind == VU_HEAD || u->kind == VU_ATTN) fill1(P + u->g1, u->cin);
         if (u->kind == VU_ATTN) { /* Wan zero-initialises the output projection */
@@ -255,6 +259,7 @@ static void init_units(const pp_vae_unit *u, int n, float *P, pp_rng *r) {
 void pp_vae_init_weights(const pp_vae *m, float *P, pp_rng *r) {
     init_units(m->enc, m->nenc, P, r);
     init_units(m->dec, m->ndec, P, r);
+    time_identity_units(m->enc, m->nenc, P), time_identity_units(m->dec, m->ndec, P);
     /* conv1's log-variance half starts at -6 (posterior std 0.05): trained from
      * scratch, the decoder does not begin on unit-variance noise */
     const pp_vae_unit *q = &m->enc[m->nenc - 1];
@@ -272,9 +277,10 @@ static void per_frame_units(const pp_vae_unit *u, int n, float *P) {
     for (int i = 0; i < n; i++, u++) zero_older_taps(P, &u->c1), zero_older_taps(P, &u->c2);
 }
 
-void pp_vae_init_per_frame(const pp_vae *m, float *P) {
+void pp_vae_init_per_frame(const pp_vae *m, float *P, int time_convs) {
     per_frame_units(m->enc, m->nenc, P);
     per_frame_units(m->dec, m->ndec, P);
+    if (time_convs) time_identity_units(m->enc, m->nenc, P), time_identity_units(m->dec, m->ndec, P);
 }
 
 /* ------------------------------------------------------------------ FLOPs */

@@ -90,11 +90,12 @@ void pp_vae_free(pp_vae *m);
  * log-variance half of conv1's bias -6, so that training from scratch does not
  * start by decoding z = mu + 1 * noise. */
 void pp_vae_init_weights(const pp_vae *m, float *params, pp_rng *rng);
-/* Zeroes the two older time taps of every causal 3x3x3 convolution: the VAE then
- * reads each frame alone except in its resamplers' time convolutions. A VAE trained
- * on single frames (whose older taps get no gradient) is saved so, and a video run
- * started from it begins as a per-frame video VAE instead of on random taps. */
-void pp_vae_init_per_frame(const pp_vae *m, float *params);
+/* Zeroes the two older time taps of every causal 3x3x3 convolution (and, when
+ * time_convs, sets the resamplers' time convolutions to their identity init): the
+ * VAE then reads each frame alone except in its resamplers. A VAE trained on single
+ * frames (whose older taps and time convolutions get no gradient) is saved so, and a
+ * video run started from it begins as a per-frame video VAE instead of on random taps. */
+void pp_vae_init_per_frame(const pp_vae *m, float *params, int time_convs);
 /* Forward FLOPs of encoding / decoding one video of T frames at H x W. */
 double pp_vae_encode_flops(const pp_vae *m, int T, int H, int W);
 double pp_vae_decode_flops(const pp_vae *m, int T, int H, int W);
