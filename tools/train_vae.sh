@@ -1,26 +1,30 @@
 #!/usr/bin/env bash
-# train_vae.sh [OUTDIR] - makes the physics world's video VAE (docs/VAE.md,
+# train_vae.sh [OUTDIR] - trains the physics world's video VAE (docs/VAE.md,
 # docs/LATENT.md): Wan2.1's architecture at 1/6 of its width (pp_vae_config_small),
-# trained from scratch on simulated 33-frame 128x128 videos of every scene, in two
-# phases (L1 + MSE + 0.5 edge + 1e-6 KL, AdamW):
-#   1. single frames (random 64x64 crops, 16 per step): an image VAE whose older
-#      time taps are zero, i.e. a per-frame video VAE ($D/vae_image.safetensors);
-#   2. from it, 9-frame 32x32 crops (4 per step) teach the time taps and the
+# from scratch on simulated 33-frame 128x128 videos of every scene, in two phases
+# (L1 + MSE + 0.5 edge + 1e-6 KL, AdamW):
+#   1. single frames (random 32x32 crops, 16 per step, lr 1e-3): an image VAE whose
+#      older time taps are zero, i.e. a per-frame video VAE ($D/vae_image.safetensors);
+#   2. from it, 9-frame 64x64 crops (2 per step, lr 5e-4) teach the time taps and the
 #      resamplers' time convolutions ($D/vae.safetensors).
-# Each phase checkpoints every 250 steps; rerunning after a kill resumes exactly.
+# About 50 minutes of one core. Phase 1 leaves the trivial "white everywhere" answer
+# only sometimes (1 run in 3 by step 500, docs/VAE.md): if $D/vae_image.csv's mse
+# column is still about 0.2 after 500 steps, delete $D and rerun with SEED=2, 3, ...
+# Each phase checkpoints every 100 steps; rerunning after a kill resumes exactly.
+# models/README.md gives the exact commands behind the shipped models/vae.safetensors.
 #   tools/train_vae.sh out && cp out/vae.safetensors models/
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=${1:-out}
-S1=${STEPS1:-800} S2=${STEPS2:-2400} T=${THREADS:-2}
+S1=${STEPS1:-1400} S2=${STEPS2:-1400} T=${THREADS:-2} SEED=${SEED:-1}
 mkdir -p "$D"
-resume() { [ -f "$1.ckpt" ] && echo "--resume $1.ckpt" || true; }
 if [ ! -f "$D/vae_image.safetensors" ]; then
-    ./prophy vae train -o "$D/vae_image.safetensors" --crop 1,64,64 --batch 16 --steps "$S1" --lr 1e-3 \
-        --warmup 100 --ckpt-every 250 --stats 4 --log "$D/vae_image.csv" -s 1 -t "$T" -q \
-        $(resume "$D/vae_image.safetensors")
+    from=()
+    [ -f "$D/vae_image.safetensors.ckpt" ] && from=(--resume "$D/vae_image.safetensors.ckpt")
+    ./prophy vae train -o "$D/vae_image.safetensors" --crop 1,32,32 --batch 16 --steps "$S1" --lr 1e-3 \
+        --warmup 50 --ckpt-every 100 --stats 8 --log "$D/vae_image.csv" -s "$SEED" -t "$T" -q "${from[@]}"
 fi
 start=(--init "$D/vae_image.safetensors")
 [ -f "$D/vae.safetensors.ckpt" ] && start=(--resume "$D/vae.safetensors.ckpt")
-./prophy vae train -o "$D/vae.safetensors" --crop 9,32,32 --batch 4 --steps "$S2" --lr 5e-4 \
-    --warmup 100 --ckpt-every 250 --log "$D/vae.csv" -s 2 -t "$T" -q "${start[@]}"
+./prophy vae train -o "$D/vae.safetensors" --crop 9,64,64 --batch 2 --steps "$S2" --lr 5e-4 \
+    --warmup 100 --ckpt-every 100 --log "$D/vae.csv" -s $((SEED + 2)) -t "$T" -q "${start[@]}"
