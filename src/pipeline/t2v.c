@@ -102,15 +102,7 @@ int pp_t2v_vae_open(pp_vae_model *v, const char *path, const char *config_path) 
     if (!config_path) return pp_vae_model_open(v, path);
     pp_vae_config c;
     if (vae_config_diffusers(&c, config_path) || pp_vae_model_create(v, &c)) return -1;
-    int rc = pp_vae_load(&v->m, &v->table, v->params, path);
-    for (int i = 0; !rc && i < v->table.n; i++) {
-        const pp_param *p = &v->table.p[i];
-        for (size_t k = 0; k < p->numel && !rc; k++)
-            if (!isfinite(v->params[p->offset + k]))
-                rc = -1, pp_seterr("%s: tensor '%s' holds a non-finite value at index %zu", path, p->name, k);
-    }
-    if (rc) pp_vae_model_free(v);
-    return rc;
+    return pp_vae_model_load_weights(v, path);
 }
 
 /* ------------------------------------------------------------------ sampling */

@@ -129,7 +129,13 @@ int pp_vae_model_open(pp_vae_model *v, const char *path) {
     pp_vae_free(&chk);
     pp_params_free(&ct);
     if (!rc) rc = pp_vae_model_create(v, &c);
-    if (!rc) rc = pp_vae_load(&v->m, &v->table, v->params, path);
+    if (!rc) return pp_vae_model_load_weights(v, path);
+    pp_vae_model_free(v);
+    return rc;
+}
+
+int pp_vae_model_load_weights(pp_vae_model *v, const char *path) {
+    int rc = pp_vae_load(&v->m, &v->table, v->params, path);
     for (int i = 0; !rc && i < v->table.n; i++) {
         const pp_param *p = &v->table.p[i];
         for (size_t k = 0; k < p->numel && !rc; k++)

@@ -19,6 +19,9 @@ int pp_vae_model_create(pp_vae_model *v, const pp_vae_config *cfg);
 /* Reads the config, checks and loads every tensor: one error line naming the file
  * and the field or tensor. */
 int pp_vae_model_open(pp_vae_model *v, const char *path);
+/* Loads every tensor of a created model from path (any F32/F16/BF16 layout
+ * pp_vae_load reads) and refuses non-finite values; frees v on failure. */
+int pp_vae_model_load_weights(pp_vae_model *v, const char *path);
 void pp_vae_model_free(pp_vae_model *v);
 /* Adds the tensors (as dtype: F32, F16 or BF16) and the config ("vae_config") to a
  * writer: pp_vae_save's content, and a checkpoint's model part. */
