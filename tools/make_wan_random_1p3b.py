@@ -11,16 +11,12 @@ memory stays ~100 MB. Check free disk first (df -h). Values: random sign and 7-b
 mantissa, exponents chosen so linear weights have magnitude ~1/sqrt(fan_in),
 biases ~1/64, modulations ~1/sqrt(dim); norm weights exactly 1.
 """
-import json
 import math
-import os
-import struct
 import sys
 
-import numpy as np
+from random_bf16 import write_random_bf16
 
 DIM, FFN, TEXT, FREQ, IN, OUT = 1536, 8960, 4096, 256, 16, 16
-CHUNK = 1 << 25
 
 
 def tensors(layers):
@@ -55,35 +51,8 @@ def tensors(layers):
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
-    out = sys.argv[1]
     layers = int(sys.argv[2]) if len(sys.argv) > 2 else 30
-    items = list(tensors(layers))
-    header, off = {"__metadata__": {"generator": "tools/make_wan_random_1p3b.py (random weights)"}}, 0
-    for name, shape, _ in items:
-        n = 2 * math.prod(shape)
-        header[name] = {"dtype": "BF16", "shape": list(shape), "data_offsets": [off, off + n]}
-        off += n
-    hj = json.dumps(header, separators=(',', ':')).encode()
-    hj += b' ' * ((8 - len(hj) % 8) % 8)
-    rng = np.random.default_rng(20260311)
-    total = sum(math.prod(s) for _, s, _ in items)
-    print('%s: %d tensors, %.3f G parameters, %.2f GB' % (out, len(items), total / 1e9, (8 + len(hj) + off) / 1e9))
-    tmp = out + '.tmp'
-    with open(tmp, 'wb') as f:
-        f.write(struct.pack('<Q', len(hj)))
-        f.write(hj)
-        for name, shape, log2scale in items:
-            n = math.prod(shape)
-            if log2scale is None:
-                np.full(n, 0x3F80, dtype='<u2').tofile(f)  # 1.0
-                continue
-            e0 = np.uint16(127 + int(math.floor(log2scale)) - 1)
-            for a in range(0, n, CHUNK):
-                bits = rng.integers(0, 1 << 16, size=min(CHUNK, n - a), dtype=np.uint16)
-                v = (bits & np.uint16(0x807F)) | ((e0 + ((bits >> np.uint16(7)) & np.uint16(1))) << np.uint16(7))
-                v.astype('<u2').tofile(f)
-    os.replace(tmp, out)
-    print('wrote', out)
+    write_random_bf16(sys.argv[1], tensors(layers), 20260311, 'tools/make_wan_random_1p3b.py')
 
 
 if __name__ == '__main__':
