@@ -347,8 +347,12 @@ void pp_conv_forward(float *out, const float *const *in, int nin, const float *W
     kn.ntile = cdiv(g->np, kn.nb);
     size_t tmp_sz = (size_t)(kn.direct ? kn.MR : s->cout) * kn.nb + (kn.direct ? 0 : (size_t)K * kn.nb);
     float *scratch = pp_alloc_floats(tmp_sz * pp_nthreads());
+    /* a tile's sgemm must run inside an active region from OpenBLAS's own threading
+     * size (4 x 65536 multiply-adds, base/threads.h) down: outside one it splits the
+     * product by the thread count, and kernels such as Haswell round the pieces
+     * differently, so the bytes would depend on the thread count */
     double work = 2.0 * s->cout * K * g->np * f.To;
-#pragma omp parallel if (work > (double)PP_PAR_MIN * 64)
+#pragma omp parallel if (work > (double)PP_PAR_MIN)
     {
         float *tmp = scratch + tmp_sz * pp_tid();
         for (int j = 0; j < (all ? 1 : f.To); j++) {
@@ -464,8 +468,8 @@ void pp_conv_backward(float *const *din, float *dW, float *db, const float *dout
     int nb = blas_tile(K, g.np), ntile = cdiv(g.np, nb), KP = 64, nkp = cdiv(K, KP);
     float *col = pp_alloc_floats((size_t)K * nb), *dcol = pp_alloc_floats((size_t)K * nb);
     float *doutp = pp_alloc_floats((size_t)cout * g.np);
-    double work = 4.0 * cout * K * g.np * To;
-#pragma omp parallel if (work > (double)PP_PAR_MIN * 64)
+    double work = 4.0 * cout * K * g.np * To; /* inside a region from small sizes on: see the forward */
+#pragma omp parallel if (work > (double)PP_PAR_MIN)
     {
         if (prep) {
 #pragma omp for schedule(static)
