@@ -16,6 +16,9 @@ check       "the thread count does not change a byte" 'cmp -s $T/b1.safetensors 
 expect_ok   "with the colour augmentation" $PROPHY vae train $TINY --steps 6 --color-aug 1 -o $T/nc.safetensors
 check       "...the colour augmentation changes the training" '! cmp -s $T/a.safetensors $T/nc.safetensors'
 expect_fail "--color-aug 2" $PROPHY vae train $TINY --steps 1 --color-aug 2 -o $T/x.safetensors
+expect_ok   "a cosine learning rate" $PROPHY vae train $TINY --steps 6 --warmup 2 --lr-decay 6 --log $T/cos.csv -o $T/cos.safetensors
+check       "...falls to lr/10 by the last step" 'tail -1 $T/cos.csv | cut -d, -f8 | grep -Eq "^(0.0001|1e-04)$"'
+expect_fail "--lr-decay -1" $PROPHY vae train $TINY --steps 1 --lr-decay -1 -o $T/x.safetensors
 $PROPHY sim --scene collision --seed 3 -W 32 -H 32 --video-frames 9 -o $T/s.y4m 2>/dev/null
 expect_ok   "recon" $PROPHY vae recon $T/s.y4m -o $T/r.y4m -m $T/a.safetensors
 check       "...prints the PSNR" 'grep -Eq "^psnr [0-9.]+ dB" $CLI_TMP/out'

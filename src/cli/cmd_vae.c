@@ -34,6 +34,7 @@ static void usage(void) {
            "  --per-frame         with --init: zero its older time taps and set its time convolutions to\n"
            "                      identity first (a video run from an image VAE trained without them)\n"
            "  --steps N --lr X --warmup N --clip X --ema X   AdamW (1000, %g, %d, %g, 0)\n"
+           "  --lr-decay N        a cosine from lr to lr/10 ending at step N (0: constant lr)\n"
            "  --l1 X --mse X --edge X --kl X   loss weights (%g, %g, %g, %g)\n"
            "  --fg X              extra L1/MSE weight of pixels that are not white background (%g)\n"
            "  --color-aug 0|1     permute and sign-flip each crop's colour channels at random (0)\n"
@@ -260,6 +261,7 @@ static int parse_train_flag(train_args *a, const char *f, const char *v) {
     else if (!strcmp(f, "--steps")) rc = pp_parse_int(v, f, 1, 100000000, &s), b->steps = s;
     else if (!strcmp(f, "--lr")) rc = pp_parse_float(v, f, 1e-8, 1.0, &b->opt.lr);
     else if (!strcmp(f, "--warmup")) rc = pp_parse_int(v, f, 0, 10000000, &b->opt.warmup);
+    else if (!strcmp(f, "--lr-decay")) rc = pp_parse_int(v, f, 0, 100000000, &s), b->opt.decay_steps = s;
     else if (!strcmp(f, "--clip")) rc = pp_parse_float(v, f, 0, 1e6, &b->opt.clip_norm);
     else if (!strcmp(f, "--ema")) rc = pp_parse_float(v, f, 0, 0.999999, &b->opt.ema_decay);
     else if (!strcmp(f, "--l1")) rc = pp_parse_float(v, f, 0, 1000, &a->tc.loss.w_l1);
