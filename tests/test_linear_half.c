@@ -2,10 +2,12 @@
  * conversions (SIMD = portable = the safetensors reader's), the product equal to
  * the F32 linear on the converted weights, unaligned weights, thread-count
  * independence. */
+#include <math.h>
 #include <omp.h>
 #include <string.h>
 #include "base/common.h"
 #include "io/safetensors.h"
+#include "nn/amx.h"
 #include "nn/linear_half.h"
 #include "nn/ops.h"
 #include "nn/ops_util.h"
@@ -99,4 +101,77 @@ static void thread_case(int M) {
 TEST(linear_half_thread_count_independent) {
     thread_case(40);  /* the direct few-rows kernel (AVX-512 builds) */
     thread_case(100); /* converted panels + sgemm */
+}
+
+/* ---- BF16 arithmetic (pp_compute_bf16): inputs rounded to BF16, exact
+ * products, F32 sums; on AMX tiles where the CPU has them (K, N multiples of 32),
+ * else on the F32 path. Both are checked against a double-precision sum of the
+ * rounded inputs, and against each other, on every CPU. */
+
+static float round_bf16(float x) { return pp_bf16_to_f32(pp_f32_to_bf16(x)); }
+
+static void bf16_reference(double *ref, const float *x, const unsigned char *w, const float *b, int M, int K,
+                           int N) {
+    float *wf = pp_alloc_floats((size_t)N * K);
+    pp_half_to_f32(wf, w, (size_t)N * K, PP_HALF_BF16);
+    for (int m = 0; m < M; m++)
+        for (int n = 0; n < N; n++) {
+            double s = b ? b[n] : 0.0;
+            for (int k = 0; k < K; k++) s += (double)round_bf16(x[(size_t)m * K + k]) * wf[(size_t)n * K + k];
+            ref[(size_t)m * N + n] = s;
+        }
+    pp_free_aligned(wf);
+}
+
+static double rel_err_d(const float *a, const double *ref, size_t n) {
+    double e = 0, r = 0;
+    for (size_t i = 0; i < n; i++) e += (a[i] - ref[i]) * (a[i] - ref[i]), r += ref[i] * ref[i];
+    return sqrt(e / (r > 0 ? r : 1));
+}
+
+TEST(linear_half_bf16_compute_matches_rounded_reference) {
+    /* tiles (K, N multiples of 32; rows not), two pieces of k (2048 + 32), and
+     * the fallback shapes (K or N not a multiple of 32) */
+    const int shapes[][3] = {{1, 32, 32}, {37, 96, 64}, {70, 2080, 96}, {130, 64, 33}, {50, 100, 64}};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        int M = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
+        unsigned char *raw;
+        unsigned char *w = half_data((size_t)N * K, 31 + s, PP_HALF_BF16, &raw);
+        float *x = randn((size_t)M * K, 37 + s), *bias = randn(N, 41 + s);
+        float *o1 = zeros((size_t)M * N), *o2 = zeros((size_t)M * N), *o3 = zeros((size_t)M * N);
+        double *ref = pp_malloc((size_t)M * N * sizeof(double));
+        bf16_reference(ref, x, w, bias, M, K, N);
+        pp_compute_bf16 = 1;
+        pp_linear_forward_half(o1, x, w, PP_HALF_BF16, bias, M, K, N); /* AMX where it can */
+        pp_ops_portable = 1;
+        pp_linear_forward_half(o2, x, w, PP_HALF_BF16, bias, M, K, N); /* rounded inputs, F32 path */
+        pp_ops_portable = 0;
+        pp_compute_bf16 = 0;
+        pp_linear_forward_half(o3, x, w, PP_HALF_BF16, bias, M, K, N); /* F32 arithmetic */
+        double e1 = rel_err_d(o1, ref, (size_t)M * N), e2 = rel_err_d(o2, ref, (size_t)M * N);
+        double e3 = rel_err_d(o3, ref, (size_t)M * N);
+        CHECK_MSG(e1 < 1e-6 && e2 < 1e-6, "[%d,%d,%d]: rel err %.3g (default path), %.3g (portable)", M, K, N, e1,
+                  e2);
+        /* and the rounding did happen: the F32 arithmetic is ~2^-9 away */
+        CHECK_MSG(e3 > 1e-4, "[%d,%d,%d]: the F32 path is only %.3g from the rounded one", M, K, N, e3);
+        free(raw), free(ref);
+        free_all(5, x, bias, o1, o2, o3);
+    }
+}
+
+TEST(linear_half_bf16_compute_thread_count_independent) {
+    int M = 600, K = 2080, N = 320, nt = omp_get_max_threads();
+    unsigned char *raw;
+    unsigned char *w = half_data((size_t)N * K, 51, PP_HALF_BF16, &raw);
+    float *x = randn((size_t)M * K, 52), *o1 = zeros((size_t)M * N), *o3 = zeros((size_t)M * N);
+    pp_compute_bf16 = 1;
+    omp_set_num_threads(1);
+    pp_linear_forward_bf16(o1, x, w, NULL, M, K, N);
+    omp_set_num_threads(3);
+    pp_linear_forward_bf16(o3, x, w, NULL, M, K, N);
+    omp_set_num_threads(nt);
+    pp_compute_bf16 = 0;
+    CHECK(memcmp(o1, o3, (size_t)M * N * sizeof(float)) == 0);
+    free(raw);
+    free_all(3, x, o1, o3);
 }

@@ -3,6 +3,7 @@
  * (BF16 under a prefix) against diffusers' WanTransformer3DModel (float64
  * reference); the half-precision path against the F32 path on the same weights;
  * shard indexes; the folder finder; and the bad inputs, one error line each. */
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,10 @@
 #include <unistd.h>
 #include "base/common.h"
 #include "io/safetensors.h"
+#include "base/rng.h"
+#include "nn/amx.h"
 #include "nn/linear_half.h"
+#include "nn/params.h"
 #include "wan/wan_files.h"
 #include "test.h"
 
@@ -300,4 +304,59 @@ TEST(linear_half_many_rows) {
     free(w);
     pp_free_aligned(wf), pp_free_aligned(x), pp_free_aligned(b), pp_free_aligned(y), pp_free_aligned(yr);
     pp_free_aligned(y1), pp_free_aligned(din), pp_free_aligned(dr);
+}
+
+/* BF16 arithmetic (pp_compute_bf16) on a whole DiT whose sizes take the AMX
+ * paths where the CPU has them (dim 64, head size 32, ffn 128: every Linear's
+ * K and N multiples of 32): a random model written as a BF16 file in Wan's
+ * keys, read in place, run with F32 and with BF16 arithmetic. BF16 rounds every
+ * Linear's and attention's inputs to 8 significant bits, so the outputs differ
+ * by about 1e-2 relative, not 1e-6, and not by much more. */
+TEST(wan_dit_bf16_arithmetic_close_to_f32) {
+    const char *json = "{\"dim\": 64, \"num_heads\": 2, \"ffn_dim\": 128, \"freq_dim\": 32, \"text_dim\": 64, "
+                       "\"in_dim\": 16, \"out_dim\": 16, \"num_layers\": 2, \"text_len\": 16}";
+    pp_dit_config c;
+    CHECK_MSG(pp_wan_dit_config_parse(&c, json, "test") == 0, "%s", pp_lasterr());
+    pp_dit m;
+    pp_params table = {0};
+    CHECK_MSG(pp_dit_init(&m, &c, &table) == 0, "%s", pp_lasterr());
+    float *P = pp_alloc_floats(table.total);
+    pp_rng r;
+    pp_rng_seed(&r, 5);
+    pp_rng_fill_normal(&r, P, table.total, 0.08f);
+    for (int i = 0; i < table.n; i++) /* norms near 1, as trained ones */
+        if (strstr(table.p[i].name, "norm") && table.p[i].ndim == 1)
+            for (size_t k = 0; k < table.p[i].numel; k++) P[table.p[i].offset + k] += 1.0f;
+    const char *path = pp_test_path("dit64_bf16.safetensors");
+    pp_st_writer *w = pp_st_writer_new();
+    int rc = pp_params_write(&table, P, w, PP_BF16) || pp_st_set_meta(w, "config", json) || pp_st_save(w, path);
+    pp_st_writer_free(w);
+    CHECK_MSG(rc == 0, "%s", pp_lasterr());
+    pp_dit_free(&m), pp_params_free(&table), pp_free_aligned(P);
+    pp_wan_dit h;
+    rc = pp_wan_dit_open(&h, path, NULL, PP_WAN_INFER);
+    CHECK_MSG(rc == 0, "%s", pp_lasterr());
+    if (rc) return;
+    int F = 2, H = 8, W = 8; /* latent [16, 2, 8, 8]: 32 tokens */
+    size_t nx = (size_t)16 * F * H * W;
+    float *x = pp_alloc_floats(nx), *ctx = pp_zalloc_floats((size_t)16 * 64), t = 700.0f;
+    float *o32 = pp_zalloc_floats(nx), *o16 = pp_zalloc_floats(nx);
+    pp_rng_fill_normal(&r, x, nx, 1.0f);
+    pp_rng_fill_normal(&r, ctx, (size_t)9 * 64, 1.0f); /* 9 prompt rows, then zeros */
+    pp_dit_acts *a = pp_dit_acts_new(&h.dit, 1, F, H, W, 0);
+    pp_dit_forward(&h.dit, h.P, a, x, &t, ctx, o32);
+    pp_compute_bf16 = 1;
+    pp_dit_forward(&h.dit, h.P, a, x, &t, ctx, o16);
+    pp_compute_bf16 = 0;
+    double e = pp_rel_err(o16, o32, nx), rms = 0;
+    for (size_t i = 0; i < nx; i++) rms += (double)o32[i] * o32[i];
+    rms = sqrt(rms / nx);
+    printf("    DiT in BF16 arithmetic vs F32 (%s): rel %.2e, output rms %.3f\n",
+           pp_amx_available() ? "AMX tiles" : "rounded inputs, F32 kernels", e, rms);
+    CHECK(rms > 0.1);
+    CHECK_MSG(e > 1e-4 && e < 3e-2, "rel err %.3g", e);
+    pp_dit_acts_free(a);
+
+    pp_free_aligned(x), pp_free_aligned(ctx), pp_free_aligned(o32), pp_free_aligned(o16);
+    pp_wan_dit_close(&h);
 }

@@ -4,6 +4,7 @@
 #if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
+#include "nn/amx.h"
 #include "nn/linear_half.h"
 #include "nn/ops_util.h"
 
@@ -217,8 +218,8 @@ void pp_linear_backward_input_half(float *din, const float *dout, const void *W,
     linear_rows(din, dout, W, kind, NULL, M, K, N, 0);
 }
 
-void pp_linear_forward_half(float *out, const float *inp, const void *W, pp_half_kind kind,
-                            const float *b, int M, int K, int N) {
+static void forward_f32(float *out, const float *inp, const void *W, pp_half_kind kind, const float *b, int M,
+                        int K, int N) {
     int rows = pp_linear_half_panel_rows(K), np = (N + rows - 1) / rows;
     const unsigned char *w = W;
     if (M >= BIG_M) {
@@ -245,5 +246,18 @@ void pp_linear_forward_half(float *out, const float *inp, const void *W, pp_half
                         b ? 1.0f : 0.0f, o, N);
         }
         pp_free_aligned(buf);
+    }
+}
+
+void pp_linear_forward_half(float *out, const float *inp, const void *W, pp_half_kind kind,
+                            const float *b, int M, int K, int N) {
+    if (!pp_compute_bf16 || kind != PP_HALF_BF16) {
+        forward_f32(out, inp, W, kind, b, M, K, N);
+    } else if (!pp_ops_portable && K > 0 && K % 32 == 0 && N % 32 == 0 && pp_amx_available()) {
+        pp_amx_linear_bf16(out, inp, W, b, M, K, N);
+    } else { /* the same rounding, F32 products */
+        float *r = pp_bf16_rounded_copy(inp, (size_t)M * K);
+        forward_f32(out, r, W, kind, b, M, K, N);
+        pp_free_aligned(r);
     }
 }

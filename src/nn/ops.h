@@ -62,7 +62,9 @@ void pp_gated_residual_backward(float *dy, float *dgate, const float *dx, const 
 /* ---- multi-head softmax attention, softmax(q k^T / sqrt(D)) v, fused:
  * q [B,Nq,H,D]; k,v [B,Nk,H,D] (a linear's output viewed as heads); out [B,Nq,H,D];
  * lse [B,H,Nq] is the row log-sum-exp kept for the backward. The Nq x Nk score
- * matrix is never stored whole: the backward recomputes it tile by tile. */
+ * matrix is never stored whole: the backward recomputes it tile by tile. With
+ * pp_compute_bf16 set (nn/amx.h) and D a multiple of 32 the forward runs in BF16
+ * arithmetic; the backward is always F32. */
 void pp_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
                           int B, int Nq, int Nk, int H, int D);
 void pp_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q,

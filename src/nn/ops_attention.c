@@ -7,6 +7,7 @@
  * whole. The tile products run on pp_tile_gemm (AVX-512 or portable). */
 #include <math.h>
 #include <string.h>
+#include "nn/amx.h"
 #include "nn/ops.h"
 #include "nn/ops_util.h"
 
@@ -28,28 +29,6 @@ static size_t head_off(int b, int h, int N, int H, int D) {
     return (size_t)b * N * H * D + (size_t)h * D;
 }
 
-/* online-softmax update of one query block with a tile of scores S [nq, BK]:
- * turns S into probabilities relative to the new row max and rescales O, l */
-static void online_softmax(float *S, float *O, float *m, float *l, int nq, int nk, int D) {
-    for (int i = 0; i < nq; i++) {
-        float *s = S + (size_t)i * BK, *o = O + (size_t)i * D, mx = m[i], sum = 0;
-#pragma omp simd reduction(max : mx)
-        for (int j = 0; j < nk; j++) mx = s[j] > mx ? s[j] : mx;
-#pragma omp simd reduction(+ : sum)
-        for (int j = 0; j < nk; j++) {
-            s[j] = pp_exp_neg(s[j] - mx);
-            sum += s[j];
-        }
-        if (mx > m[i]) { /* the running max moved: rescale what was summed so far */
-            float corr = pp_exp_neg(m[i] - mx);
-            l[i] *= corr;
-            for (int d = 0; d < D; d++) o[d] *= corr;
-            m[i] = mx;
-        }
-        l[i] += sum;
-    }
-}
-
 typedef struct {
     float *kT, *S, *O, *Q, *m, *l;
 } fwd_ws;
@@ -69,7 +48,7 @@ static void fwd_block(fwd_ws *w, float *out, float *lse, const float *q, const f
     for (int k0 = 0; k0 < Nk; k0 += BK) {
         int nk = Nk - k0 < BK ? Nk - k0 : BK;
         pp_tile_gemm(w->S, BK, w->Q, D, 1, w->kT + k0, Nk, nq, nk, D, 0);
-        online_softmax(w->S, w->O, w->m, w->l, nq, nk, D);
+        pp_online_softmax(w->S, BK, w->O, w->m, w->l, nq, nk, D);
         const float *vt = v + ((size_t)b * Nk + k0) * ld + (size_t)h * D;
         pp_tile_gemm(w->O, D, w->S, BK, 1, vt, (int)ld, nq, D, nk, 1);
     }
@@ -80,8 +59,8 @@ static void fwd_block(fwd_ws *w, float *out, float *lse, const float *q, const f
     }
 }
 
-void pp_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
-                          int B, int Nq, int Nk, int H, int D) {
+static void forward_f32(float *out, float *lse, const float *q, const float *k, const float *v, int B, int Nq,
+                        int Nk, int H, int D) {
     int nqb = (Nq + BQ - 1) / BQ;
 #pragma omp parallel if ((size_t)B * H * Nq * Nk * D > PP_PAR_MIN * 64)
     {
@@ -102,6 +81,20 @@ void pp_attention_forward(float *out, float *lse, const float *q, const float *k
                 fwd_block(&w, out, lse, q, v, b, h, q0, nq, Nq, Nk, H, D);
             }
         pp_free_aligned(buf);
+    }
+}
+
+void pp_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B, int Nq,
+                          int Nk, int H, int D) {
+    if (!pp_compute_bf16 || D % 32) {
+        forward_f32(out, lse, q, k, v, B, Nq, Nk, H, D);
+    } else if (!pp_ops_portable && pp_amx_available()) {
+        pp_amx_attention_bf16(out, lse, q, k, v, B, Nq, Nk, H, D);
+    } else { /* q, k, v rounded as the tiles' path rounds them; probabilities in F32 */
+        float *rq = pp_bf16_rounded_copy(q, (size_t)B * Nq * H * D), *rk = pp_bf16_rounded_copy(k, (size_t)B * Nk * H * D);
+        float *rv = pp_bf16_rounded_copy(v, (size_t)B * Nk * H * D);
+        forward_f32(out, lse, rq, rk, rv, B, Nq, Nk, H, D);
+        pp_free_aligned(rq), pp_free_aligned(rk), pp_free_aligned(rv);
     }
 }
 

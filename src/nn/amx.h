@@ -1,0 +1,52 @@
+/* amx.h - BF16 arithmetic, on AMX tiles (Intel Sapphire Rapids and later)
+ * where the CPU has them: the matrix products of half-precision linear layers
+ * and softmax attention, as PyTorch's BF16 layers compute them.
+ *
+ *   linear:    out[M,N] = bf16(inp[M,K]) @ W[N,K]^T (+ b[N])
+ *   attention: softmax(bf16(q / sqrt(D)) bf16(k)^T) v, the probabilities and v
+ *              rounded to BF16, the softmax in F32
+ *
+ * Inputs are rounded to nearest BF16 (ties to even); every product of two BF16
+ * numbers is exact in F32 and the sums are F32. Each output element is summed
+ * by one thread in a fixed order, so results do not depend on the thread count.
+ *
+ * The linear's tiles compute C^T = W X^T: the weight's rows are the first
+ * operand, read in place from the (mapped) file, 16 rows x 32 values of k per
+ * tile; the inputs are the second, converted to BF16 and pair-interleaved
+ * ("VNNI": word [r][m] = (x[m][2r], x[m][2r+1])) in one pass, 16 tokens per
+ * group. Each 32 x 32 output block is 4 F32 accumulator tiles fed by 2 + 2
+ * operand tiles per 32 values of k (TDPBF16PS), written out transposed
+ * (amx_gemm.c). Attention is the flash loop of ops_attention.c with both of its
+ * products on tiles (amx_attention.c). */
+#ifndef PP_NN_AMX_H
+#define PP_NN_AMX_H
+#include <stddef.h>
+
+/* The arithmetic switch. 0 (the default): F32 everywhere. 1: the linear layers
+ * of BF16 weights (nn/linear_half.h) and softmax attention with a head size
+ * that is a multiple of 32 (pp_attention_forward) round their inputs to BF16
+ * first, as PyTorch's BF16 layers do, and run on AMX tiles where the CPU has
+ * them; elsewhere the same rounding feeds the F32 kernels (the same numbers up
+ * to the order of the sums). Set it around inference only: no backward uses it. */
+extern int pp_compute_bf16;
+
+/* A copy of x[n] rounded to BF16 (to nearest, ties to even; NaN stays NaN), as
+ * floats: the fallback's inputs when pp_compute_bf16 is set without AMX. */
+float *pp_bf16_rounded_copy(const float *x, size_t n);
+
+/* 1 if this build has the AMX kernel, the CPU has AMX-TILE and AMX-BF16, and the
+ * kernel let this process use the tile registers; checked once. */
+int pp_amx_available(void);
+
+/* The linear above (K and N multiples of 32, W at any address); only when
+ * pp_amx_available(). */
+void pp_amx_linear_bf16(float *out, const float *inp, const void *W, const float *b, int M, int K, int N);
+
+/* pp_attention_forward's softmax attention (q [B,Nq,H,D], k, v [B,Nk,H,D], out
+ * [B,Nq,H,D], lse [B,H,Nq] or NULL) with q / sqrt(D), k, v and the
+ * probabilities rounded to BF16, F32 sums and softmax; D a multiple of 32; only
+ * when pp_amx_available(). */
+void pp_amx_attention_bf16(float *out, float *lse, const float *q, const float *k, const float *v, int B, int Nq,
+                           int Nk, int H, int D);
+
+#endif

@@ -1,0 +1,170 @@
+/* amx_attention.c - softmax attention in BF16 arithmetic on AMX tiles (nn/amx.h).
+ *
+ * q [B,Nq,H,D]; k, v [B,Nk,H,D]; out [B,Nq,H,D]; lse [B,H,Nq]; D a multiple of 32.
+ * The flash-attention loop of ops_attention.c with its products on tiles:
+ * - per (batch, head), once per thread: K packed as the second operand of
+ *   S = Q K^T (BF16 pairs over d, groups of 16 keys), V as that of O += P V
+ *   (pairs over keys, groups of 16 channels); keys padded to 32 with zeros;
+ * - per block of 32 queries: q / sqrt(D) rounded to BF16 rows; then per block of
+ *   BK keys: the scores (4 accumulator tiles per 32 x 32) into F32, the online
+ *   softmax in F32, the probabilities rounded to BF16 rows (padded keys 0), and
+ *   the F32 output block loaded into the accumulators, += P V, stored back.
+ * Each query row is one work item's fixed-order computation: thread-count
+ * independent. */
+#include <math.h>
+#include "nn/amx.h"
+#include "nn/amx_impl.h"
+#include "nn/ops_util.h"
+
+#ifdef PP_HAVE_AMX
+#define BQ 32
+#define BK 128
+
+typedef struct {
+    uint32_t *kp, *vp; /* [Nkp/16][D/2][16], [D/16][Nkp/2][16] words */
+    uint16_t *qa, *pa; /* [BQ][D], [BQ][BK] BF16 rows */
+    float *S, *O, *m, *l;
+} ws;
+
+/* rows 2r, 2r+1 of v (stride ld; past Nk zeros) -> word [dg][r][i] = (v[2r][16dg+i], v[2r+1][16dg+i]) */
+static void pack_v(uint32_t *vp, const float *v, size_t ld, int Nk, int Nkp, int D) {
+    const __m512i hi = _mm512_set1_epi32((int)0xffff0000u);
+    for (int r = 0; r < Nkp / 2; r++) {
+        const float *a = v + (size_t)(2 * r) * ld, *b = a + ld;
+        for (int dg = 0; dg < D / 16; dg++) {
+            __m512i ra = 2 * r < Nk ? amx_round_bf16(_mm512_loadu_ps(a + 16 * dg)) : _mm512_setzero_si512();
+            __m512i rb = 2 * r + 1 < Nk ? amx_round_bf16(_mm512_loadu_ps(b + 16 * dg)) : _mm512_setzero_si512();
+            __m512i w = _mm512_or_si512(_mm512_srli_epi32(ra, 16), _mm512_and_si512(rb, hi));
+            _mm512_storeu_si512(vp + ((size_t)dg * (Nkp / 2) + r) * 16, w);
+        }
+    }
+}
+
+/* n floats -> BF16 words (x * scale), n a multiple of 16 */
+static void round_row(uint16_t *dst, const float *x, int n, float scale) {
+    for (int j = 0; j < n; j += 16) {
+        __m512i r = amx_round_bf16(_mm512_mul_ps(_mm512_loadu_ps(x + j), _mm512_set1_ps(scale)));
+        _mm256_storeu_si256((__m256i *)(dst + j), _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16)));
+    }
+}
+
+/* S[32][nkp] = Qa Kp^T for keys [k0, k0+nkp) */
+static void scores(ws *w, int k0, int nkp, int D) {
+    for (int j = 0; j < nkp; j += 32) {
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+        const uint32_t *g0 = w->kp + (size_t)(k0 + j) / 16 * (D / 2) * 16, *g1 = g0 + (size_t)(D / 2) * 16;
+        for (int d = 0; d < D; d += 32) {
+            _tile_loadd(4, w->qa + d, 2 * D);
+            _tile_loadd(5, w->qa + 16 * D + d, 2 * D);
+            _tile_loadd(6, g0 + d / 2 * 16, 64);
+            _tile_loadd(7, g1 + d / 2 * 16, 64);
+            _tile_dpbf16ps(0, 4, 6);
+            _tile_dpbf16ps(1, 4, 7);
+            _tile_dpbf16ps(2, 5, 6);
+            _tile_dpbf16ps(3, 5, 7);
+        }
+        _tile_stored(0, w->S + j, 4 * BK);
+        _tile_stored(1, w->S + j + 16, 4 * BK);
+        _tile_stored(2, w->S + 16 * BK + j, 4 * BK);
+        _tile_stored(3, w->S + 16 * BK + j + 16, 4 * BK);
+    }
+}
+
+/* O[32][D] += Pa V for keys [k0, k0+nkp) */
+static void accumulate(ws *w, int k0, int nkp, int Nkp, int D) {
+    for (int dd = 0; dd < D; dd += 32) {
+        float *o = w->O + dd;
+        _tile_loadd(0, o, 4 * D);
+        _tile_loadd(1, o + 16, 4 * D);
+        _tile_loadd(2, o + 16 * D, 4 * D);
+        _tile_loadd(3, o + 16 * D + 16, 4 * D);
+        const uint32_t *g0 = w->vp + (size_t)dd / 16 * (Nkp / 2) * 16, *g1 = g0 + (size_t)(Nkp / 2) * 16;
+        for (int j = 0; j < nkp; j += 32) {
+            size_t r = (size_t)(k0 + j) / 2 * 16;
+            _tile_loadd(4, w->pa + j, 2 * BK);
+            _tile_loadd(5, w->pa + 16 * BK + j, 2 * BK);
+            _tile_loadd(6, g0 + r, 64);
+            _tile_loadd(7, g1 + r, 64);
+            _tile_dpbf16ps(0, 4, 6);
+            _tile_dpbf16ps(1, 4, 7);
+            _tile_dpbf16ps(2, 5, 6);
+            _tile_dpbf16ps(3, 5, 7);
+        }
+        _tile_stored(0, o, 4 * D);
+        _tile_stored(1, o + 16, 4 * D);
+        _tile_stored(2, o + 16 * D, 4 * D);
+        _tile_stored(3, o + 16 * D + 16, 4 * D);
+    }
+}
+
+static void query_block(ws *w, float *out, float *lse, const float *q, int b, int h, int q0, int nq, int Nq,
+                        int Nk, int Nkp, int H, int D) {
+    size_t ld = (size_t)H * D;
+    for (int i = 0; i < BQ; i++) {
+        if (i < nq) round_row(w->qa + (size_t)i * D, q + ((size_t)b * Nq + q0 + i) * ld + (size_t)h * D, D,
+                              1.0f / sqrtf((float)D));
+        else memset(w->qa + (size_t)i * D, 0, (size_t)D * 2);
+        w->m[i] = -INFINITY, w->l[i] = 0;
+    }
+    memset(w->O, 0, (size_t)BQ * D * sizeof(float));
+    memset(w->pa, 0, (size_t)BQ * BK * 2);
+    for (int k0 = 0; k0 < Nk; k0 += BK) {
+        int nk = Nk - k0 < BK ? Nk - k0 : BK, nkp = (nk + 31) / 32 * 32;
+        scores(w, k0, nkp, D);
+        pp_online_softmax(w->S, BK, w->O, w->m, w->l, nq, nk, D);
+        for (int i = 0; i < nq; i++) {
+            uint16_t *p = w->pa + (size_t)i * BK;
+            for (int j = nk; j < nkp; j++) w->S[(size_t)i * BK + j] = 0.0f; /* padded keys weigh nothing */
+            round_row(p, w->S + (size_t)i * BK, nkp, 1.0f);
+        }
+        accumulate(w, k0, nkp, Nkp, D);
+    }
+    for (int i = 0; i < nq; i++) {
+        float *o = out + ((size_t)b * Nq + q0 + i) * ld + (size_t)h * D, inv = 1.0f / w->l[i];
+        for (int d = 0; d < D; d++) o[d] = w->O[(size_t)i * D + d] * inv;
+        if (lse) lse[((size_t)b * H + h) * Nq + q0 + i] = w->m[i] + logf(w->l[i]);
+    }
+}
+
+void pp_amx_attention_bf16(float *out, float *lse, const float *q, const float *k, const float *v, int B, int Nq,
+                           int Nk, int H, int D) {
+    if (!pp_amx_available() || D % 32) pp_fatal("internal error: pp_amx_attention_bf16 with head size %d", D);
+    int Nkp = (Nk + 31) / 32 * 32, nqb = (Nq + BQ - 1) / BQ;
+    size_t ld = (size_t)H * D, words = (size_t)Nkp * D / 2;
+#pragma omp parallel if ((size_t)B * H * Nq * Nk * D > PP_PAR_MIN * 64)
+    {
+        ws w;
+        w.kp = (uint32_t *)pp_alloc_floats(2 * words), w.vp = w.kp + words;
+        w.qa = (uint16_t *)pp_alloc_floats((size_t)BQ * (D + BK) / 2), w.pa = w.qa + (size_t)BQ * D;
+        w.S = pp_alloc_floats((size_t)BQ * (BK + D) + 2 * BQ), w.O = w.S + BQ * BK;
+        w.m = w.O + (size_t)BQ * D, w.l = w.m + BQ;
+        amx_tiles_on();
+        int packed = -1;
+#pragma omp for collapse(2) schedule(dynamic)
+        for (int bh = 0; bh < B * H; bh++)
+            for (int qb = 0; qb < nqb; qb++) {
+                int b = bh / H, h = bh % H;
+                if (packed != bh) {
+                    const float *kh = k + (size_t)b * Nk * ld + (size_t)h * D;
+                    for (int g = 0; g < Nkp / 16; g++)
+                        amx_pack_group(w.kp + (size_t)g * (D / 2) * 16, kh, ld, 16 * g, Nk, D, 1.0f);
+                    pack_v(w.vp, v + (size_t)b * Nk * ld + (size_t)h * D, ld, Nk, Nkp, D);
+                    packed = bh;
+                }
+                int q0 = qb * BQ, nq = Nq - q0 < BQ ? Nq - q0 : BQ;
+                query_block(&w, out, lse, q, b, h, q0, nq, Nq, Nk, Nkp, H, D);
+            }
+        _tile_release();
+        pp_free_aligned(w.kp), pp_free_aligned(w.qa), pp_free_aligned(w.S);
+    }
+}
+#else
+void pp_amx_attention_bf16(float *out, float *lse, const float *q, const float *k, const float *v, int B, int Nq,
+                           int Nk, int H, int D) {
+    (void)out, (void)lse, (void)q, (void)k, (void)v, (void)B, (void)Nk, (void)H;
+    pp_fatal("internal error: pp_amx_attention_bf16 (%d queries, head size %d) in a build without AMX", Nq, D);
+}
+#endif
