@@ -6,6 +6,7 @@
  *       -L/usr/lib/x86_64-linux-gnu/openblas-openmp -Wl,-rpath,/usr/lib/x86_64-linux-gnu/openblas-openmp \
  *       -lopenblas -lcjson -lm -o build/bench_wan
  *   build/bench_wan dit   DIT.safetensors FRAMES HEIGHT WIDTH [REPS [THREADS]]
+ *   build/bench_wan dit-bf16 DIT.safetensors FRAMES HEIGHT WIDTH [REPS [THREADS]]
  *   build/bench_wan train DIT.safetensors FRAMES HEIGHT WIDTH [M [THREADS]]
  *   build/bench_wan train-in-place DIT.safetensors FRAMES HEIGHT WIDTH [M [THREADS]]
  *
@@ -13,7 +14,8 @@
  * [16, 1+(F-1)/4, H/8, W/8]. The input is N(0,1) noise, t = 500, the context 20
  * rows of N(0,1) then zeros to 512 (a trimmed prompt), the same as
  * tools/bench_wan_torch.py. `dit` times REPS forwards of batch 1 (one
- * conditional pass each); `train` loads the DiT in F32, attaches M Physical
+ * conditional pass each), in F32 arithmetic; `dit-bf16` the same in BF16
+ * arithmetic (pp_compute_bf16: AMX tiles where the CPU has them); `train` loads the DiT in F32, attaches M Physical
  * Blocks (first M, mode full) and times one forward + backward + AdamW step of
  * batch 1 with the backbone frozen; `train-in-place` the same with the frozen
  * backbone's BF16 weights read in place (the gradient through it too). Memory from /proc/self/status: VmHWM (peak
@@ -25,6 +27,7 @@
 #include "base/common.h"
 #include "base/rng.h"
 #include "base/threads.h"
+#include "nn/amx.h"
 #include "nn/optim.h"
 #include "prophy/wan_branch.h"
 #include "wan/wan_files.h"
@@ -55,6 +58,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s dit|train DIT.safetensors FRAMES HEIGHT WIDTH [REPS|M [THREADS]]\n", argv[0]);
         return 2;
     }
+    pp_compute_bf16 = !strcmp(argv[1], "dit-bf16");
     int inplace = !strcmp(argv[1], "train-in-place"), train = inplace || !strcmp(argv[1], "train"), Fv = atoi(argv[3]), Hv = atoi(argv[4]), Wv = atoi(argv[5]);
     int reps = argc > 6 ? atoi(argv[6]) : (train ? 2 : 1), threads = argc > 7 ? atoi(argv[7]) : 2;
     pp_set_threads(threads);
@@ -67,6 +71,7 @@ int main(int argc, char **argv) {
     pp_wan_dit_config_str(c, cs, sizeof cs);
     printf("%s: %s; %s weights%s; load %.2f s\n", argv[2], cs, pp_dtype_name(w.wdtype),
            w.lent_bytes ? " read in place" : " converted to F32", pp_now() - t0);
+    printf("arithmetic: %s\n", !pp_compute_bf16 ? "F32" : pp_amx_available() ? "BF16 on AMX tiles" : "BF16 inputs, F32 kernels");
     printf("video %d frames of %dx%d -> latent [%d,%d,%d,%d], %d tokens; %d threads\n", Fv, Wv, Hv, c->in_dim, t, h, wd,
            t * (h / c->patch[1]) * (wd / c->patch[2]), pp_get_threads());
     mem("after load");

@@ -23,6 +23,12 @@ expect_ok   "Euler, no guidance, F32 in memory" $PROPHY generate --wan $F/wan_ti
 expect_ok   "Wan's layout with the other parts named" $PROPHY generate --wan $F/wan_tiny_wan --wan-t5 $F/wan_tiny_comfy/text_encoders/umt5_tiny_fp32.safetensors --wan-tokenizer $F/spm_tokenizer.json --wan-vae $F/wan_tiny_comfy/vae/wan_tiny_vae.safetensors -p "$P" $TINY --noise $F/wan_noise.safetensors -o $T/w_%03d.png
 check       "...the same frames as diffusers' layout (same weights)" 'cmp -s $T/f_000.png $T/w_000.png && cmp -s $T/f_008.png $T/w_008.png'
 expect_ok   "ComfyUI's layout (BF16 DiT) with a tokenizer" $PROPHY generate --wan $F/wan_tiny_comfy --wan-tokenizer $F/spm_tokenizer.json -p "$P" $TINY -o $T/c.gif
+expect_ok   "BF16 arithmetic" $PROPHY generate --wan $F/wan_tiny_comfy --wan-tokenizer $F/spm_tokenizer.json -p "$P" $TINY --compute bf16 -o $T/cb.y4m
+check       "...says so" 'grep -q "; BF16 (.*) arithmetic" $CLI_TMP/err'
+expect_ok   "F32 arithmetic" $PROPHY generate --wan $F/wan_tiny_comfy --wan-tokenizer $F/spm_tokenizer.json -p "$P" $TINY --compute f32 -o $T/cf.y4m
+check       "...says so" 'grep -q "; F32 arithmetic" $CLI_TMP/err'
+expect_fail "--compute fast" $PROPHY generate --wan $F/wan_tiny -p "$P" $TINY --compute fast -o $T/x.y4m
+check       "...names the word" 'grep -q "compute: .fast. is not auto, f32 or bf16" $CLI_TMP/err'
 expect_ok   "files alone, no folder" $PROPHY generate --wan-dit $F/wan_tiny_comfy/diffusion_models/wan2.1_t2v_tiny_bf16.safetensors --wan-t5 $F/wan_tiny/text_encoder/model.safetensors.index.json --wan-tokenizer $F/spm_tokenizer.json --wan-vae $F/wan_tiny_comfy/vae/wan_tiny_vae.safetensors -p "$P" $TINY --steps 1 -o $T/x.y4m
 LONG=$(for i in $(seq 600); do printf 'ball '; done)
 expect_ok   "a prompt over 512 tokens" $PROPHY generate --wan $F/wan_tiny -p "$LONG" $TINY --steps 1 -o $T/l.y4m

@@ -7,12 +7,13 @@
 #include "cli.h"
 #include "io/safetensors.h"
 #include "io/video.h"
+#include "nn/amx.h"
 #include "pipeline/t2v.h"
 
 typedef struct {
     pp_t2v_opts o;
     const char *dir, *dit, *dit_config, *t5, *tokenizer, *vae, *vae_config, *out, *latent_out;
-    int threads, upscale, seed;
+    int threads, upscale, seed, compute; /* compute: -1 auto, 0 f32, 1 bf16 */
     float fps;
 } wan_args;
 
@@ -31,6 +32,9 @@ static void usage(void) {
            "  -s, --seed N (42)    --noise F.safetensors  the starting latent [16, 1+(F-1)/4, H/8, W/8] instead\n"
            "  --save-latent F.safetensors   also write the final latent      --fps X (16)\n"
            "  --f32                convert the weights to F32 in memory (default: half precision read in place)\n"
+           "  --compute auto|f32|bf16   arithmetic of the encoder and the DiT: bf16 rounds the inputs of the BF16\n"
+           "                       layers and of attention to BF16 (PyTorch's BF16) and uses AMX tiles where the\n"
+           "                       CPU has them; auto: bf16 on such a CPU with the weights read in place, else f32\n"
            "  --upscale N          enlarge GIF/PNG pixels N times (1)      -t, --threads N\n");
 }
 
@@ -55,6 +59,12 @@ static int parse(wan_args *a, int argc, char **argv) {
         else if (!strcmp(f, "-n") || !strcmp(f, "--negative-prompt")) a->o.negative = v;
         else if (!strcmp(f, "-o") || !strcmp(f, "--output")) a->out = v;
         else if (!strcmp(f, "--noise")) a->o.noise_path = v;
+        else if (!strcmp(f, "--compute")) {
+            if (!strcmp(v, "auto")) a->compute = -1;
+            else if (!strcmp(v, "f32")) a->compute = 0;
+            else if (!strcmp(v, "bf16")) a->compute = 1;
+            else return cli_error("generate --wan: --compute: '%s' is not auto, f32 or bf16", v);
+        }
         else if (!strcmp(f, "--save-latent")) a->latent_out = v;
         else if (!strcmp(f, "-s") || !strcmp(f, "--seed")) rc = pp_parse_int(v, f, 0, 2147483647, &a->seed);
         else if (!strcmp(f, "--steps")) rc = pp_parse_int(v, f, 1, 1000, &a->o.steps);
@@ -118,9 +128,10 @@ static int save_latent(const char *path, const float *x, const pp_t2v_report *r)
 }
 
 int cmd_generate_wan(int argc, char **argv) {
-    wan_args a = {.o = pp_t2v_defaults(), .seed = 42, .upscale = 1, .fps = 16.0f};
+    wan_args a = {.o = pp_t2v_defaults(), .seed = 42, .upscale = 1, .fps = 16.0f, .compute = -1};
     int rc = parse(&a, argc, argv);
     if (rc) return rc == 2 ? 0 : 1;
+    a.o.compute_bf16 = a.compute >= 0 ? a.compute : a.o.keep_half && pp_amx_available();
     if (!a.o.prompt) return cli_error("generate --wan: -p PROMPT is required");
     if (!a.o.prompt[0]) return cli_error("generate --wan: the prompt is empty");
     if (!a.out) return cli_error("generate --wan: -o OUT.mp4|.webm|.y4m|.gif|out_%%03d.png is required");

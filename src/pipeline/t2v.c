@@ -7,6 +7,7 @@
 #include <string.h>
 #include "base/common.h"
 #include "base/rng.h"
+#include "nn/amx.h"
 #include "pipeline/t2v.h"
 
 const char *const pp_wan_default_negative =
@@ -312,6 +313,8 @@ int pp_t2v_run(const pp_wan_paths *p, const pp_t2v_opts *o, float **video, float
         pp_rng_seed(&g, o->seed);
         pp_rng_fill_normal(&g, x, nz, 1.0f);
     }
+    int arith = pp_compute_bf16;
+    pp_compute_bf16 = o->compute_bf16;
     if (!rc) rc = encode_both(p, o, c.text_len, c.text_dim, ctx, uctx, r);
     double t0 = pp_now();
     pp_wan_dit dit;
@@ -324,12 +327,14 @@ int pp_t2v_run(const pp_wan_paths *p, const pp_t2v_opts *o, float **video, float
         note(o, "DiT: %s (%s names, %s weights%s, config from %s): %s; %.2f s", p->dit.path,
              dit.names == PP_WAN_NAMES_DIFFUSERS ? "diffusers'" : "Wan's", pp_dtype_name(dit.wdtype),
              dit.lent_bytes ? " read in place" : "", dit.config_from, cs, r->t_dit_load);
-        note(o, "sampling %d steps (%s, shift %.2f, guidance %.2f) on a latent [%d,%d,%d,%d]", o->steps,
-             o->sampler == PP_SCHED_UNIPC ? "UniPC" : "Euler", o->shift, o->cfg, r->z, r->t, r->h, r->w);
+        note(o, "sampling %d steps (%s, shift %.2f, guidance %.2f) on a latent [%d,%d,%d,%d]; %s arithmetic", o->steps,
+             o->sampler == PP_SCHED_UNIPC ? "UniPC" : "Euler", o->shift, o->cfg, r->z, r->t, r->h, r->w,
+             !o->compute_bf16 ? "F32" : pp_amx_available() ? "BF16 (AMX tiles)" : "BF16 (rounded inputs, F32 kernels)");
         double t1 = pp_now();
         rc = pp_t2v_sample(&dit, ctx, uctx, x, r->t, r->h, r->w, o);
         r->t_sample = pp_now() - t1;
     }
+    pp_compute_bf16 = arith;
     pp_wan_dit_close(&dit);
     pp_free_aligned(ctx), pp_free_aligned(uctx);
     pp_vae_model v;

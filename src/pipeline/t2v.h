@@ -37,6 +37,8 @@ typedef struct {
     const char *noise_path;    /* or the noise from a safetensors file: its tensor "noise" ("latent",
                                   "latents", or its one float tensor), [z,t,h,w] or [1,z,t,h,w] */
     int keep_half;             /* 1: half-precision weights stay in the mapped files */
+    int compute_bf16;          /* 1: the encoder's and the DiT's BF16 linear layers and attention in BF16
+                                  arithmetic (nn/amx.h: AMX tiles where the CPU has them); the VAE in F32 */
     void (*progress)(void *user, int step, int steps);
     void (*note)(void *user, const char *line); /* one line per stage, and warnings */
     void *user;
