@@ -29,6 +29,28 @@ static size_t head_off(int b, int h, int N, int H, int D) {
     return (size_t)b * N * H * D + (size_t)h * D;
 }
 
+/* online-softmax update of one query block with a tile of scores S [nq, BK]:
+ * turns S into probabilities relative to the new row max and rescales O, l */
+static void online_softmax(float *S, float *O, float *m, float *l, int nq, int nk, int D) {
+    for (int i = 0; i < nq; i++) {
+        float *s = S + (size_t)i * BK, *o = O + (size_t)i * D, mx = m[i], sum = 0;
+#pragma omp simd reduction(max : mx)
+        for (int j = 0; j < nk; j++) mx = s[j] > mx ? s[j] : mx;
+#pragma omp simd reduction(+ : sum)
+        for (int j = 0; j < nk; j++) {
+            s[j] = pp_exp_neg(s[j] - mx);
+            sum += s[j];
+        }
+        if (mx > m[i]) { /* the running max moved: rescale what was summed so far */
+            float corr = pp_exp_neg(m[i] - mx);
+            l[i] *= corr;
+            for (int d = 0; d < D; d++) o[d] *= corr;
+            m[i] = mx;
+        }
+        l[i] += sum;
+    }
+}
+
 typedef struct {
     float *kT, *S, *O, *Q, *m, *l;
 } fwd_ws;
@@ -48,7 +70,7 @@ static void fwd_block(fwd_ws *w, float *out, float *lse, const float *q, const f
     for (int k0 = 0; k0 < Nk; k0 += BK) {
         int nk = Nk - k0 < BK ? Nk - k0 : BK;
         pp_tile_gemm(w->S, BK, w->Q, D, 1, w->kT + k0, Nk, nq, nk, D, 0);
-        pp_online_softmax(w->S, BK, w->O, w->m, w->l, nq, nk, D);
+        online_softmax(w->S, w->O, w->m, w->l, nq, nk, D);
         const float *vt = v + ((size_t)b * Nk + k0) * ld + (size_t)h * D;
         pp_tile_gemm(w->O, D, w->S, BK, 1, vt, (int)ld, nq, D, nk, 1);
     }

@@ -93,28 +93,4 @@ static inline float pp_exp(float x) {
 /* e^x for x <= 0 (softmax numerators; small positive x from rounding is fine):
  * one clamp fewer */
 static inline float pp_exp_neg(float x) { return pp_exp_core(x < -87.3f ? -87.3f : x); }
-
-/* Flash attention's online-softmax update of one query block with a tile of
- * scores S [nq, nk] (row stride lds): turns S into probabilities relative to the
- * new row max m and rescales the running output O [nq, D] and sums l */
-static inline void pp_online_softmax(float *S, int lds, float *O, float *m, float *l, int nq, int nk, int D) {
-    for (int i = 0; i < nq; i++) {
-        float *s = S + (size_t)i * lds, *o = O + (size_t)i * D, mx = m[i], sum = 0;
-#pragma omp simd reduction(max : mx)
-        for (int j = 0; j < nk; j++) mx = s[j] > mx ? s[j] : mx;
-#pragma omp simd reduction(+ : sum)
-        for (int j = 0; j < nk; j++) {
-            s[j] = pp_exp_neg(s[j] - mx);
-            sum += s[j];
-        }
-        if (mx > m[i]) { /* the running max moved: rescale what was summed so far */
-            float corr = pp_exp_neg(m[i] - mx);
-            l[i] *= corr;
-            for (int d = 0; d < D; d++) o[d] *= corr;
-            m[i] = mx;
-        }
-        l[i] += sum;
-    }
-}
-
 #endif
