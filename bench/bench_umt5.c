@@ -10,12 +10,14 @@
  * as tools/bench_umt5_torch.py. Prints the load time, each forward's time, and
  * the process's memory from /proc/self/status (VmHWM: peak resident, including
  * the pages of the mapped file that were read; RssAnon / RssFile at the end).
- * OUT.f32 receives the [LEN, dim] output as raw little-endian float32. */
+ * OUT.f32 receives the [LEN, dim] output as raw little-endian float32.
+ * COMPUTE=bf16 in the environment: BF16 arithmetic (pp_compute_bf16, nn/amx.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "base/common.h"
 #include "base/threads.h"
+#include "nn/amx.h"
 #include "text/umt5.h"
 
 static void mem(const char *when) {
@@ -39,6 +41,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s MODEL.safetensors [LEN [THREADS [REPS [OUT.f32]]]]\n", argv[0]);
         return 2;
     }
+    pp_compute_bf16 = getenv("COMPUTE") && !strcmp(getenv("COMPUTE"), "bf16");
+    printf("arithmetic: %s\n", !pp_compute_bf16 ? "F32" : pp_amx_available() ? "BF16 on AMX tiles" : "BF16 inputs, F32 kernels");
     int L = argc > 2 ? atoi(argv[2]) : 32, threads = argc > 3 ? atoi(argv[3]) : 2, reps = argc > 4 ? atoi(argv[4]) : 2;
     pp_set_threads(threads);
     pp_umt5_config c;

@@ -1,12 +1,12 @@
 #!/bin/sh
 # Side by side: the C umT5 encoder (bench/bench_umt5.c, BF16 weights in place,
-# F32 arithmetic) and transformers' UMT5EncoderModel on PyTorch
+# F32 arithmetic, or BF16 with COMPUTE=bf16) and transformers' UMT5EncoderModel on PyTorch
 # (tools/bench_umt5_torch.py), alternating, on the same random-weight file
 # (tools/make_umt5_random_xxl.py) and ids. Prints every result line.
 #
 #   bench/bench_umt5.sh MODEL.safetensors
 #
-# Environment: LENS (token counts, default "32 128"), THREADS (2), ROUNDS (2),
+# Environment: COMPUTE (f32 or bf16, the C side's arithmetic), LENS (token counts, default "32 128"), THREADS (2), ROUNDS (2),
 # TORCH_DTYPE (bf16), TORCH_PAD (0: no padding; 512: Wan's padded call),
 # PYTHON (python3 with torch 2.x and transformers 5.x).
 set -u
@@ -30,7 +30,7 @@ for L in $LENS; do
     [ "$TORCH_PAD" -gt "$L" ] && pad=$TORCH_PAD
     for r in $(seq "$ROUNDS"); do
         echo "-- C, $L tokens, round $r (load $(cut -d' ' -f1 /proc/loadavg))"
-        build/bench_umt5 "$MODEL" "$L" "$THREADS" 2 | grep -E "forward|memory after forward"
+        build/bench_umt5 "$MODEL" "$L" "$THREADS" 2 | grep -E "arithmetic|forward|memory after forward"
         echo "-- PyTorch $TORCH_DTYPE, $L tokens (padded to $pad), round $r (load $(cut -d' ' -f1 /proc/loadavg))"
         "$PYTHON" tools/bench_umt5_torch.py "$MODEL" "$L" "$THREADS" 2 "$TORCH_DTYPE" "$pad" | grep -E "forward|peak"
     done

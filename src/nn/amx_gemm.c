@@ -84,18 +84,20 @@ static void pack_weight(uint16_t *dst, const uint16_t *W, int K, int n0, int n1,
     }
 }
 
-/* 32 packed weight rows (the two row tiles at w0, w1) against the 32
+/* 32 weight rows (two row tiles at w0, w1: wstep words per 32 values of k, rows
+ * wld bytes apart; the tile-order copy or the weight in place) against the 32
  * packed tokens at xp (2 groups of gstride words), over k in [k0, k1). */
-static void block32(float *out, int N, const uint16_t *w0, const uint16_t *w1, const uint32_t *xp, size_t gstride, int k0, int k1, int m0, int M, int n0, const float *b,
+static void block32(float *out, int N, const uint16_t *w0, const uint16_t *w1, size_t wstep, size_t wld,
+                    const uint32_t *xp, size_t gstride, int k0, int k1, int m0, int M, int n0, const float *b,
                     int first) {
     _tile_zero(0);
     _tile_zero(1);
     _tile_zero(2);
     _tile_zero(3);
     for (int k = k0; k < k1; k += 32) {
-        size_t o = (size_t)(k - k0) * 16; /* 1 KiB per 32 values of k */
-        _tile_loadd(4, w0 + o, 64);
-        _tile_loadd(5, w1 + o, 64);
+        size_t o = (size_t)(k - k0) / 32 * wstep;
+        _tile_loadd(4, w0 + o, wld);
+        _tile_loadd(5, w1 + o, wld);
         _tile_loadd(6, xp + (size_t)k / 2 * 16, 64);
         _tile_loadd(7, xp + gstride + (size_t)k / 2 * 16, 64);
         _tile_dpbf16ps(0, 4, 6);
@@ -150,12 +152,17 @@ void pp_amx_linear_bf16(float *out, const float *inp, const void *W, const float
                 for (int k0 = 0; k0 < K; k0 += KC) {
                     int k1 = k0 + KC < K ? k0 + KC : K;
                     size_t tstride = (size_t)(k1 - k0) * 16; /* words per row tile */
-                    pack_weight(wp, W, K, n0, n1, k0, k1);     /* read once per chunk of tokens */
+                    /* one block of tokens (a prompt) uses each weight once: the tiles read it
+                     * in place; more reuse the chunk copied into tile order */
+                    int copy = mc > 32;
+                    if (copy) pack_weight(wp, W, K, n0, n1, k0, k1);
                     for (int m = 0; m < mc; m += 32)
                         for (int n = n0; n < n1; n += 32) {
-                            const uint16_t *w0 = wp + (size_t)(n - n0) / 16 * tstride;
-                            block32(o, N, w0, w0 + tstride, xp + (size_t)(m / 16) * gstride, gstride, k0, k1, m,
-                                    mc, n, b, k0 == 0);
+                            const uint16_t *w0 = copy ? wp + (size_t)(n - n0) / 16 * tstride
+                                                      : (const uint16_t *)W + (size_t)n * K + k0;
+                            const uint16_t *w1 = copy ? w0 + tstride : w0 + (size_t)16 * K;
+                            block32(o, N, w0, w1, copy ? 512 : 32, copy ? 64 : 2 * (size_t)K,
+                                    xp + (size_t)(m / 16) * gstride, gstride, k0, k1, m, mc, n, b, k0 == 0);
                         }
                 }
             }
