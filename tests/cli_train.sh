@@ -28,6 +28,8 @@ check       "the thread count does not change a byte" 'cmp -s $T/t1.safetensors 
 
 expect_fail "unknown branch" $PROPHY train $TINY --branch most -o $T/e.safetensors
 expect_fail "unknown world" $PROPHY train $TINY --world cubes -o $T/e.safetensors
+expect_fail "a decay that ends within the warmup" $PROPHY train $TINY --warmup 50 --lr-decay 10 -o $T/e.safetensors
+check       "...says it would never apply" 'grep -q "lr decay: it ends at step 10, within the 50 warmup steps" $CLI_TMP/err'
 expect_fail "missing stage-1 model" $PROPHY train $TINY --init $T/nope.safetensors -o $T/e.safetensors
 expect_fail "a safetensors file that is no stage-1 model" $PROPHY train -q --init tests/fixtures/dit_ref.safetensors -o $T/e.safetensors
 expect_fail "--maps without --data" $PROPHY train $TINY --maps $T -o $T/e.safetensors

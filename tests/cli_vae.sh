@@ -19,6 +19,8 @@ expect_fail "--color-aug 2" $PROPHY vae train $TINY --steps 1 --color-aug 2 -o $
 expect_ok   "a cosine learning rate" $PROPHY vae train $TINY --steps 6 --warmup 2 --lr-decay 6 --log $T/cos.csv -o $T/cos.safetensors
 check       "...falls to lr/10 by the last step" 'tail -1 $T/cos.csv | cut -d, -f8 | grep -Eq "^(0.0001|1e-04)$"'
 expect_fail "--lr-decay -1" $PROPHY vae train $TINY --steps 1 --lr-decay -1 -o $T/x.safetensors
+expect_fail "a decay that ends within the warmup" $PROPHY vae train $TINY --steps 1 --warmup 100 --lr-decay 50 -o $T/x.safetensors
+check       "...says it would never apply" 'grep -q "lr decay: it ends at step 50, within the 100 warmup steps" $CLI_TMP/err'
 $PROPHY sim --scene collision --seed 3 -W 32 -H 32 --video-frames 9 -o $T/s.y4m 2>/dev/null
 expect_ok   "recon" $PROPHY vae recon $T/s.y4m -o $T/r.y4m -m $T/a.safetensors
 check       "...prints the PSNR" 'grep -Eq "^psnr [0-9.]+ dB" $CLI_TMP/out'

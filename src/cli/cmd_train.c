@@ -156,6 +156,7 @@ int cmd_train(int argc, char **argv) {
     if (rc) return rc == 2 ? 0 : 1;
     if (!a.out) return cli_error("train: -o MODEL.safetensors is required");
     if (strcmp(a.world, "physics")) return cli_error("train: unknown world '%s' (physics)", a.world);
+    if (pp_adamw_config_check(&a.tc.base.opt)) return cli_lib_error();
     snprintf(a.mc.world, sizeof a.mc.world, "%s", a.world);
     if (!a.ckpt[0]) snprintf(a.ckpt, sizeof a.ckpt, "%s.ckpt", a.out);
     a.tc.base.ckpt_path = a.ckpt;

@@ -307,6 +307,7 @@ static int parse_train(train_args *a, int argc, char **argv) {
     if (strcmp(a->config, "small") && strcmp(a->config, "wan21"))
         return cli_error("vae train: --config must be small or wan21 (got '%s')", a->config);
     if (a->per_frame && !a->init) return cli_error("vae train: --per-frame goes with --init");
+    if (pp_adamw_config_check(&a->tc.base.opt)) return cli_lib_error();
     if (a->init && (a->resume || a->config_set || a->dim || a->z_dim))
         return cli_error("vae train: --init takes the architecture from its file (not with --resume, --config, --dim or --z-dim)");
     if (!a->ckpt[0]) snprintf(a->ckpt, sizeof a->ckpt, "%s.ckpt", a->out);

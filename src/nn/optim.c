@@ -32,6 +32,13 @@ void pp_adamw_free(pp_adamw *o) {
     memset(o, 0, sizeof *o);
 }
 
+int pp_adamw_config_check(const pp_adamw_config *c) {
+    if (c->decay_steps > 0 && c->decay_steps <= c->warmup)
+        PP_FAIL("lr decay: it ends at step %ld, within the %d warmup steps, so it would never apply (end it "
+                "after the warmup, or use 0 for a constant lr)", c->decay_steps, c->warmup);
+    return 0;
+}
+
 float pp_adamw_lr(const pp_adamw *o) {
     long k = o->step + 1;
     if (o->cfg.warmup > 0 && k < o->cfg.warmup) return o->cfg.lr * (float)k / (float)o->cfg.warmup;

@@ -24,6 +24,9 @@ typedef struct {
 } pp_adamw;
 
 pp_adamw_config pp_adamw_defaults(void);
+/* 0, or -1 and one error line for a schedule that makes no sense (a decay that
+ * ends before the warmup does, so it would never apply). */
+int pp_adamw_config_check(const pp_adamw_config *c);
 void pp_adamw_init(pp_adamw *o, const pp_adamw_config *cfg, size_t n, const float *params);
 void pp_adamw_free(pp_adamw *o);
 float pp_adamw_lr(const pp_adamw *o); /* learning rate of the next step (warmup and decay applied) */
