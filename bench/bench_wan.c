@@ -67,14 +67,14 @@ int main(int argc, char **argv) {
     pp_wan_dit w;
     if (pp_wan_dit_open(&w, argv[2], NULL, train && !inplace ? PP_WAN_F32 : PP_WAN_INFER)) return fail();
     const pp_dit_config *c = &w.dit.cfg;
-    int t = (Fv - 1) / 4 + 1, h = Hv / 8, wd = Wv / 8;
+    int t = (Fv - 1) / 4 + 1, h = Hv / 8, wd = Wv / 8, tokens = t * (h / c->patch[1]) * (wd / c->patch[2]);
     char cs[256];
     pp_wan_dit_config_str(c, cs, sizeof cs);
     printf("%s: %s; %s weights%s; load %.2f s\n", argv[2], cs, pp_dtype_name(w.wdtype),
            w.lent_bytes ? " read in place" : " converted to F32", pp_now() - t0);
     printf("arithmetic: %s\n", !pp_compute_bf16 ? "F32" : pp_amx_available() ? "BF16 on AMX tiles" : "BF16 inputs, F32 kernels");
     printf("video %d frames of %dx%d -> latent [%d,%d,%d,%d], %d tokens; %d threads\n", Fv, Wv, Hv, c->in_dim, t, h, wd,
-           t * (h / c->patch[1]) * (wd / c->patch[2]), pp_get_threads());
+           tokens, pp_get_threads());
     mem("after load");
     size_t nx = (size_t)c->in_dim * t * h * wd, row = (size_t)c->text_len * c->text_dim;
     float *x = pp_alloc_floats(nx), *out = pp_alloc_floats(nx), *ctx = pp_zalloc_floats(row), ts = 500.0f;
@@ -97,7 +97,6 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < nx; i++) sum += out[i] * out[i];
         printf("output rms %.4f\n", sqrt(sum / nx));
         mem("after forward");
-        int tokens = t * (h / c->patch[1]) * (wd / c->patch[2]);
         if (pp_compute_bf16 && tokens > 4096) printf("(no F32 forward for the difference at %d tokens)\n", tokens);
         if (pp_compute_bf16 && tokens <= 4096) { /* the same forward in F32 arithmetic, for the difference */
             float *ref = pp_alloc_floats(nx);

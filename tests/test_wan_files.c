@@ -356,7 +356,6 @@ TEST(wan_dit_bf16_arithmetic_close_to_f32) {
     CHECK(rms > 0.1);
     CHECK_MSG(e > 1e-4 && e < 3e-2, "rel err %.3g", e);
     pp_dit_acts_free(a);
-
     pp_free_aligned(x), pp_free_aligned(ctx), pp_free_aligned(o32), pp_free_aligned(o16);
     pp_wan_dit_close(&h);
 }

@@ -11,8 +11,9 @@
  * by one thread in a fixed order, so results do not depend on the thread count.
  *
  * The linear's tiles compute C^T = W X^T: the weight's rows are the first
- * operand, read in place from the (mapped) file, 16 rows x 32 values of k per
- * tile; the inputs are the second, converted to BF16 and pair-interleaved
+ * operand, 16 rows x 32 values of k per tile, read from the (mapped) file once
+ * per call (in place for a prompt's few tokens, else copied a chunk at a time
+ * into tile order); the inputs are the second, converted to BF16 and pair-interleaved
  * ("VNNI": word [r][m] = (x[m][2r], x[m][2r+1])) in one pass, 16 tokens per
  * group. Each 32 x 32 output block is 4 F32 accumulator tiles fed by 2 + 2
  * operand tiles per 32 values of k (TDPBF16PS), written out transposed

@@ -194,7 +194,7 @@ void pp_amx_attention_bf16(float *out, float *lse, const float *q, const float *
                 if (packed != bh) {
                     const float *kh = k + (size_t)b * Nk * ld + (size_t)h * D;
                     for (int g = 0; g < Nkp / 16; g++)
-                        amx_pack_group(w.kp + (size_t)g * (D / 2) * 16, kh, ld, 16 * g, Nk, D, 1.0f);
+                        amx_pack_group(w.kp + (size_t)g * (D / 2) * 16, kh, ld, 16 * g, Nk, D);
                     pack_v(w.vp, v + (size_t)b * Nk * ld + (size_t)h * D, ld, Nk, Nkp, D);
                     packed = bh;
                 }

@@ -12,29 +12,24 @@
  * one, for each piece of KC values of k, the chunk's piece of the weight is
  * copied into tile order (each tile 1 KiB contiguous; about 1 MiB, it stays in
  * L2; the weight is read from memory once per call), then for each 32 tokens,
- * for each 32 weight rows: 4
- * accumulator tiles over the piece, and out += the tiles (the first piece writes
- * bias + tiles). Every output element's sum runs in one fixed order. */
+ * for each 32 weight rows: 4 accumulator tiles over the piece, and out += the
+ * tiles (the first piece writes bias + tiles). A single block of 32 tokens (a
+ * prompt) uses each weight once, so there the tiles read it in place instead.
+ * Every output element's sum runs in one fixed order. */
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
+#include "io/safetensors.h"
 #include "nn/amx.h"
-#include "nn/ops_util.h"
-
 #include "nn/amx_impl.h"
+#include "nn/ops_util.h"
 
 int pp_compute_bf16 = 0;
 
 float *pp_bf16_rounded_copy(const float *x, size_t n) {
     float *r = pp_alloc_floats(n);
 #pragma omp parallel for schedule(static) if (n > PP_PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        union { float f; uint32_t u; } b = {.f = x[i]};
-        if ((b.u & 0x7fffffffu) > 0x7f800000u) b.u |= 0x400000u;
-        else b.u += 0x7fffu + (b.u >> 16 & 1u);
-        b.u &= 0xffff0000u;
-        r[i] = b.f;
-    }
+    for (size_t i = 0; i < n; i++) r[i] = pp_bf16_to_f32(pp_f32_to_bf16(x[i]));
     return r;
 }
 
@@ -137,24 +132,21 @@ void pp_amx_linear_bf16(float *out, const float *inp, const void *W, const float
     uint32_t *xp = (uint32_t *)pp_alloc_floats((size_t)((mch + 31) / 32 * 2) * gstride); /* 4-byte words */
     for (int c0 = 0; c0 < M; c0 += MCH) {
         int mc = M - c0 < MCH ? M - c0 : MCH, groups = (mc + 31) / 32 * 2;
-        int nn = (N + nch - 1) / nch;
+        int nn = (N + nch - 1) / nch, copy = mc > 32; /* copy: the weight chunks into tile order */
         const float *x = inp + (size_t)c0 * K;
         float *o = out + (size_t)c0 * N;
 #pragma omp parallel if ((size_t)mc * N * K > PP_PAR_MIN * 64)
         {
 #pragma omp for schedule(static)
-            for (int g = 0; g < groups; g++) amx_pack_group(xp + g * gstride, x, (size_t)K, 16 * g, mc, K, 1.0f);
+            for (int g = 0; g < groups; g++) amx_pack_group(xp + g * gstride, x, (size_t)K, 16 * g, mc, K);
             amx_tiles_on();
-            uint16_t *wp = (uint16_t *)pp_alloc_floats((size_t)nch * KC / 2);
+            uint16_t *wp = copy ? (uint16_t *)pp_alloc_floats((size_t)nch * KC / 2) : NULL;
 #pragma omp for schedule(dynamic)
             for (int in = 0; in < nn; in++) {
                 int n0 = in * nch, n1 = n0 + nch < N ? n0 + nch : N;
                 for (int k0 = 0; k0 < K; k0 += KC) {
                     int k1 = k0 + KC < K ? k0 + KC : K;
                     size_t tstride = (size_t)(k1 - k0) * 16; /* words per row tile */
-                    /* one block of tokens (a prompt) uses each weight once: the tiles read it
-                     * in place; more reuse the chunk copied into tile order */
-                    int copy = mc > 32;
                     if (copy) pack_weight(wp, W, K, n0, n1, k0, k1);
                     for (int m = 0; m < mc; m += 32)
                         for (int n = n0; n < n1; n += 32) {

@@ -57,9 +57,9 @@ static inline void amx_transpose16(__m512i r[16]) {
 }
 
 /* Rows [m0, m0+16) of inp (row stride ld; rows past M are zeros), their first
- * K values times scale, into the pair-interleaved group at dst ([K/2][16] words:
- * word [r][i] = BF16 pair (x[i][2r], x[i][2r+1])). K a multiple of 32. */
-static inline void amx_pack_group(uint32_t *dst, const float *inp, size_t ld, int m0, int M, int K, float scale) {
+ * K values, into the pair-interleaved group at dst ([K/2][16] words: word
+ * [r][i] = BF16 pair (x[i][2r], x[i][2r+1])). K a multiple of 32. */
+static inline void amx_pack_group(uint32_t *dst, const float *inp, size_t ld, int m0, int M, int K) {
     const __m512i hi = _mm512_set_epi16(63, 61, 59, 57, 55, 53, 51, 49, 47, 45, 43, 41, 39, 37, 35, 33, 31, 29, 27,
                                         25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
     for (int k = 0; k < K; k += 32) {
@@ -70,9 +70,7 @@ static inline void amx_pack_group(uint32_t *dst, const float *inp, size_t ld, in
                 continue;
             }
             const float *x = inp + (size_t)(m0 + i) * ld + k;
-            __m512 sc = _mm512_set1_ps(scale);
-            __m512i a = amx_round_bf16(_mm512_mul_ps(_mm512_loadu_ps(x), sc));
-            __m512i b = amx_round_bf16(_mm512_mul_ps(_mm512_loadu_ps(x + 16), sc));
+            __m512i a = amx_round_bf16(_mm512_loadu_ps(x)), b = amx_round_bf16(_mm512_loadu_ps(x + 16));
             r[i] = _mm512_permutex2var_epi16(a, hi, b); /* the 32 upper halves in order: 16 pairs */
         }
         amx_transpose16(r);
