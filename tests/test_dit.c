@@ -3,6 +3,7 @@
  * (tests/fixtures/dit_ref.safetensors, written by tools/make_dit_fixture.py):
  * outputs, loss, every parameter gradient, 5 AdamW steps, and the CFG sampler. */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "base/common.h"
@@ -187,6 +188,26 @@ TEST(dit_inference_forward_equals_training_forward) {
     CHECK(pp_dit_acts_bytes(b) < pp_dit_acts_bytes(a));
     CHECK(pp_dit_acts_new(&g.m, 1, 3, 5, 4, 0) == NULL); /* 5 rows: not divisible by the patch */
     CHECK(strstr(pp_lasterr(), "patch") != NULL);
+    pp_free_aligned(o2);
+    pp_dit_acts_free(a);
+    pp_dit_acts_free(b);
+    rig_free(&g);
+}
+
+/* Past 4096 tokens inference runs the FFN a piece of each video at a time (4096 +
+ * 256 tokens here, two videos) in buffers that take over from dead ones. */
+TEST(dit_inference_in_pieces_equals_training_forward) {
+    rig g;
+    rig_make(&g, 2, 1, 128, 136);
+    pp_dit_acts *a = pp_dit_acts_new(&g.m, g.B, g.F, g.H, g.W, 1);
+    pp_dit_acts *b = pp_dit_acts_new(&g.m, g.B, g.F, g.H, g.W, 0);
+    float *o2 = pp_alloc_floats(g.nout);
+    pp_dit_forward(&g.m, g.P, a, g.x, g.tt, g.ctx, g.out);
+    pp_dit_forward(&g.m, g.P, b, g.x, g.tt, g.ctx, o2);
+    double e = 0, n = 0;
+    for (size_t i = 0; i < g.nout; i++) e += (double)(o2[i] - g.out[i]) * (o2[i] - g.out[i]), n += (double)g.out[i] * g.out[i];
+    CHECK_MSG(e <= 1e-12 * n, "relative L2 %.3g", sqrt(e / n));
+    CHECK(4 * pp_dit_acts_bytes(b) < pp_dit_acts_bytes(a));
     pp_free_aligned(o2);
     pp_dit_acts_free(a);
     pp_dit_acts_free(b);

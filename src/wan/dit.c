@@ -187,7 +187,8 @@ struct pp_block_acts {
     float *qclin, *rqc, *qc;                    /* cross q [BN,dim] */
     float *kclin, *rkc, *kc, *vc;               /* cross k,v [BL,dim] */
     float *oc, *lsec, *yca;                     /* [BN,dim], [B,H,N], [BN,dim] */
-    float *xb, *mean2, *rstd2, *h2, *f1, *g1, *yffn; /* ffn path; f1,g1 [BN,ffn] */
+    float *xb, *mean2, *rstd2, *h2, *f1, *g1, *yffn; /* ffn path; f1,g1 [rows,ffn] */
+    int ffn_rows; /* tokens per FFN pass: B*N, or FFN_ROWS at inference */
     float *arena; /* only for blocks made by pp_block_acts_new */
 };
 typedef pp_block_acts layer_acts;
@@ -215,16 +216,23 @@ static float *take(float *base, size_t *cur, size_t n) {
     return p;
 }
 
-/* The buffers of one block (B videos of N tokens, BL text tokens). */
+/* Tokens per FFN pass at inference: the hidden state [rows, ffn] is then bounded
+ * (8960 x 4096 floats for Wan 1.3B instead of 8960 x 32760 at 480x832x81). */
+#define FFN_ROWS 4096
+
+/* The buffers of one block (B videos of N tokens, BL text tokens). Training keeps
+ * every intermediate for the backward. Inference (lean) lets a buffer take over one
+ * whose last reader has run, so a block holds five [BN,dim] buffers:
+ *   h1: LN1 out -> ysa -> h3 -> yca      q: qlin -> q -> xa = xb
+ *   k:  klin -> k -> qclin -> qc         v        o: o -> oc
+ * and runs its FFN FFN_ROWS tokens at a time. */
 static void block_acts_layout(layer_acts *s, float *base, size_t *pcur, size_t B, size_t N, size_t BL, size_t dim,
-                         size_t ffn, size_t H) {
-    size_t cur = *pcur, BN = B * N;
+                              size_t ffn, size_t H, int lean) {
+    size_t cur = *pcur, BN = B * N, rows = lean && BN > FFN_ROWS ? FFN_ROWS : BN;
     s->mod = take(base, &cur, B * 6 * dim);
     s->mean1 = take(base, &cur, BN);
     s->rstd1 = take(base, &cur, BN);
     s->h1 = take(base, &cur, BN * dim);
-    s->qlin = take(base, &cur, BN * dim);
-    s->klin = take(base, &cur, BN * dim);
     s->rq = take(base, &cur, BN);
     s->rk = take(base, &cur, BN);
     s->q = take(base, &cur, BN * dim);
@@ -232,28 +240,36 @@ static void block_acts_layout(layer_acts *s, float *base, size_t *pcur, size_t B
     s->v = take(base, &cur, BN * dim);
     s->o = take(base, &cur, BN * dim);
     s->lse = take(base, &cur, B * H * N);
-    s->ysa = take(base, &cur, BN * dim);
-    s->xa = take(base, &cur, BN * dim);
     s->mean3 = take(base, &cur, BN);
     s->rstd3 = take(base, &cur, BN);
-    s->h3 = take(base, &cur, BN * dim);
-    s->qclin = take(base, &cur, BN * dim);
     s->rqc = take(base, &cur, BN);
-    s->qc = take(base, &cur, BN * dim);
     s->kclin = take(base, &cur, BL * dim);
     s->rkc = take(base, &cur, BL);
     s->kc = take(base, &cur, BL * dim);
     s->vc = take(base, &cur, BL * dim);
-    s->oc = take(base, &cur, BN * dim);
     s->lsec = take(base, &cur, B * H * N);
-    s->yca = take(base, &cur, BN * dim);
-    s->xb = take(base, &cur, BN * dim);
-    s->mean2 = take(base, &cur, BN);
-    s->rstd2 = take(base, &cur, BN);
-    s->h2 = take(base, &cur, BN * dim);
-    s->f1 = take(base, &cur, BN * ffn);
-    s->g1 = take(base, &cur, BN * ffn);
-    s->yffn = take(base, &cur, BN * dim);
+    s->mean2 = take(base, &cur, rows);
+    s->rstd2 = take(base, &cur, rows);
+    s->h2 = take(base, &cur, rows * dim);
+    s->f1 = take(base, &cur, rows * ffn);
+    s->yffn = take(base, &cur, rows * dim);
+    s->ffn_rows = (int)rows;
+    if (lean) {
+        s->qlin = s->xa = s->xb = s->q, s->klin = s->qclin = s->qc = s->k;
+        s->ysa = s->h3 = s->yca = s->h1, s->oc = s->o, s->g1 = s->f1;
+    } else {
+        s->qlin = take(base, &cur, BN * dim);
+        s->klin = take(base, &cur, BN * dim);
+        s->ysa = take(base, &cur, BN * dim);
+        s->xa = take(base, &cur, BN * dim);
+        s->h3 = take(base, &cur, BN * dim);
+        s->qclin = take(base, &cur, BN * dim);
+        s->qc = take(base, &cur, BN * dim);
+        s->oc = take(base, &cur, BN * dim);
+        s->yca = take(base, &cur, BN * dim);
+        s->xb = take(base, &cur, BN * dim);
+        s->g1 = take(base, &cur, BN * ffn);
+    }
     *pcur = cur;
 }
 
@@ -277,12 +293,13 @@ static size_t acts_layout(pp_dit_acts *a, const pp_dit *m, float *base) {
     a->xs = take(base, &cur, (size_t)(a->train ? c->layers + 1 : 2) * BN * dim);
     for (int l = 0; l < nl; l++) {
         layer_acts dummy, *s = base ? &a->L[l] : &dummy;
-        block_acts_layout(s, base, &cur, B, N, BL, dim, ffn, H);
+        block_acts_layout(s, base, &cur, B, N, BL, dim, ffn, H, !a->train);
     }
     a->hmod = take(base, &cur, B * 2 * dim);
     a->hmean = take(base, &cur, BN);
     a->hrstd = take(base, &cur, BN);
-    a->hn = take(base, &cur, BN * dim);
+    if (a->train) a->hn = take(base, &cur, BN * dim);
+    else if (base) a->hn = a->L[0].h1; /* the blocks are done with it */
     a->otok = take(base, &cur, BN * pout);
     if (!a->train) return cur;
     float **big_bufs[] = {&a->dx, &a->gy, &a->go, &a->gh, &a->gq, &a->gq2, &a->gk, &a->gk2, &a->gv};
@@ -349,7 +366,7 @@ size_t pp_block_acts_bytes_for(const pp_dit *m, int B, int N) {
     const pp_dit_config *c = &m->cfg;
     size_t n = 0;
     pp_block_acts dummy;
-    block_acts_layout(&dummy, NULL, &n, (size_t)B, (size_t)N, (size_t)B * c->text_len, c->dim, c->ffn_dim, c->heads);
+    block_acts_layout(&dummy, NULL, &n, (size_t)B, (size_t)N, (size_t)B * c->text_len, c->dim, c->ffn_dim, c->heads, 0);
     return pp_mul_size(n, sizeof(float));
 }
 
@@ -357,10 +374,10 @@ pp_block_acts *pp_block_acts_new(const pp_dit *m, const pp_dit_acts *a) {
     const pp_dit_config *c = &m->cfg;
     size_t n = 0, B = a->B, N = a->N, BL = B * c->text_len;
     pp_block_acts *s = pp_calloc(1, sizeof *s), dummy;
-    block_acts_layout(&dummy, NULL, &n, B, N, BL, c->dim, c->ffn_dim, c->heads);
+    block_acts_layout(&dummy, NULL, &n, B, N, BL, c->dim, c->ffn_dim, c->heads, 0);
     s->arena = pp_zalloc_floats(n);
     n = 0;
-    block_acts_layout(s, s->arena, &n, B, N, BL, c->dim, c->ffn_dim, c->heads);
+    block_acts_layout(s, s->arena, &n, B, N, BL, c->dim, c->ffn_dim, c->heads, 0);
     return s;
 }
 
@@ -395,6 +412,11 @@ void pp_dit_acts_grid(const pp_dit_acts *a, int *gf, int *gh, int *gw) {
     *gf = a->rope.gf, *gh = a->rope.gh, *gw = a->rope.gw;
 }
 
+/* dst = src, unless the lean layout made them one buffer */
+static void copy_rows(float *dst, const float *src, size_t n) {
+    if (dst != src) memcpy(dst, src, n * sizeof(float));
+}
+
 static void self_attn_forward(const pp_dit *m, const float *P, pp_dit_acts *a, const pp_dit_block *b,
                               layer_acts *s, const float *xin) {
     const pp_dit_config *c = &m->cfg;
@@ -409,7 +431,7 @@ static void self_attn_forward(const pp_dit *m, const float *P, pp_dit_acts *a, c
     pp_rope_forward(s->k, s->k, &a->rope, B, H);
     pp_attention_forward(s->o, s->lse, s->q, s->k, s->v, B, N, N, H, dim / H);
     pp_lin_forward(P, b->sa_o, s->ysa, s->o, BN);
-    memcpy(s->xa, xin, (size_t)BN * dim * sizeof(float));
+    copy_rows(s->xa, xin, (size_t)BN * dim);
     pp_gated_residual_forward(s->xa, s->ysa, s->mod + 2 * dim, B, N, dim, ms);
 }
 
@@ -425,21 +447,37 @@ static void cross_attn_forward(const pp_dit *m, const float *P, pp_dit_acts *a,
     pp_lin_forward(P, b->ca_v, s->vc, a->cemb, BL);
     pp_attention_forward(s->oc, s->lsec, s->qc, s->kc, s->vc, B, N, c->text_len, H, dim / H);
     pp_lin_forward(P, b->ca_o, s->yca, s->oc, BN);
-    memcpy(s->xb, s->xa, (size_t)BN * dim * sizeof(float));
+    copy_rows(s->xb, s->xa, (size_t)BN * dim);
     pp_gated_residual_forward(s->xb, s->yca, NULL, B, N, dim, 0);
 }
 
+/* xout += gate * FFN(LN-modulate(xin)) over B videos of N tokens; mod: [B,6,dim] */
+static void ffn_rows(const pp_dit *m, const float *P, const pp_dit_block *b, layer_acts *s, const float *mod,
+                     const float *xin, float *xout, int B, int N) {
+    const pp_dit_config *c = &m->cfg;
+    int dim = c->dim, ms = 6 * dim;
+    pp_ln_modulate_forward(s->h2, s->mean2, s->rstd2, xin, mod + 3 * dim, mod + 4 * dim, B, N, dim, ms, c->eps);
+    pp_lin_forward(P, b->ffn0, s->f1, s->h2, B * N);
+    pp_gelu_forward(s->g1, s->f1, (size_t)B * N * c->ffn_dim);
+    pp_lin_forward(P, b->ffn2, s->yffn, s->g1, B * N);
+    pp_gated_residual_forward(xout, s->yffn, mod + 5 * dim, B, N, dim, ms);
+}
+
+/* All tokens at once, or (inference) each video's tokens s->ffn_rows at a time. */
 static void ffn_forward(const pp_dit *m, const float *P, pp_dit_acts *a, const pp_dit_block *b,
                         layer_acts *s, float *xout) {
-    const pp_dit_config *c = &m->cfg;
-    int B = a->B, N = a->N, BN = B * N, dim = c->dim, ms = 6 * dim;
-    pp_ln_modulate_forward(s->h2, s->mean2, s->rstd2, s->xb, s->mod + 3 * dim, s->mod + 4 * dim, B, N,
-                           dim, ms, c->eps);
-    pp_lin_forward(P, b->ffn0, s->f1, s->h2, BN);
-    pp_gelu_forward(s->g1, s->f1, (size_t)BN * c->ffn_dim);
-    pp_lin_forward(P, b->ffn2, s->yffn, s->g1, BN);
-    memcpy(xout, s->xb, (size_t)BN * dim * sizeof(float));
-    pp_gated_residual_forward(xout, s->yffn, s->mod + 5 * dim, B, N, dim, ms);
+    int B = a->B, N = a->N, dim = m->cfg.dim, rows = s->ffn_rows;
+    copy_rows(xout, s->xb, (size_t)B * N * dim);
+    if (rows >= B * N) {
+        ffn_rows(m, P, b, s, s->mod, s->xb, xout, B, N);
+        return;
+    }
+    for (int i = 0; i < B; i++)
+        for (int n0 = 0; n0 < N; n0 += rows) {
+            size_t off = ((size_t)i * N + n0) * dim;
+            ffn_rows(m, P, b, s, s->mod + (size_t)i * 6 * dim, s->xb + off, xout + off, 1,
+                     N - n0 < rows ? N - n0 : rows);
+        }
 }
 
 void pp_dit_block_forward(const pp_dit *m, const float *P, const pp_dit_block *b, pp_dit_acts *a,
