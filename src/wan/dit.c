@@ -258,16 +258,8 @@ static void block_acts_layout(layer_acts *s, float *base, size_t *pcur, size_t B
         s->qlin = s->xa = s->xb = s->q, s->klin = s->qclin = s->qc = s->k;
         s->ysa = s->h3 = s->yca = s->h1, s->oc = s->o, s->g1 = s->f1;
     } else {
-        s->qlin = take(base, &cur, BN * dim);
-        s->klin = take(base, &cur, BN * dim);
-        s->ysa = take(base, &cur, BN * dim);
-        s->xa = take(base, &cur, BN * dim);
-        s->h3 = take(base, &cur, BN * dim);
-        s->qclin = take(base, &cur, BN * dim);
-        s->qc = take(base, &cur, BN * dim);
-        s->oc = take(base, &cur, BN * dim);
-        s->yca = take(base, &cur, BN * dim);
-        s->xb = take(base, &cur, BN * dim);
+        float **kept[] = {&s->qlin, &s->klin, &s->ysa, &s->xa, &s->h3, &s->qclin, &s->qc, &s->oc, &s->yca, &s->xb};
+        for (size_t i = 0; i < sizeof kept / sizeof *kept; i++) *kept[i] = take(base, &cur, BN * dim);
         s->g1 = take(base, &cur, BN * ffn);
     }
     *pcur = cur;
