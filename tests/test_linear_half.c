@@ -159,6 +159,36 @@ TEST(linear_half_bf16_compute_matches_rounded_reference) {
     }
 }
 
+/* GELU fused into the tile store (applied once, after the last piece of k) and the
+ * fallback's separate pass, against GELU of the rounded-input double sums */
+TEST(linear_half_bf16_gelu_matches_rounded_reference) {
+    const int shapes[][3] = {{37, 96, 64}, {70, 2080, 96}, {50, 100, 64}};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        int M = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
+        unsigned char *raw;
+        unsigned char *w = half_data((size_t)N * K, 61 + s, PP_HALF_BF16, &raw);
+        float *x = randn((size_t)M * K, 67 + s), *bias = randn(N, 71 + s);
+        float *o1 = zeros((size_t)M * N), *o2 = zeros((size_t)M * N);
+        double *ref = pp_malloc((size_t)M * N * sizeof(double));
+        bf16_reference(ref, x, w, bias, M, K, N);
+        for (size_t i = 0; i < (size_t)M * N; i++) {
+            double v = ref[i];
+            ref[i] = 0.5 * v * (1 + tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
+        }
+        pp_compute_bf16 = 1;
+        pp_linear_forward_half_gelu(o1, x, w, PP_HALF_BF16, bias, M, K, N); /* fused on AMX */
+        pp_ops_portable = 1;
+        pp_linear_forward_half_gelu(o2, x, w, PP_HALF_BF16, bias, M, K, N); /* a second pass */
+        pp_ops_portable = 0;
+        pp_compute_bf16 = 0;
+        double e1 = rel_err_d(o1, ref, (size_t)M * N), e2 = rel_err_d(o2, ref, (size_t)M * N);
+        CHECK_MSG(e1 < 1e-6 && e2 < 1e-6, "[%d,%d,%d]: rel err %.3g (default path), %.3g (portable)", M, K, N, e1,
+                  e2);
+        free(raw), free(ref);
+        free_all(4, x, bias, o1, o2);
+    }
+}
+
 TEST(linear_half_bf16_compute_thread_count_independent) {
     int M = 600, K = 2080, N = 320, nt = omp_get_max_threads();
     unsigned char *raw;

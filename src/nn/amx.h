@@ -40,8 +40,14 @@ float *pp_bf16_rounded_copy(const float *x, size_t n);
 int pp_amx_available(void);
 
 /* The linear above (K and N multiples of 32, W at any address); only when
- * pp_amx_available(). */
-void pp_amx_linear_bf16(float *out, const float *inp, const void *W, const float *b, int M, int K, int N);
+ * pp_amx_available(). gelu: out = GELU(tanh) of it, applied as each tile is
+ * stored (the FFN's first Linear without a second pass over its output). */
+void pp_amx_linear_bf16_act(float *out, const float *inp, const void *W, const float *b, int M, int K, int N,
+                            int gelu);
+static inline void pp_amx_linear_bf16(float *out, const float *inp, const void *W, const float *b, int M, int K,
+                                      int N) {
+    pp_amx_linear_bf16_act(out, inp, W, b, M, K, N, 0);
+}
 
 /* pp_attention_forward's softmax attention (q [B,Nq,H,D], k, v [B,Nk,H,D], out
  * [B,Nq,H,D], lse [B,H,Nq] or NULL) with q / sqrt(D), k, v and the

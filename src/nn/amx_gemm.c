@@ -55,8 +55,10 @@ int pp_amx_available(void) {
     return amx_state;
 }
 
-/* out[m0..m0+mr, n0..n0+16) (+)= the accumulator tile t[16 rows n][16 tokens] */
-static void store_tile(float *out, int N, const float *t, int m0, int mr, int n0, const float *b, int first) {
+/* out[m0..m0+mr, n0..n0+16) (+)= the accumulator tile t[16 rows n][16 tokens];
+ * gelu: the last piece of k, so GELU(tanh) of each sum is stored */
+static void store_tile(float *out, int N, const float *t, int m0, int mr, int n0, const float *b, int first,
+                       int gelu) {
     __m512i r[16];
     for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_si512(t + 16 * i);
     amx_transpose16(r);
@@ -65,6 +67,9 @@ static void store_tile(float *out, int N, const float *t, int m0, int mr, int n0
         float *o = out + (size_t)(m0 + m) * N + n0;
         __m512 v = _mm512_add_ps(_mm512_castsi512_ps(r[m]), first ? base : _mm512_loadu_ps(o));
         _mm512_storeu_ps(o, v);
+        if (gelu)
+#pragma omp simd
+            for (int j = 0; j < 16; j++) o[j] = pp_gelu_tanh(o[j]);
     }
 }
 
@@ -84,7 +89,7 @@ static void pack_weight(uint16_t *dst, const uint16_t *W, int K, int n0, int n1,
  * packed tokens at xp (2 groups of gstride words), over k in [k0, k1). */
 static void block32(float *out, int N, const uint16_t *w0, const uint16_t *w1, size_t wstep, size_t wld,
                     const uint32_t *xp, size_t gstride, int k0, int k1, int m0, int M, int n0, const float *b,
-                    int first) {
+                    int first, int gelu) {
     _tile_zero(0);
     _tile_zero(1);
     _tile_zero(2);
@@ -106,11 +111,11 @@ static void block32(float *out, int N, const uint16_t *w0, const uint16_t *w1, s
     _tile_stored(2, t[2], 64);
     _tile_stored(3, t[3], 64);
     int r0 = M - m0 < 16 ? M - m0 : 16, r1 = M - m0 - 16 < 16 ? M - m0 - 16 : 16;
-    store_tile(out, N, t[0], m0, r0, n0, b, first);
-    store_tile(out, N, t[2], m0, r0, n0 + 16, b, first);
+    store_tile(out, N, t[0], m0, r0, n0, b, first, gelu);
+    store_tile(out, N, t[2], m0, r0, n0 + 16, b, first, gelu);
     if (r1 > 0) {
-        store_tile(out, N, t[1], m0 + 16, r1, n0, b, first);
-        store_tile(out, N, t[3], m0 + 16, r1, n0 + 16, b, first);
+        store_tile(out, N, t[1], m0 + 16, r1, n0, b, first, gelu);
+        store_tile(out, N, t[3], m0 + 16, r1, n0 + 16, b, first, gelu);
     }
 }
 
@@ -124,7 +129,8 @@ static int chunk_rows(int kc, int N, int threads) {
     return r < 32 ? 32 : r > 1024 ? 1024 : r;
 }
 
-void pp_amx_linear_bf16(float *out, const float *inp, const void *W, const float *b, int M, int K, int N) {
+void pp_amx_linear_bf16_act(float *out, const float *inp, const void *W, const float *b, int M, int K, int N,
+                            int gelu) {
     if (!pp_amx_available() || K % 32 || N % 32) pp_fatal("internal error: pp_amx_linear_bf16 on %dx%d", N, K);
     const int KC = K < 2048 ? K : 2048, nch = chunk_rows(KC, N, pp_nthreads());
     const size_t gstride = (size_t)K / 2 * 16;
@@ -154,7 +160,8 @@ void pp_amx_linear_bf16(float *out, const float *inp, const void *W, const float
                                                       : (const uint16_t *)W + (size_t)n * K + k0;
                             const uint16_t *w1 = copy ? w0 + tstride : w0 + (size_t)16 * K;
                             block32(o, N, w0, w1, copy ? 512 : 32, copy ? 64 : 2 * (size_t)K,
-                                    xp + (size_t)(m / 16) * gstride, gstride, k0, k1, m, mc, n, b, k0 == 0);
+                                    xp + (size_t)(m / 16) * gstride, gstride, k0, k1, m, mc, n, b, k0 == 0,
+                                    gelu && k1 == K);
                         }
                 }
             }
@@ -166,8 +173,9 @@ void pp_amx_linear_bf16(float *out, const float *inp, const void *W, const float
 }
 #else
 int pp_amx_available(void) { return 0; }
-void pp_amx_linear_bf16(float *out, const float *inp, const void *W, const float *b, int M, int K, int N) {
-    (void)out, (void)inp, (void)W, (void)b;
+void pp_amx_linear_bf16_act(float *out, const float *inp, const void *W, const float *b, int M, int K, int N,
+                            int gelu) {
+    (void)out, (void)inp, (void)W, (void)b, (void)gelu;
     pp_fatal("internal error: pp_amx_linear_bf16 (%dx%dx%d) in a build without AMX", M, K, N);
 }
 #endif

@@ -21,6 +21,15 @@ void pp_lin_forward(const float *P, pp_lin l, float *out, const float *in, int M
     else pp_linear_forward_half(out, in, l.xw, half_kind(l), P + l.b, M, l.in, l.out);
 }
 
+void pp_lin_forward_gelu(const float *P, pp_lin l, float *out, const float *in, int M) {
+    if (l.xw && l.xdtype != PP_F32) {
+        pp_linear_forward_half_gelu(out, in, l.xw, half_kind(l), P + l.b, M, l.in, l.out);
+        return;
+    }
+    pp_lin_forward(P, l, out, in, M);
+    pp_gelu_forward(out, out, (size_t)M * l.out);
+}
+
 void pp_lin_backward(const float *P, float *G, pp_lin l, float *din, const float *dout, const float *in, int M) {
     if (!l.xw) {
         pp_linear_backward(din, G ? G + l.w : NULL, G ? G + l.b : NULL, dout, in, P + l.w, M, l.in, l.out);

@@ -24,6 +24,8 @@ pp_lin pp_lin_declare(pp_params *t, const char *name, int in, int out);
 
 /* out [M,out] = in [M,in] W^T + b */
 void pp_lin_forward(const float *P, pp_lin l, float *out, const float *in, int M);
+/* out = GELU(tanh) of the above (fused into the AMX GEMM where it runs) */
+void pp_lin_forward_gelu(const float *P, pp_lin l, float *out, const float *in, int M);
 /* din [M,in] += dout W (din may be NULL); G's weight and bias += their gradients
  * (G NULL: none, a frozen layer; a layer with xw set must have G NULL) */
 void pp_lin_backward(const float *P, float *G, pp_lin l, float *din, const float *dout, const float *in, int M);

@@ -6,6 +6,7 @@
 #endif
 #include "nn/amx.h"
 #include "nn/linear_half.h"
+#include "nn/ops.h"
 #include "nn/ops_util.h"
 
 #ifndef PANEL_FLOATS
@@ -249,15 +250,27 @@ static void forward_f32(float *out, const float *inp, const void *W, pp_half_kin
     }
 }
 
-void pp_linear_forward_half(float *out, const float *inp, const void *W, pp_half_kind kind,
-                            const float *b, int M, int K, int N) {
+static void forward_half(float *out, const float *inp, const void *W, pp_half_kind kind, const float *b, int M,
+                         int K, int N, int gelu) {
     if (!pp_compute_bf16 || kind != PP_HALF_BF16) {
         forward_f32(out, inp, W, kind, b, M, K, N);
     } else if (!pp_ops_portable && K > 0 && K % 32 == 0 && N % 32 == 0 && pp_amx_available()) {
-        pp_amx_linear_bf16(out, inp, W, b, M, K, N);
+        pp_amx_linear_bf16_act(out, inp, W, b, M, K, N, gelu);
+        return; /* GELU done as the tiles were stored */
     } else { /* the same rounding, F32 products */
         float *r = pp_bf16_rounded_copy(inp, (size_t)M * K);
         forward_f32(out, r, W, kind, b, M, K, N);
         pp_free_aligned(r);
     }
+    if (gelu) pp_gelu_forward(out, out, (size_t)M * N);
+}
+
+void pp_linear_forward_half(float *out, const float *inp, const void *W, pp_half_kind kind,
+                            const float *b, int M, int K, int N) {
+    forward_half(out, inp, W, kind, b, M, K, N, 0);
+}
+
+void pp_linear_forward_half_gelu(float *out, const float *inp, const void *W, pp_half_kind kind,
+                                 const float *b, int M, int K, int N) {
+    forward_half(out, inp, W, kind, b, M, K, N, 1);
 }

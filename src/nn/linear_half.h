@@ -34,6 +34,9 @@ void pp_half_to_f32(float *dst, const void *src, size_t n, pp_half_kind kind);
  * F16 weights and the backward always use F32. */
 void pp_linear_forward_half(float *out, const float *inp, const void *W, pp_half_kind kind,
                             const float *b, int M, int K, int N);
+/* out = GELU(tanh) of the linear above; on AMX applied as the tiles are stored. */
+void pp_linear_forward_half_gelu(float *out, const float *inp, const void *W, pp_half_kind kind,
+                                 const float *b, int M, int K, int N);
 static inline void pp_linear_forward_bf16(float *out, const float *inp, const void *W,
                                           const float *b, int M, int K, int N) {
     pp_linear_forward_half(out, inp, W, PP_HALF_BF16, b, M, K, N);

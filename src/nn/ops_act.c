@@ -4,26 +4,17 @@
 #include "nn/ops.h"
 #include "nn/ops_util.h"
 
-#define GELU_S 0.7978845608028654f /* sqrt(2/pi) */
-#define GELU_A 0.044715f
-
-/* tanh(y) = 1 - 2 / (1 + e^{2y}); exact to ~1e-7 absolute, saturates cleanly */
-static inline float tanh_fast(float y) { return 1.0f - 2.0f / (1.0f + pp_exp(2.0f * y)); }
-
 void pp_gelu_forward(float *out, const float *x, size_t n) {
 #pragma omp parallel for simd schedule(static) if (n > PP_PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        float v = x[i];
-        out[i] = 0.5f * v * (1.0f + tanh_fast(GELU_S * (v + GELU_A * v * v * v)));
-    }
+    for (size_t i = 0; i < n; i++) out[i] = pp_gelu_tanh(x[i]);
 }
 
 /* d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) s (1 + 3 a x^2), t = tanh(s (x + a x^3)) */
 void pp_gelu_backward(float *dx, const float *dout, const float *x, size_t n) {
 #pragma omp parallel for simd schedule(static) if (n > PP_PAR_MIN)
     for (size_t i = 0; i < n; i++) {
-        float v = x[i], t = tanh_fast(GELU_S * (v + GELU_A * v * v * v));
-        float d = 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * GELU_S * (1.0f + 3.0f * GELU_A * v * v);
+        float v = x[i], t = pp_tanh_fast(PP_GELU_S * (v + PP_GELU_A * v * v * v));
+        float d = 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * PP_GELU_S * (1.0f + 3.0f * PP_GELU_A * v * v);
         dx[i] += dout[i] * d;
     }
 }

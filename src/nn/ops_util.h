@@ -93,4 +93,15 @@ static inline float pp_exp(float x) {
 /* e^x for x <= 0 (softmax numerators; small positive x from rounding is fine):
  * one clamp fewer */
 static inline float pp_exp_neg(float x) { return pp_exp_core(x < -87.3f ? -87.3f : x); }
+
+/* tanh(y) = 1 - 2 / (1 + e^{2y}); exact to ~1e-7 absolute, saturates cleanly */
+static inline float pp_tanh_fast(float y) { return 1.0f - 2.0f / (1.0f + pp_exp(2.0f * y)); }
+
+#define PP_GELU_S 0.7978845608028654f /* sqrt(2/pi) */
+#define PP_GELU_A 0.044715f
+
+/* GELU, tanh form: 0.5 v (1 + tanh(sqrt(2/pi) (v + 0.044715 v^3))) */
+static inline float pp_gelu_tanh(float v) {
+    return 0.5f * v * (1.0f + pp_tanh_fast(PP_GELU_S * (v + PP_GELU_A * v * v * v)));
+}
 #endif

@@ -449,8 +449,12 @@ static void ffn_rows(const pp_dit *m, const float *P, const pp_dit_block *b, lay
     const pp_dit_config *c = &m->cfg;
     int dim = c->dim, ms = 6 * dim;
     pp_ln_modulate_forward(s->h2, s->mean2, s->rstd2, xin, mod + 3 * dim, mod + 4 * dim, B, N, dim, ms, c->eps);
-    pp_lin_forward(P, b->ffn0, s->f1, s->h2, B * N);
-    pp_gelu_forward(s->g1, s->f1, (size_t)B * N * c->ffn_dim);
+    if (s->g1 == s->f1) { /* inference: the pre-activation is not kept */
+        pp_lin_forward_gelu(P, b->ffn0, s->g1, s->h2, B * N);
+    } else {
+        pp_lin_forward(P, b->ffn0, s->f1, s->h2, B * N);
+        pp_gelu_forward(s->g1, s->f1, (size_t)B * N * c->ffn_dim);
+    }
     pp_lin_forward(P, b->ffn2, s->yffn, s->g1, B * N);
     pp_gated_residual_forward(xout, s->yffn, mod + 5 * dim, B, N, dim, ms);
 }
