@@ -23,6 +23,10 @@ expect_ok   "the held-out benchmark of a latent model" $PROPHY eval -m $T/s2.saf
 check       "...one row per scene" '[ $(grep -c "^| id / " $CLI_TMP/out) -ge 17 ]'
 expect_ok   "a VAE's reconstructions judged by the evaluator" $PROPHY eval --selftest --scene parabola --count 1 -W 32 -H 32 --video-frames 9 --vae $V
 check       "...with their PSNR" 'grep -q "psnr [0-9.]* dB" $CLI_TMP/out'
+expect_ok   "the shipped latent model with the shipped VAE" $PROPHY generate -m models/latent.safetensors -p "a red ball is thrown to the right and falls" --cfg-scale 3 --steps 2 -o $T/shipped.y4m
+check       "...33 frames of 128x128" 'head -c 64 $T/shipped.y4m | grep -q "W128 H128" && [ $(grep -a -o FRAME $T/shipped.y4m | wc -l) -eq 33 ]'
+expect_fail "routing maps of the shipped latent model (no branch)" $PROPHY route -m models/latent.safetensors -p "a red ball" -o $T/x.gif
+check       "...says why" 'grep -q "branch mode none" $CLI_TMP/err'
 # bad input
 expect_fail "no VAE for a latent model" sh -c "cd $T && $PROPHY generate -m s2.safetensors -p 'a red ball' -o x.gif"
 expect_ok   "another VAE" $PROPHY vae train -W 32 -H 32 --video-frames 9 --crop 5,16,16 --dim 4 --stats 2 --steps 1 -q -s 9 -o $T/other.safetensors
