@@ -9,11 +9,12 @@
 # The weights are averaged (EMA 0.998) throughout. On 2 cores: the datasets about 30
 # minutes, phase 2 35 minutes, phase 3 about 70. Each phase checkpoints every 200
 # steps; rerunning after a kill resumes it exactly.
+# (N1, N2, S1, S2, WARMUP and THREADS override the sizes, e.g. for a quick check.)
 #   tools/train_latent.sh out && prophy generate -m out/s1.safetensors -p "..." -o ball.gif
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=${1:-out}
-N1=${N1:-700} N2=${N2:-2800} S1=${S1:-2157} S2=${S2:-6500} T=${THREADS:-2}
+N1=${N1:-700} N2=${N2:-2800} S1=${S1:-2157} S2=${S2:-6500} WARMUP=${WARMUP:-100} T=${THREADS:-2}
 VAE=${VAE:-models/vae.safetensors}
 mkdir -p "$D"
 for set in "a $N1" "b $N2"; do
@@ -21,7 +22,7 @@ for set in "a $N1" "b $N2"; do
     [ -f "$D/lat_$name/latents.json" ] ||
         ./prophy dataset --out "$D/lat_$name" --count "$count" -W 128 -H 128 --video-frames 33 --vae "$VAE" -t "$T" -q
 done
-model=(--batch 16 -s 1 --dim 128 --layers 6 --heads 4 --ffn 512 --text-dim 64 --lr 1e-3 --warmup 100
+model=(--batch 16 -s 1 --dim 128 --layers 6 --heads 4 --ffn 512 --text-dim 64 --lr 1e-3 --warmup "$WARMUP"
        --ema 0.998 -t "$T" -q)
 if [ ! -f "$D/s1a.safetensors.ckpt" ]; then
     from=()
