@@ -42,7 +42,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     pp_compute_bf16 = getenv("COMPUTE") && !strcmp(getenv("COMPUTE"), "bf16");
-    printf("arithmetic: %s\n", !pp_compute_bf16 ? "F32" : pp_amx_available() ? "BF16 on AMX tiles" : "BF16 inputs, F32 kernels");
+    printf("arithmetic: %s\n", pp_compute_name());
     int L = argc > 2 ? atoi(argv[2]) : 32, threads = argc > 3 ? atoi(argv[3]) : 2, reps = argc > 4 ? atoi(argv[4]) : 2;
     pp_set_threads(threads);
     pp_umt5_config c;

@@ -72,7 +72,7 @@ int main(int argc, char **argv) {
     pp_wan_dit_config_str(c, cs, sizeof cs);
     printf("%s: %s; %s weights%s; load %.2f s\n", argv[2], cs, pp_dtype_name(w.wdtype),
            w.lent_bytes ? " read in place" : " converted to F32", pp_now() - t0);
-    printf("arithmetic: %s\n", !pp_compute_bf16 ? "F32" : pp_amx_available() ? "BF16 on AMX tiles" : "BF16 inputs, F32 kernels");
+    printf("arithmetic: %s\n", pp_compute_name());
     printf("video %d frames of %dx%d -> latent [%d,%d,%d,%d], %d tokens; %d threads\n", Fv, Wv, Hv, c->in_dim, t, h, wd,
            tokens, pp_get_threads());
     mem("after load");

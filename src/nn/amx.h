@@ -35,6 +35,10 @@ extern int pp_compute_bf16;
  * floats: the fallback's inputs when pp_compute_bf16 is set without AMX. */
 float *pp_bf16_rounded_copy(const float *x, size_t n);
 
+/* What pp_compute_bf16 and this CPU give: "F32", "BF16 (AMX tiles)" or "BF16
+ * (rounded inputs, F32 kernels)" (for progress lines). */
+const char *pp_compute_name(void);
+
 /* 1 if this build has the AMX kernel, the CPU has AMX-TILE and AMX-BF16, and the
  * kernel let this process use the tile registers; checked once. */
 int pp_amx_available(void);

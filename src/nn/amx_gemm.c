@@ -26,6 +26,10 @@
 
 int pp_compute_bf16 = 0;
 
+const char *pp_compute_name(void) {
+    return !pp_compute_bf16 ? "F32" : pp_amx_available() ? "BF16 (AMX tiles)" : "BF16 (rounded inputs, F32 kernels)";
+}
+
 float *pp_bf16_rounded_copy(const float *x, size_t n) {
     float *r = pp_alloc_floats(n);
 #pragma omp parallel for schedule(static) if (n > PP_PAR_MIN)

@@ -38,15 +38,8 @@ void pp_softmax_forward(float *out, const float *x, int M, int C) {
 #pragma omp parallel for schedule(static) if ((size_t)M * C > PP_PAR_MIN)
     for (int m = 0; m < M; m++) {
         const float *xr = x + (size_t)m * C;
-        float *o = out + (size_t)m * C, mx = -INFINITY, s = 0;
-#pragma omp simd reduction(max : mx)
-        for (int c = 0; c < C; c++) mx = xr[c] > mx ? xr[c] : mx;
-#pragma omp simd reduction(+ : s)
-        for (int c = 0; c < C; c++) {
-            o[c] = pp_exp(xr[c] - mx);
-            s += o[c];
-        }
-        float inv = 1.0f / s;
+        float *o = out + (size_t)m * C;
+        float inv = 1.0f / pp_exp_shifted_sum(o, xr, C, pp_row_max(xr, C, -INFINITY));
         for (int c = 0; c < C; c++) o[c] *= inv;
     }
 }

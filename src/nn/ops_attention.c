@@ -33,14 +33,8 @@ static size_t head_off(int b, int h, int N, int H, int D) {
  * turns S into probabilities relative to the new row max and rescales O, l */
 static void online_softmax(float *S, float *O, float *m, float *l, int nq, int nk, int D) {
     for (int i = 0; i < nq; i++) {
-        float *s = S + (size_t)i * BK, *o = O + (size_t)i * D, mx = m[i], sum = 0;
-#pragma omp simd reduction(max : mx)
-        for (int j = 0; j < nk; j++) mx = s[j] > mx ? s[j] : mx;
-#pragma omp simd reduction(+ : sum)
-        for (int j = 0; j < nk; j++) {
-            s[j] = pp_exp_neg(s[j] - mx);
-            sum += s[j];
-        }
+        float *s = S + (size_t)i * BK, *o = O + (size_t)i * D, mx = pp_row_max(s, nk, m[i]);
+        float sum = pp_exp_shifted_sum(s, s, nk, mx);
         if (mx > m[i]) { /* the running max moved: rescale what was summed so far */
             float corr = pp_exp_neg(m[i] - mx);
             l[i] *= corr;

@@ -94,6 +94,26 @@ static inline float pp_exp(float x) {
  * one clamp fewer */
 static inline float pp_exp_neg(float x) { return pp_exp_core(x < -87.3f ? -87.3f : x); }
 
+/* max(init, x[0..n)) */
+static inline float pp_row_max(const float *x, int n, float init) {
+    float mx = init;
+#pragma omp simd reduction(max : mx)
+    for (int j = 0; j < n; j++) mx = x[j] > mx ? x[j] : mx;
+    return mx;
+}
+
+/* dst[j] = e^(x[j] - mx) for x[j] <= mx (a softmax's numerators; dst may be x);
+ * returns their sum */
+static inline float pp_exp_shifted_sum(float *dst, const float *x, int n, float mx) {
+    float sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int j = 0; j < n; j++) {
+        dst[j] = pp_exp_neg(x[j] - mx);
+        sum += dst[j];
+    }
+    return sum;
+}
+
 /* tanh(y) = 1 - 2 / (1 + e^{2y}); exact to ~1e-7 absolute, saturates cleanly */
 static inline float pp_tanh_fast(float y) { return 1.0f - 2.0f / (1.0f + pp_exp(2.0f * y)); }
 

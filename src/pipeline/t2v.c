@@ -329,7 +329,7 @@ int pp_t2v_run(const pp_wan_paths *p, const pp_t2v_opts *o, float **video, float
              dit.lent_bytes ? " read in place" : "", dit.config_from, cs, r->t_dit_load);
         note(o, "sampling %d steps (%s, shift %.2f, guidance %.2f) on a latent [%d,%d,%d,%d]; %s arithmetic", o->steps,
              o->sampler == PP_SCHED_UNIPC ? "UniPC" : "Euler", o->shift, o->cfg, r->z, r->t, r->h, r->w,
-             !o->compute_bf16 ? "F32" : pp_amx_available() ? "BF16 (AMX tiles)" : "BF16 (rounded inputs, F32 kernels)");
+             pp_compute_name());
         double t1 = pp_now();
         rc = pp_t2v_sample(&dit, ctx, uctx, x, r->t, r->h, r->w, o);
         r->t_sample = pp_now() - t1;
