@@ -1,8 +1,8 @@
 #!/bin/sh
 # check_layout.sh - the folder rules of docs/ARCHITECTURE.md: each folder of src/
-# includes only the folders its row allows, no .c file sits directly in src/, and
-# libprophy.a defines only pp_ names (run after make). Prints each breach; exit 1
-# if there is one.
+# includes only the folders its row allows, no .c file sits directly in src/, every
+# header compiles on its own (it includes what it uses), and libprophy.a defines
+# only pp_ names (run after make). Prints each breach; exit 1 if there is one.
 cd "$(dirname "$0")/.." || exit 1
 allowed() {
     case "$1" in
@@ -31,6 +31,11 @@ for d in src/*/; do
         [ "$t" = "$d" ] && continue
         case " $ok " in *" $t "*) ;; *) echo "src/$d includes src/$t"; bad=1 ;; esac
     done
+done
+CC=${CC:-cc}
+for h in src/*/*.h; do
+    printf '#include "%s"\n' "${h#src/}" | $CC -std=c11 -D_GNU_SOURCE -fsyntax-only -Isrc -x c - 2>/dev/null ||
+        { echo "$h does not compile on its own (a missing #include?)"; bad=1; }
 done
 LIB=${LIB:-build/libprophy.a}
 if [ -f "$LIB" ]; then

@@ -56,6 +56,7 @@ def main():
         ' * bit 4 Extended_Pictographic, bits 5-6 Indic_Conjunct_Break',
         ' * (%s). Code points not listed have none. */' % ', '.join(
             '%d %s' % (i, g) for i, g in enumerate(INCB)),
+        '#include <stdint.h>',
         '#define SPM_UNI_NRANGES %d' % len(ranges),
         'static const struct { uint32_t lo, hi; uint8_t p; } spm_uni_ranges[SPM_UNI_NRANGES] = {',
     ]

@@ -2,6 +2,7 @@
  * The whole state is 4 x u64 plus a cached normal, so checkpoints store it exactly. */
 #ifndef PP_RNG_H
 #define PP_RNG_H
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct {

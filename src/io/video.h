@@ -5,6 +5,7 @@
  * .mp4 (H.264) and .webm (VP9) through FFmpeg (read/write, lossy; see video_av.c). */
 #ifndef PP_VIDEO_H
 #define PP_VIDEO_H
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct {

@@ -5,6 +5,7 @@
  * Grapheme_Cluster_Break (0 Other, 1 CR, 2 LF, 3 Control, 4 Extend, 5 ZWJ, 6 Regional_Indicator, 7 Prepend, 8 SpacingMark, 9 L, 10 V, 11 T, 12 LV, 13 LVT),
  * bit 4 Extended_Pictographic, bits 5-6 Indic_Conjunct_Break
  * (0 None, 1 Linker, 2 Consonant, 3 Extend). Code points not listed have none. */
+#include <stdint.h>
 #define SPM_UNI_NRANGES 1631
 static const struct { uint32_t lo, hi; uint8_t p; } spm_uni_ranges[SPM_UNI_NRANGES] = {
     {0x0,0x9,3},{0xA,0xA,2},{0xB,0xC,3},{0xD,0xD,1},{0xE,0x1F,3},{0x7F,0x9F,3},
