@@ -28,7 +28,11 @@ check       "...33 frames of 128x128" 'head -c 64 $T/shipped.y4m | grep -q "W128
 expect_fail "routing maps of the shipped latent model (no branch)" $PROPHY route -m models/latent.safetensors -p "a red ball" -o $T/x.gif
 check       "...says why" 'grep -q "branch mode none" $CLI_TMP/err'
 # bad input
-expect_fail "no VAE for a latent model" sh -c "cd $T && $PROPHY generate -m s2.safetensors -p 'a red ball' -o x.gif"
+BIN=$(cd "$(dirname "$PROPHY")" && pwd)/$(basename "$PROPHY")
+expect_ok   "the shipped VAE found from another directory (beside the binary)" sh -c "cd $T && $BIN generate -m $(pwd)/models/latent.safetensors -p 'a red ball' --steps 1 -o far.y4m"
+mkdir -p $T/bin && cp "$BIN" $T/bin/prophy
+expect_fail "no VAE for a latent model (a binary with no models/ beside it)" sh -c "cd $T && bin/prophy generate -m s2.safetensors -p 'a red ball' -o x.gif"
+check       "...names the file it looked for" 'grep -q "models/vae.safetensors: cannot open" $CLI_TMP/err'
 expect_ok   "another VAE" $PROPHY vae train -W 32 -H 32 --video-frames 9 --crop 5,16,16 --dim 4 --stats 2 --steps 1 -q -s 9 -o $T/other.safetensors
 expect_fail "the wrong VAE" $PROPHY generate -m $T/s2.safetensors --vae $T/other.safetensors -p "a red ball" -o $T/x.gif
 check       "...refused by its checksum" 'grep -q "not the VAE this model was trained with" $CLI_TMP/err'

@@ -46,7 +46,9 @@ expect_ok   "a VAE with 8 latent channels" $PROPHY vae train $TINY --z-dim 8 --s
 expect_fail "a latent of 16 channels into it" $PROPHY vae decode $T/z.safetensors -o $T/x.y4m -m $T/z8.safetensors
 check       "...names both counts" 'grep -q "16 channels" $CLI_TMP/err && grep -q "z_dim is 8" $CLI_TMP/err'
 expect_fail "a latent file without a latent" $PROPHY vae decode $T/a.safetensors -o $T/x.y4m -m $T/a.safetensors
-expect_fail "no VAE shipped or given" sh -c "cd $T && $PROPHY vae recon s.y4m -o x.y4m"
+mkdir -p $T/bin && cp "$PROPHY" $T/bin/prophy # (a binary with no models/ beside it, run elsewhere)
+expect_fail "no VAE shipped or given" sh -c "cd $T && bin/prophy vae recon s.y4m -o x.y4m"
+check       "...names the file it looked for" 'grep -q "models/vae.safetensors: cannot open" $CLI_TMP/err'
 expect_ok   "an image VAE (1-frame crops)" $PROPHY vae train $TINY --crop 1,16,16 --steps 2 -o $T/img.safetensors
 TINYI="-W 32 -H 32 --video-frames 9 --crop 5,16,16 --stats 2 -q -t 2"
 expect_ok   "a video run from it (--init)" $PROPHY vae train $TINYI --init $T/img.safetensors --steps 2 -o $T/vid.safetensors

@@ -391,7 +391,9 @@ static int heldout(const eval_opts *o) {
     if (pp_prophy_load(&m, o->model)) return cli_lib_error();
     pp_vae_model vae;
     int has_vae = 0;
-    if (pp_gen_load_vae(&m, o->vae ? o->vae : "models/vae.safetensors", &vae, &has_vae)) {
+    char shipped[4096];
+    if (pp_gen_load_vae(&m, o->vae ? o->vae : cli_shipped("vae.safetensors", shipped, sizeof shipped), &vae,
+                        &has_vae)) {
         pp_prophy_free(&m);
         return cli_lib_error();
     }

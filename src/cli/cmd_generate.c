@@ -11,7 +11,6 @@
 #include "prophy/generate.h"
 #include "sim/sim.h"
 
-static const char *const default_models[] = {"models/prophy.safetensors"};
 #define DEFAULT_VAE "models/vae.safetensors"
 
 typedef struct {
@@ -140,7 +139,9 @@ static int run_prophy(const gen_args *a) {
     if (pp_prophy_load(&m, a->model)) return -1;
     pp_vae_model vae;
     int has_vae = 0;
-    if (pp_gen_load_vae(&m, a->vae ? a->vae : DEFAULT_VAE, &vae, &has_vae)) {
+    char shipped[4096];
+    if (pp_gen_load_vae(&m, a->vae ? a->vae : cli_shipped("vae.safetensors", shipped, sizeof shipped), &vae,
+                        &has_vae)) {
         pp_prophy_free(&m);
         return -1;
     }
@@ -192,8 +193,8 @@ int cmd_generate(int argc, char **argv) {
     if (pp_video_check_output(a.out)) return cli_lib_error();
     if (a.init && !a.cond_frames) return cli_error("generate: --init needs --cond-frames K");
     if (a.cond_frames && !a.init) return cli_error("generate: --cond-frames needs --init VIDEO.y4m");
-    for (size_t i = 0; !a.model && i < sizeof default_models / sizeof *default_models; i++)
-        if (access(default_models[i], R_OK) == 0) a.model = default_models[i];
+    char shipped[4096];
+    if (!a.model && access(cli_shipped("prophy.safetensors", shipped, sizeof shipped), R_OK) == 0) a.model = shipped;
     if (!a.model) return cli_error("generate: no model given (-m) and none shipped in models/");
     cli_set_threads(a.threads);
     return run_prophy(&a) ? cli_lib_error() : 0;

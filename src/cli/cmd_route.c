@@ -222,7 +222,9 @@ static int run(const route_args *a) {
                            a->model, pp_branch_mode_name(m.cfg.mode));
     pp_vae_model vae;
     int has_vae = 0;
-    if (!rc) rc = pp_gen_load_vae(&m, a->vae ? a->vae : "models/vae.safetensors", &vae, &has_vae);
+    char shipped[4096];
+    if (!rc) rc = pp_gen_load_vae(&m, a->vae ? a->vae : cli_shipped("vae.safetensors", shipped, sizeof shipped),
+                                  &vae, &has_vae);
     pp_gen_config c = pp_gen_defaults();
     c.steps = a->steps, c.cfg = a->cfg, c.seed = (uint64_t)a->seed, c.routes = 1, c.vae = has_vae ? &vae : NULL;
     pp_gen_result r = {0};
@@ -246,7 +248,8 @@ int cmd_route(int argc, char **argv) {
     if (!a.prompt[0]) return cli_error("route: the prompt is empty");
     if (!a.out) return cli_error("route: -o OUT.gif is required");
     if (pp_video_check_output(a.out)) return cli_lib_error();
-    if (!a.model) a.model = "models/prophy.safetensors";
+    char shipped[4096];
+    if (!a.model) a.model = cli_shipped("prophy.safetensors", shipped, sizeof shipped);
     cli_set_threads(a.threads);
     return run(&a) ? cli_lib_error() : 0;
 }

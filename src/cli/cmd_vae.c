@@ -74,7 +74,8 @@ static int parse_io(io_args *a, int argc, char **argv) {
     }
     if (!a->in) return cli_error("vae: an input file is required");
     if (!a->out) return cli_error("vae: -o OUT is required");
-    if (!a->model) a->model = DEFAULT_VAE;
+    static char shipped[4096];
+    if (!a->model) a->model = cli_shipped("vae.safetensors", shipped, sizeof shipped);
     if (pp_check_output_dir(a->out)) return cli_lib_error();
     cli_set_threads(a->threads);
     return 0;

@@ -48,6 +48,25 @@ const char *cli_value(int argc, char **argv, int *i) {
     return argv[++*i];
 }
 
+const char *cli_shipped(const char *file, char *buf, size_t n) {
+    snprintf(buf, n, "models/%s", file);
+    if (access(buf, R_OK) == 0) return buf;
+    char exe[4096];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = 0;
+        char *slash = strrchr(exe, '/');
+        for (int up = 0; slash && up < 2; up++) { /* the binary's folder, then its parent */
+            *slash = 0;
+            snprintf(buf, n, "%s/models/%s", exe[0] ? exe : "/", file);
+            if (access(buf, R_OK) == 0) return buf;
+            slash = strrchr(exe, '/');
+        }
+    }
+    snprintf(buf, n, "models/%s", file);
+    return buf;
+}
+
 static void usage(FILE *f) {
     fprintf(f, "usage: prophy [-v] <command> [options]   (prophy <command> --help for its options)\n"
                "  -v   first print the CPU, the OpenBLAS kernel and the threads\n\ncommands:\n");
