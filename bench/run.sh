@@ -7,7 +7,9 @@
 #   SHAPES=A ROUNDS=5 bench/run.sh
 #
 # Environment:
-#   SHAPES   which shapes to run (default "A B"; P = the shipped physics model's shape)
+#   SHAPES   which shapes to run (default "A B"; P = the shipped physics model's shape,
+#            L = the shipped latent model's: a [16, 9, 16, 16] latent plus its
+#            conditioning channels, 576 tokens)
 #   ROUNDS   alternating rounds per shape (default 3)
 #   THREADS  thread count for both (default 2)
 #   ITERS    timed iterations per PyTorch run (default 5)
@@ -36,6 +38,7 @@ shape_flags() {
     case "$1" in
     A) echo "--dim 128 --layers 4 --heads 4 --ffn 512 --frames 16 --size 32 --patch 2,4,4 --batch 16" ;;
     B) echo "--dim 256 --layers 6 --heads 4 --ffn 1024 --frames 16 --size 64 --patch 2,8,8 --batch 8" ;;
+    L) echo "--dim 128 --layers 6 --heads 4 --ffn 512 --frames 9 --size 16 --patch 1,2,2 --batch 16 --in-dim 36 --out-dim 16 --text-len 48 --text-dim 64 --freq-dim 64" ;;
     P) echo "--dim 96 --layers 4 --heads 4 --ffn 384 --frames 16 --size 32 --patch 2,4,4 --batch 16 --in-dim 7 --text-len 48 --text-dim 64 --freq-dim 64" ;;
     *) echo "unknown shape $1" >&2; return 1 ;;
     esac
@@ -96,7 +99,8 @@ import json, os, statistics, sys
 keep, shapes = sys.argv[1], sys.argv[2:]
 desc = {'A': 'dim 128, 4 layers, 4 heads, ffn 512, 16x32x32, patch 2,4,4, batch 16',
         'B': 'dim 256, 6 layers, 4 heads, ffn 1024, 16x64x64, patch 2,8,8, batch 8',
-        'P': 'the shipped physics model: dim 96, 4 layers, 4 heads, ffn 384, 16x32x32, patch 2,4,4, in 7, text 64 x 48, batch 16'}
+        'P': 'the shipped physics model: dim 96, 4 layers, 4 heads, ffn 384, 16x32x32, patch 2,4,4, in 7, text 64 x 48, batch 16',
+        'L': 'the shipped latent model: dim 128, 6 layers, 4 heads, ffn 512, latent 9x16x16, patch 1,2,2, in 36, out 16, text 64 x 48, batch 16'}
 
 
 def load(path):
