@@ -4,19 +4,24 @@
 # training set excluded) on every trained model of tools/train_shipped.sh found in
 # OUTDIR (baseline, prophy = full, seb, reb), then one combined Markdown table:
 # rows = model x split x group (single-phenomenon scenes, composites).
-# PAR=1 evaluates the models side by side, one thread each.
+# PAR=1 evaluates the models side by side, one thread each. DATA (the training
+# set whose prompts are excluded; default OUTDIR/physics-data) and SPLIT (id, ood
+# or both; default both) serve other runs, and EVAL_FLAGS passes sampler flags,
+# e.g. for tools/train_latent.sh's models:
+#   DATA=out/lat_b SPLIT=id EVAL_FLAGS="--cfg-scale 3" tools/claims.sh out 24
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=${1:-out}
 N=${2:-8}
+DATA=${DATA:-$D/physics-data} SPLIT=${SPLIT:-both}
 P=./prophy
 models=()
 for m in baseline prophy prophy_bb seb reb; do [ -f "$D/$m.safetensors" ] && models+=("$m"); done
 [ ${#models[@]} -gt 0 ] || { echo "claims.sh: no trained models in $D (run tools/train_shipped.sh)" >&2; exit 1; }
 evaluate() { # (a table newer than its model is kept: rerunning only finishes what is missing)
     [ "$D/claims_$1.md" -nt "$D/$1.safetensors" ] && return 0
-    $P eval -m "$D/$1.safetensors" --heldout "$N" --split both --exclude-data "$D/physics-data" \
-        --jsonl "$D/claims_$1.jsonl" --table "$D/claims_$1.md" "${@:2}" >/dev/null
+    $P eval -m "$D/$1.safetensors" --heldout "$N" --split "$SPLIT" --exclude-data "$DATA" \
+        --jsonl "$D/claims_$1.jsonl" --table "$D/claims_$1.md" ${EVAL_FLAGS:-} "${@:2}" >/dev/null
 }
 if [ "${PAR:-0}" = 1 ]; then
     pids=()
@@ -30,6 +35,6 @@ echo "|---|---|---:|---:|---:|---:|---:|---:|"
 for g in "id / single" "id / composite" "ood / single" "ood / composite"; do
     for m in "${models[@]}"; do
         name=$m; [ "$m" = prophy ] && name="ProPhy (full)"; [ "$m" = baseline ] && name="baseline (none)"; [ "$m" = prophy_bb ] && name="ProPhy (full, backbone trained)"
-        grep -F "| $g |" "$D/claims_$m.md" | head -1 | sed "s/^| /| $name | /"
+        grep -F "| $g |" "$D/claims_$m.md" | head -1 | sed "s/^| /| $name | /" || true
     done
 done

@@ -5,17 +5,27 @@
 #   1. a latent dataset of the first N1 videos ($D/lat_a) and one of the first N2
 #      ($D/lat_b; sample i is the same video in both, docs/DATASET.md);
 #   2. S1 steps at a constant lr on lat_a ($D/s1a.safetensors.ckpt);
-#   3. from there, on lat_b, a cosine to lr/10 ending at step S2 ($D/s1.safetensors).
+#   3. from there, on lat_b, a cosine to lr/10 ending at step S2 ($D/s1.safetensors);
+#   4. stage 2 on lat_b, S3 steps each on a cosine, from s1: the full branch attached,
+#      backbone frozen ($D/prophy.safetensors), and the equal-compute baseline, the
+#      backbone alone continuing for the same steps ($D/baseline.safetensors).
 # The weights are averaged (EMA 0.998) throughout. On 2 cores: the datasets about 30
-# minutes, phase 2 35 minutes, phase 3 about 70. Each phase checkpoints every 200
-# steps; rerunning after a kill resumes it exactly.
-# (N1, N2, S1, S2, WARMUP and THREADS override the sizes, e.g. for a quick check.)
-#   tools/train_latent.sh out && prophy generate -m out/s1.safetensors -p "..." -o ball.gif
+# minutes, phase 2 35 minutes, phase 3 about 70, stage 2 about 20 + 16. Each phase
+# checkpoints every 200 steps; rerunning after a kill resumes it exactly, and a
+# finished phase leaves MODEL.done and is skipped.
+# Extra arguments after OUTDIR (seb, reb, full+bb = the full branch with the backbone
+# trained too) also train those ablations for the same S3 steps.
+# (N1, N2, S1, S2, S3, WARMUP and THREADS override the sizes, e.g. for a quick check.)
+#   tools/train_latent.sh out && prophy generate -m out/prophy.safetensors -p "..." -o ball.gif
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=${1:-out}
-N1=${N1:-700} N2=${N2:-2800} S1=${S1:-2157} S2=${S2:-6500} WARMUP=${WARMUP:-100} T=${THREADS:-2}
+shift || true
+N1=${N1:-700} N2=${N2:-2800} S1=${S1:-2157} S2=${S2:-6500} S3=${S3:-1000} WARMUP=${WARMUP:-100} T=${THREADS:-2}
 VAE=${VAE:-models/vae.safetensors}
+for a in "$@"; do
+    case "$a" in seb | reb | full+bb) ;; *) echo "train_latent.sh: unknown ablation '$a' (seb, reb, full+bb)" >&2; exit 1 ;; esac
+done
 mkdir -p "$D"
 for set in "a $N1" "b $N2"; do
     read -r name count <<<"$set"
@@ -31,5 +41,29 @@ if [ ! -f "$D/s1a.safetensors.ckpt" ]; then
         -o "$D/s1.safetensors" "${from[@]}"
     cp "$D/s1.safetensors.ckpt" "$D/s1a.safetensors.ckpt"
 fi
-./prophy train --data "$D/lat_b" --steps "$S2" --lr-decay "$S2" "${model[@]}" \
-    --log "$D/s1.csv" -o "$D/s1.safetensors" --resume "$D/s1.safetensors.ckpt"
+if [ ! -f "$D/s1.safetensors.done" ]; then
+    ./prophy train --data "$D/lat_b" --steps "$S2" --lr-decay "$S2" "${model[@]}" \
+        --log "$D/s1.csv" -o "$D/s1.safetensors" --resume "$D/s1.safetensors.ckpt"
+    touch "$D/s1.safetensors.done"
+fi
+
+# stage2 NAME FLAGS...: S3 steps from s1 (a killed run resumes its own checkpoint,
+# which knows the branch and the frozen set)
+stage2() {
+    local name=$1 out="$D/$1.safetensors"
+    shift
+    [ -f "$out.done" ] && return 0
+    local from=("$@")
+    [ -f "$out.ckpt" ] && from=(--resume "$out.ckpt")
+    ./prophy train --data "$D/lat_b" --steps "$S3" --lr-decay "$S3" --batch 16 -s 1 --lr 1e-3 \
+        --warmup "$WARMUP" --ema 0.998 -t "$T" -q --log "$D/$name.csv" -o "$out" "${from[@]}"
+    touch "$out.done"
+}
+stage2 prophy --init "$D/s1.safetensors" --branch full
+stage2 baseline --init "$D/s1.safetensors" --branch none
+for a in "$@"; do
+    case "$a" in
+    seb | reb) stage2 "$a" --init "$D/s1.safetensors" --branch "$a" ;;
+    full+bb) stage2 prophy_bb --init "$D/s1.safetensors" --branch full --train-backbone ;;
+    esac
+done
