@@ -13,7 +13,9 @@ expect_ok "heldout 1 id" $PROPHY eval -m "$T/m.safetensors" --heldout 1 --split 
 cp "$CLI_TMP/out" "$T/stdout.md"
 cp "$CLI_TMP/err" "$T/stderr.txt"
 check "table rows" 'grep -q "^| id / single | 11 |" "$T/h.md" && grep -q "^| id / composite | 3 |" "$T/h.md"'
-check "table columns" 'grep -q "^| split / group | n | PC % | SA % | joint % | vel. error (n) | IoU gen. / sim. video (all tokens) |" "$T/h.md"'
+check "table columns" 'grep -q "^| split / group | n | PC % \[95 %\] | SA % \[95 %\] | joint % \[95 %\] | vel. error (n) | IoU gen. / sim. video (all tokens) |" "$T/h.md"'
+check "rates with their 95 % intervals" 'grep -Eq "^\| id / single \| 11 \|( [0-9.]+ \[[0-9.]+, [0-9.]+\] \|){3}" "$T/h.md"'
+check "PC of the single scenes = the JSONL's passes / 11" '[ "$(grep -v -e bounce_smoke -e collision_flame -e melting_explosion "$T/h.jsonl" | grep -c "\"pc_pass\":true" | awk "{printf \"%.1f\", 100 * \$1 / 11}")" = "$(grep "^| id / single " "$T/h.md" | cut -d"|" -f4 | cut -d"[" -f1 | tr -d " ")" ]'
 check "per-scene rows" '[ $(grep -c "^| id / [a-z_]* | 1 |" "$T/h.md") -eq 14 ]'
 check "same table on stdout" 'cmp -s "$T/h.md" "$T/stdout.md"'
 check "REB model has an IoU" 'grep "^| id / all " "$T/h.md" | grep -qv "n/a |$"'

@@ -30,7 +30,7 @@ if [ "${PAR:-0}" = 1 ]; then
 else
     for m in "${models[@]}"; do evaluate "$m"; done
 fi
-echo "| model | split / group | n | PC % | SA % | joint % | vel. error (n) | IoU gen. / sim. video (all tokens) |"
+echo "| model | split / group | n | PC % [95 %] | SA % [95 %] | joint % [95 %] | vel. error (n) | IoU gen. / sim. video (all tokens) |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|"
 for g in "id / single" "id / composite" "ood / single" "ood / composite"; do
     for m in "${models[@]}"; do

@@ -49,7 +49,7 @@ row() { # name flags md: one line of the table from a benchmark table's "id / al
     echo "| $1 | ${2:-(base)} |$all| ${diff:-n/a} |"
 }
 {
-    echo "| run | change from the base recipe | n | PC % | SA % | joint % | vel. error (n) | diffusion loss, last 50 steps |"
+    echo "| run | change from the base recipe | n | PC % [95 %] | SA % [95 %] | joint % [95 %] | vel. error (n) | diffusion loss, last 50 steps |"
     echo "|---|---|---:|---:|---:|---:|---:|---:|"
 } >"$D/recipe.md.tmp"
 for r in "${ROWS[@]}"; do

@@ -392,11 +392,25 @@ int pp_heldout_run(const pp_prophy *m, const float *P, const pp_heldout_cfg *c, 
 }
 
 /* ---- the table ---- */
+void pp_wilson95(int k, int n, double *lo, double *hi) {
+    const double z = 1.959963984540054, z2 = z * z;
+    double p = (double)k / n, d = 1 + z2 / n;
+    double c = (p + z2 / (2.0 * n)) / d, h = z * sqrt(p * (1 - p) / n + z2 / (4.0 * n * n)) / d;
+    *lo = k == 0 || c - h < 0 ? 0 : c - h; /* (exact ends: c - h and c + h round off 0 and 1) */
+    *hi = k == n || c + h > 1 ? 1 : c + h;
+}
+
+/* "20.8 [16.3, 26.1]": a rate in percent and its 95 % interval */
+static void rate(FILE *f, int k, int n) {
+    double lo, hi;
+    pp_wilson95(k, n, &lo, &hi);
+    fprintf(f, "%.1f [%.1f, %.1f] | ", 100.0 * k / n, 100 * lo, 100 * hi);
+}
+
 static void table_row(FILE *f, const char *split, const char *name, const pp_heldout_tally *t, int has_reb) {
     if (!t->n) return;
-    double n = t->n;
-    fprintf(f, "| %s / %s | %d | %.1f | %.1f | %.1f | ", split, name, t->n, 100 * t->pc / n, 100 * t->sa / n,
-            100 * t->joint / n);
+    fprintf(f, "| %s / %s | %d | ", split, name, t->n);
+    rate(f, t->pc, t->n), rate(f, t->sa, t->n), rate(f, t->joint, t->n);
     if (t->nvel) fprintf(f, "%.4f (%d) | ", t->vel_sum / t->nvel, t->nvel);
     else fprintf(f, "n/a | ");
     if (has_reb && t->niou && t->niou_sim)
@@ -405,7 +419,8 @@ static void table_row(FILE *f, const char *split, const char *name, const pp_hel
 }
 
 static void table_head(FILE *f, const char *first) {
-    fprintf(f, "| %s | n | PC %% | SA %% | joint %% | vel. error (n) | IoU gen. / sim. video (all tokens) |\n", first);
+    fprintf(f, "| %s | n | PC %% [95 %%] | SA %% [95 %%] | joint %% [95 %%] | vel. error (n) | IoU gen. / sim. video (all tokens) |\n",
+            first);
     fprintf(f, "|---|---:|---:|---:|---:|---:|---:|\n");
 }
 

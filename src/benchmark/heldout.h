@@ -60,8 +60,11 @@ typedef struct {
 void pp_heldout_cfg_default(pp_heldout_cfg *c);
 /* Runs the benchmark with model m (weights P). -1 + pp_seterr on error. */
 int pp_heldout_run(const pp_prophy *m, const float *P, const pp_heldout_cfg *c, pp_heldout_result *r);
-/* Markdown: the split x group table, then the split x scene table. */
+/* Markdown: the split x group table, then the split x scene table; each rate
+ * with its 95 % Wilson score interval in brackets. */
 void pp_heldout_table(const pp_heldout_result *r, FILE *f);
+/* The 95 % Wilson score interval [lo, hi] of k successes in n > 0 trials. */
+void pp_wilson95(int k, int n, double *lo, double *hi);
 /* Is the scene a composite (group 1)? */
 int pp_heldout_is_composite(const char *scene);
 #endif
