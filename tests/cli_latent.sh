@@ -25,6 +25,8 @@ expect_ok   "a VAE's reconstructions judged by the evaluator" $PROPHY eval --sel
 check       "...with their PSNR" 'grep -q "psnr [0-9.]* dB" $CLI_TMP/out'
 expect_ok   "the shipped latent model with the shipped VAE" $PROPHY generate -m models/latent.safetensors -p "a red ball is thrown to the right and falls" --cfg-scale 3 --steps 2 -o $T/shipped.y4m
 check       "...33 frames of 128x128" 'head -c 64 $T/shipped.y4m | grep -q "W128 H128" && [ $(grep -a -o FRAME $T/shipped.y4m | wc -l) -eq 33 ]'
+expect_ok   "routing maps of the shipped latent ProPhy model" $PROPHY route -m models/latent_prophy.safetensors -p "a red ball is thrown to the right and falls" --steps 1 -o $T/lr.gif --json
+check       "...the semantic router's 8 weights" 'grep -Eq "\"semantic_weights\":[[:space:]]*\[([-0-9.e]+, ){7}[-0-9.e]+\]" $CLI_TMP/out'
 expect_fail "routing maps of the shipped latent model (no branch)" $PROPHY route -m models/latent.safetensors -p "a red ball" -o $T/x.gif
 check       "...says why" 'grep -q "branch mode none" $CLI_TMP/err'
 # bad input
