@@ -20,11 +20,16 @@ COMPOSITE = {'bounce_smoke', 'collision_flame', 'melting_explosion'}
 
 def load(path, group):
     rows = {}
-    for line in open(path):
-        r = json.loads(line)
-        comp = r['scene'] in COMPOSITE
-        if group == 'all' or (group == 'composite') == comp:
-            rows[(r['scene'], r['split'], r['seed'], r['prompt'])] = r
+    try:
+        for i, line in enumerate(open(path), 1):
+            r = json.loads(line)
+            comp = r['scene'] in COMPOSITE
+            if group == 'all' or (group == 'composite') == comp:
+                rows[(r['scene'], r['split'], r['seed'], r['prompt'])] = r
+    except OSError as e:
+        sys.exit('paired.py: %s: %s' % (path, e.strerror))
+    except (ValueError, KeyError, TypeError) as e:
+        sys.exit('paired.py: %s: line %d is not a held-out JSONL record (%s)' % (path, i, e))
     return rows
 
 
@@ -62,14 +67,11 @@ def main():
         print('| %s | %d | %d | %d | %d | %.1f | %.1f | %+.1f [%+.1f, %+.1f] | %.3g |' % (
             name, both, ao, bo, n - both - ao - bo, 100 * (both + ao) / n, 100 * (both + bo) / n,
             100 * d, 100 * (d - h), 100 * (d + h), mcnemar_p(ao, bo)))
-    va = [a[k]['velocity_error'] for k in keys if isinstance(a[k]['velocity_error'], (int, float))
-          and isinstance(b[k]['velocity_error'], (int, float))]
-    vb = [b[k]['velocity_error'] for k in keys if isinstance(a[k]['velocity_error'], (int, float))
-          and isinstance(b[k]['velocity_error'], (int, float))]
-    if va:
+    both_vel = [(a[k]['velocity_error'], b[k]['velocity_error']) for k in keys
+                if all(isinstance(r[k]['velocity_error'], (int, float)) for r in (a, b))]
+    if both_vel:
         print('velocity error on the %d examples where both have one: A %.3f, B %.3f units/s' % (
-            len(va), sum(va) / len(va), sum(vb) / len(vb)))
-
+            len(both_vel), sum(v for v, _ in both_vel) / len(both_vel), sum(v for _, v in both_vel) / len(both_vel)))
 
 if __name__ == '__main__':
     main()

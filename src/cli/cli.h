@@ -23,11 +23,14 @@ int cli_lib_error(void);
 /* -t N: at most the CPUs this process may use (a warning when clamped); n <= 0
  * leaves OpenMP's default. Returns the thread count in effect. */
 int cli_set_threads(int n);
-/* The path of a shipped file, models/FILE: under the working directory when it is
- * there, else beside the prophy binary (its folder or the one above it, so that
- * `prophy` runs from any directory), else models/FILE itself (whose open then fails
- * naming it). The result lives in buf [n]. */
-const char *cli_shipped(const char *file, char *buf, size_t n);
+/* The shipped files in models/, the defaults of -m and --vae. */
+#define CLI_SHIPPED_MODEL "prophy.safetensors"
+#define CLI_SHIPPED_VAE "vae.safetensors"
+/* given when the user named a file; else the shipped models/FILE: under the working
+ * directory when it is there, else beside the prophy binary (its folder or the one
+ * above it, so that `prophy` runs from any directory), else models/FILE itself (whose
+ * open then fails naming it), written to buf [n]. */
+const char *cli_shipped(const char *given, const char *file, char *buf, size_t n);
 /* For flag parsing: the value after argv[*i], or NULL with an error printed. */
 const char *cli_value(int argc, char **argv, int *i);
 #endif

@@ -392,8 +392,7 @@ static int heldout(const eval_opts *o) {
     pp_vae_model vae;
     int has_vae = 0;
     char shipped[4096];
-    if (pp_gen_load_vae(&m, o->vae ? o->vae : cli_shipped("vae.safetensors", shipped, sizeof shipped), &vae,
-                        &has_vae)) {
+    if (pp_gen_load_vae(&m, cli_shipped(o->vae, CLI_SHIPPED_VAE, shipped, sizeof shipped), &vae, &has_vae)) {
         pp_prophy_free(&m);
         return cli_lib_error();
     }

@@ -11,7 +11,6 @@
 #include "prophy/generate.h"
 #include "sim/sim.h"
 
-#define DEFAULT_VAE "models/vae.safetensors"
 
 typedef struct {
     const char *prompt, *model, *out, *spec, *init, *vae;
@@ -31,7 +30,7 @@ static void usage(void) {
            "  --upscale N         enlarge GIF/PNG pixels N times for viewing (1)\n"
            "  -t, --threads N\n"
            "Wan2.1 text-to-video on a user's model files: prophy generate --wan DIR -p PROMPT -o OUT.mp4\n"
-           "  (prophy generate --wan DIR --help for its options)\n", DEFAULT_VAE);
+           "  (prophy generate --wan DIR --help for its options)\n", "models/" CLI_SHIPPED_VAE);
 }
 
 static int parse(gen_args *a, int argc, char **argv) {
@@ -140,8 +139,7 @@ static int run_prophy(const gen_args *a) {
     pp_vae_model vae;
     int has_vae = 0;
     char shipped[4096];
-    if (pp_gen_load_vae(&m, a->vae ? a->vae : cli_shipped("vae.safetensors", shipped, sizeof shipped), &vae,
-                        &has_vae)) {
+    if (pp_gen_load_vae(&m, cli_shipped(a->vae, CLI_SHIPPED_VAE, shipped, sizeof shipped), &vae, &has_vae)) {
         pp_prophy_free(&m);
         return -1;
     }
@@ -194,7 +192,7 @@ int cmd_generate(int argc, char **argv) {
     if (a.init && !a.cond_frames) return cli_error("generate: --init needs --cond-frames K");
     if (a.cond_frames && !a.init) return cli_error("generate: --cond-frames needs --init VIDEO.y4m");
     char shipped[4096];
-    if (!a.model && access(cli_shipped("prophy.safetensors", shipped, sizeof shipped), R_OK) == 0) a.model = shipped;
+    if (!a.model && access(cli_shipped(NULL, CLI_SHIPPED_MODEL, shipped, sizeof shipped), R_OK) == 0) a.model = shipped;
     if (!a.model) return cli_error("generate: no model given (-m) and none shipped in models/");
     cli_set_threads(a.threads);
     return run_prophy(&a) ? cli_lib_error() : 0;

@@ -223,8 +223,7 @@ static int run(const route_args *a) {
     pp_vae_model vae;
     int has_vae = 0;
     char shipped[4096];
-    if (!rc) rc = pp_gen_load_vae(&m, a->vae ? a->vae : cli_shipped("vae.safetensors", shipped, sizeof shipped),
-                                  &vae, &has_vae);
+    if (!rc) rc = pp_gen_load_vae(&m, cli_shipped(a->vae, CLI_SHIPPED_VAE, shipped, sizeof shipped), &vae, &has_vae);
     pp_gen_config c = pp_gen_defaults();
     c.steps = a->steps, c.cfg = a->cfg, c.seed = (uint64_t)a->seed, c.routes = 1, c.vae = has_vae ? &vae : NULL;
     pp_gen_result r = {0};
@@ -249,7 +248,7 @@ int cmd_route(int argc, char **argv) {
     if (!a.out) return cli_error("route: -o OUT.gif is required");
     if (pp_video_check_output(a.out)) return cli_lib_error();
     char shipped[4096];
-    if (!a.model) a.model = cli_shipped("prophy.safetensors", shipped, sizeof shipped);
+    a.model = cli_shipped(a.model, CLI_SHIPPED_MODEL, shipped, sizeof shipped);
     cli_set_threads(a.threads);
     return run(&a) ? cli_lib_error() : 0;
 }

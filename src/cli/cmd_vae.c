@@ -13,7 +13,6 @@
 #include "io/video.h"
 #include "prophy/vae_train.h"
 
-#define DEFAULT_VAE "models/vae.safetensors"
 
 static void usage(void) {
     pp_vae_train_config d = pp_vae_train_defaults();
@@ -41,7 +40,7 @@ static void usage(void) {
            "  --min-std X         redraw a crop (up to 8 times) whose pixel std is below X (0.05)\n"
            "  --stats N           videos that set the latent normalisation at the end (32)\n"
            "  --ckpt P --ckpt-every N --resume CKPT --log F.csv --plot F.png --time-limit S -s SEED -t N -q\n",
-           DEFAULT_VAE, d.crop[0], d.crop[1], d.crop[2], d.base.batch, (double)d.base.opt.lr, d.base.opt.warmup,
+           "models/" CLI_SHIPPED_VAE, d.crop[0], d.crop[1], d.crop[2], d.base.batch, (double)d.base.opt.lr, d.base.opt.warmup,
            (double)d.base.opt.clip_norm, (double)d.loss.w_l1, (double)d.loss.w_mse, (double)d.loss.w_edge,
            (double)d.loss.w_kl, (double)d.loss.w_fg);
 }
@@ -75,7 +74,7 @@ static int parse_io(io_args *a, int argc, char **argv) {
     if (!a->in) return cli_error("vae: an input file is required");
     if (!a->out) return cli_error("vae: -o OUT is required");
     static char shipped[4096];
-    if (!a->model) a->model = cli_shipped("vae.safetensors", shipped, sizeof shipped);
+    a->model = cli_shipped(a->model, CLI_SHIPPED_VAE, shipped, sizeof shipped);
     if (pp_check_output_dir(a->out)) return cli_lib_error();
     cli_set_threads(a->threads);
     return 0;

@@ -48,7 +48,8 @@ const char *cli_value(int argc, char **argv, int *i) {
     return argv[++*i];
 }
 
-const char *cli_shipped(const char *file, char *buf, size_t n) {
+const char *cli_shipped(const char *given, const char *file, char *buf, size_t n) {
+    if (given) return given;
     snprintf(buf, n, "models/%s", file);
     if (access(buf, R_OK) == 0) return buf;
     char exe[4096];
@@ -63,7 +64,7 @@ const char *cli_shipped(const char *file, char *buf, size_t n) {
             slash = strrchr(exe, '/');
         }
     }
-    snprintf(buf, n, "models/%s", file);
+    snprintf(buf, n, "models/%s", file); /* none found: the name the error will give */
     return buf;
 }
 
