@@ -245,6 +245,60 @@ TEST(prophy_data_noise_identity) {
     pp_sim_free(&o);
 }
 
+/* Latent token targets ql [t,h,w,17] (LT x LH x LW latent pixels, 8 video pixels each). */
+#define LT 3
+#define LH 8
+#define LW 8
+#define LN ((size_t)LT * LH * LW * PP_NCAT)
+#define QL(j, y, x, c) ((((size_t)(j) * LH + (y)) * LW + (x)) * PP_NCAT + (c))
+
+TEST(prophy_data_noise_latent) {
+    float *q = malloc(LN * sizeof(float)), *q0 = malloc(LN * sizeof(float));
+    for (size_t i = 0; i < LN; i++) q0[i] = (float)(i % 7) / 7.0f - 0.5f;
+    memcpy(q, q0, LN * sizeof(float));
+    pp_rng r, r0;
+    pp_rng_seed(&r, 3), r0 = r;
+    /* a blur of 3 pixels rounds to radius 0, a shift of 3 pixels to 0 latent pixels:
+     * the values come back where they were, through the transposes */
+    pp_label_noise n = {.blur = 3, .shift = 3};
+    pp_label_noise_apply_latent(&n, &r, q, LT, LH, LW, 8);
+    CHECK(!memcmp(q, q0, LN * sizeof(float)));
+    CHECK(memcmp(&r, &r0, sizeof r)); /* the shift's two draws were taken */
+    /* one phenomenon token (+1) on a background of -1 in frame 1, category 4 */
+    for (size_t i = 0; i < LN; i++) q[i] = -1.0f;
+    q[QL(1, 4, 4, 4)] = 1.0f;
+    n = (pp_label_noise){.blur = 8}; /* radius 1 latent pixel */
+    pp_label_noise_apply_latent(&n, &r, q, LT, LH, LW, 8);
+    CHECK_NEAR(q[QL(1, 4, 4, 4)], (1.0 - 8.0) / 9.0, 1e-6);
+    CHECK_NEAR(q[QL(1, 5, 3, 4)], (1.0 - 8.0) / 9.0, 1e-6);
+    CHECK_NEAR(q[QL(1, 6, 4, 4)], -1.0, 1e-6);
+    CHECK_NEAR(q[QL(0, 4, 4, 4)], -1.0, 1e-6); /* other frames and categories untouched */
+    CHECK_NEAR(q[QL(1, 4, 4, 5)], -1.0, 1e-6);
+    /* a shift of 16 pixels moves the token by at most 2 latent pixels, and it does move */
+    int moved = 0;
+    for (int k = 0; k < 20; k++) {
+        for (size_t i = 0; i < LN; i++) q[i] = -1.0f;
+        q[QL(1, 4, 4, 4)] = 1.0f;
+        n = (pp_label_noise){.shift = 16};
+        pp_label_noise_apply_latent(&n, &r, q, LT, LH, LW, 8);
+        int at = -1, cnt = 0;
+        for (int y = 0; y < LH; y++)
+            for (int x = 0; x < LW; x++)
+                if (q[QL(1, y, x, 4)] == 1.0f) at = y * LW + x, cnt++;
+        CHECK(cnt == 1 && abs(at / LW - 4) <= 2 && abs(at % LW - 4) <= 2);
+        moved += at != 4 * LW + 4;
+    }
+    CHECK(moved > 0);
+    /* noise: every value changes and stays in [-1, 1] */
+    memcpy(q, q0, LN * sizeof(float));
+    n = (pp_label_noise){.noise = 0.5f};
+    pp_label_noise_apply_latent(&n, &r, q, LT, LH, LW, 8);
+    int out = 0, same = 0;
+    for (size_t i = 0; i < LN; i++) out += !(q[i] >= -1 && q[i] <= 1), same += q[i] == q0[i];
+    CHECK(out == 0 && same < (int)(LN / 10));
+    free(q), free(q0);
+}
+
 TEST(prophy_data_noise_parse) {
     pp_label_noise n;
     CHECK(pp_label_noise_parse("blur=1,noise=0.2,shift=2", &n) == 0);

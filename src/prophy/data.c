@@ -115,6 +115,34 @@ void pp_label_noise_apply(const pp_label_noise *n, pp_rng *r, float *maps, float
     free(tmp);
 }
 
+void pp_label_noise_apply_latent(const pp_label_noise *n, pp_rng *r, float *ql, int t, int h, int w, int s) {
+    size_t hw = (size_t)h * w, np = (size_t)PP_NCAT * t;
+    int P = (int)floorf(n->shift), R = (int)lrintf(n->blur / (float)s);
+    int dy = 0, dx = 0;
+    if (P > 0) { /* the pixel version's draws, rounded to whole latent pixels */
+        dy = (int)lrintf((float)((int)pp_rng_below(r, (uint32_t)(2 * P + 1)) - P) / (float)s);
+        dx = (int)lrintf((float)((int)pp_rng_below(r, (uint32_t)(2 * P + 1)) - P) / (float)s);
+    }
+    float *planes = pp_malloc(np * hw * sizeof(float));
+    float *tmp = pp_malloc((hw > (size_t)h + w ? hw : (size_t)h + w) * sizeof(float));
+    for (int j = 0; j < t; j++) /* [t,h,w,17] -> [17,t,h,w] */
+        for (size_t i = 0; i < hw; i++)
+            for (int c = 0; c < PP_NCAT; c++)
+                planes[((size_t)c * t + j) * hw + i] = ql[((size_t)j * hw + i) * PP_NCAT + c];
+    for (size_t k = 0; k < np; k++) {
+        if (dy || dx) shift_plane(planes + k * hw, tmp, h, w, dy, dx);
+        if (R > 0) blur_plane(planes + k * hw, tmp, h, w, R);
+    }
+    for (int j = 0; j < t; j++)
+        for (size_t i = 0; i < hw; i++)
+            for (int c = 0; c < PP_NCAT; c++) {
+                float v = planes[((size_t)c * t + j) * hw + i];
+                if (n->noise > 0) v += n->noise * pp_rng_normal(r);
+                ql[((size_t)j * hw + i) * PP_NCAT + c] = fminf(fmaxf(v, -1.0f), 1.0f);
+            }
+    free(planes), free(tmp);
+}
+
 /* ------------------------------------------------------------ external maps */
 
 /* Reads the evaluator's map format (pp_maps_load) and insists on 18 channels. */
@@ -183,9 +211,6 @@ void pp_phys_source_close(pp_phys_source *s) {
 
 static int open_latents(pp_phys_source *s) {
     if (s->maps_dir) PP_FAIL("%s: a latent dataset holds its token targets; --maps needs a pixel dataset", s->data_dir);
-    const pp_label_noise *n = &s->cfg.noise;
-    if (n->blur != 0 || n->noise != 0 || n->shift != 0)
-        PP_FAIL("%s: --label-noise degrades pixel maps; a latent dataset holds token targets", s->data_dir);
     if (!(s->lat = pp_latents_open(s->data_dir))) return -1;
     int C, t, h, w;
     pp_latents_size(s->lat, &C, &t, &h, &w, &s->F, &s->H, &s->W);
@@ -326,9 +351,13 @@ static int64_t draw_below(pp_rng *r, uint64_t n) {
 int pp_phys_source_draw(pp_phys_source *s, pp_rng *r, pp_phys_example *ex) {
     int64_t idx = s->ds || s->lat ? draw_below(r, (uint64_t)s->count) : (int64_t)(pp_rng_u64(r) >> 24); /* [0, 2^40) */
     if (pp_phys_source_get(s, idx, ex)) return -1;
-    if (s->lat) return 0;
     const pp_label_noise *n = &s->cfg.noise;
-    if (n->blur != 0 || n->noise != 0 || n->shift != 0)
+    if (n->blur == 0 && n->noise == 0 && n->shift == 0) return 0;
+    if (s->lat) {
+        int C, t, h, w, F, H, W;
+        pp_latents_size(s->lat, &C, &t, &h, &w, &F, &H, &W);
+        pp_label_noise_apply_latent(n, r, s->ls.ql, t, h, w, H / h);
+    } else
         pp_label_noise_apply(n, r, s->maps, s->bg, s->F, s->H, s->W);
     return 0;
 }

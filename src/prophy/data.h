@@ -35,6 +35,12 @@ int pp_label_noise_parse(const char *s, pp_label_noise *n);
 /* Degrades maps [17,F,H,W] and recomputes bg [F,H,W] = 1 - max_c maps. */
 void pp_label_noise_apply(const pp_label_noise *n, pp_rng *r, float *maps, float *bg, int F, int H, int W);
 
+/* The same on a latent dataset's token targets ql [t,h,w,17] (phenomenon minus
+ * background, averaged over each latent pixel's s x s footprint, in [-1,1]): the
+ * shift and the blur radius, in video pixels, are rounded to whole latent pixels,
+ * the noise is added to every value, then clamped to [-1,1]. */
+void pp_label_noise_apply_latent(const pp_label_noise *n, pp_rng *r, float *ql, int t, int h, int w, int s);
+
 /* Reads one external-maps file and resamples it to [17,F,H,W] + [F,H,W]. */
 int pp_external_maps_load(const char *path, int F, int H, int W, float *maps, float *bg);
 
@@ -63,7 +69,7 @@ typedef struct {
 
 typedef struct pp_phys_source pp_phys_source;
 /* A data_dir holding latents.json is a latent dataset: its examples carry latents
- * (z, zc3, ql) instead of pixels; label noise and external maps need pixels. */
+ * (z, zc3, ql) instead of pixels; external maps need pixels, label noise degrades ql. */
 pp_phys_source *pp_phys_source_open(const pp_phys_source_cfg *c); /* NULL + pp_seterr */
 /* 1 for a latent source, with its latent grid [C,t,h,w] and the VAE's checksum. */
 int pp_phys_source_latent(const pp_phys_source *s, int *C, int *t, int *h, int *w, uint64_t *vae_checksum);
