@@ -13,8 +13,12 @@
 # minutes, phase 2 35 minutes, phase 3 about 70, stage 2 about 20 + 16. Each phase
 # checkpoints every 200 steps; rerunning after a kill resumes it exactly, and a
 # finished phase leaves MODEL.done and is skipped.
-# Extra arguments after OUTDIR (seb, reb, full+bb = the full branch with the backbone
-# trained too) also train those ablations for the same S3 steps.
+# Extra arguments after OUTDIR also train these ablations for the same S3 steps:
+#   seb, reb              one stage of the branch ($D/seb, $D/reb);
+#   full+bb               the full branch with the backbone trained too ($D/prophy_bb);
+#   full+wc01             the full branch with the coarse loss at 0.01, not 0.1 ($D/prophy_wc01);
+#   full+noise            the full branch on degraded maps, VLM-like: --label-noise
+#                         blur=8,noise=0.1,shift=16 ($D/prophy_ln; docs/BRANCH.md).
 # (N1, N2, S1, S2, S3, WARMUP and THREADS override the sizes, e.g. for a quick check.)
 #   tools/train_latent.sh out && prophy generate -m out/prophy.safetensors -p "..." -o ball.gif
 set -euo pipefail
@@ -24,7 +28,10 @@ shift || true
 N1=${N1:-700} N2=${N2:-2800} S1=${S1:-2157} S2=${S2:-6500} S3=${S3:-1000} WARMUP=${WARMUP:-100} T=${THREADS:-2}
 VAE=${VAE:-models/vae.safetensors}
 for a in "$@"; do
-    case "$a" in seb | reb | full+bb) ;; *) echo "train_latent.sh: unknown ablation '$a' (seb, reb, full+bb)" >&2; exit 1 ;; esac
+    case "$a" in
+    seb | reb | full+bb | full+wc01 | full+noise) ;;
+    *) echo "train_latent.sh: unknown ablation '$a' (seb, reb, full+bb, full+wc01, full+noise)" >&2; exit 1 ;;
+    esac
 done
 mkdir -p "$D"
 for set in "a $N1" "b $N2"; do
@@ -65,5 +72,7 @@ for a in "$@"; do
     case "$a" in
     seb | reb) stage2 "$a" --init "$D/s1.safetensors" --branch "$a" ;;
     full+bb) stage2 prophy_bb --init "$D/s1.safetensors" --branch full --train-backbone ;;
+    full+wc01) stage2 prophy_wc01 --init "$D/s1.safetensors" --branch full --w-coarse 0.01 ;;
+    full+noise) stage2 prophy_ln --init "$D/s1.safetensors" --branch full --label-noise blur=8,noise=0.1,shift=16 ;;
     esac
 done
