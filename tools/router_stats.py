@@ -24,7 +24,7 @@ PROPHY = os.environ.get('PROPHY', './prophy')
 def run(args):
     r = subprocess.run([PROPHY] + args, capture_output=True, text=True)
     if r.returncode != 0:
-        sys.exit('router_stats.py: %s %s: %s' % (PROPHY, ' '.join(args[:2]), r.stderr.strip()))
+        sys.exit('router_stats.py: %s %s: %s' % (PROPHY, args[0], r.stderr.strip()))
     return r.stdout
 
 
@@ -53,9 +53,10 @@ def main():
     if len(sys.argv) < 2 or len(sys.argv) > 3:
         sys.exit(__doc__.strip().split('\n\n')[0])
     model = sys.argv[1]
-    seeds = int(sys.argv[2]) if len(sys.argv) == 3 else 4
-    if seeds < 1:
-        sys.exit('router_stats.py: SEEDS must be >= 1')
+    arg = sys.argv[2] if len(sys.argv) == 3 else '4'
+    if not arg.isdigit() or int(arg) < 1:
+        sys.exit('router_stats.py: SEEDS must be a whole number >= 1, not %r' % arg)
+    seeds = int(arg)
     scenes = run(['sim', '--list']).split()
     rows, tops = [], collections.Counter()
     with tempfile.TemporaryDirectory() as tmp:

@@ -97,13 +97,15 @@ static void recompute_bg(const float *maps, float *bg, size_t plane) {
     }
 }
 
+/* One shift offset, uniform in [-P, P]. */
+static int draw_offset(pp_rng *r, int P) { return (int)pp_rng_below(r, (uint32_t)(2 * P + 1)) - P; }
+
 void pp_label_noise_apply(const pp_label_noise *n, pp_rng *r, float *maps, float *bg, int F, int H, int W) {
     size_t hw = (size_t)H * W, plane = (size_t)F * hw, total = plane * PP_NCAT;
     int P = (int)floorf(n->shift), R = (int)lrintf(n->blur);
     float *tmp = pp_malloc((hw > (size_t)H + W ? hw : (size_t)H + W) * sizeof(float));
     if (P > 0) {
-        int dy = (int)pp_rng_below(r, (uint32_t)(2 * P + 1)) - P;
-        int dx = (int)pp_rng_below(r, (uint32_t)(2 * P + 1)) - P;
+        int dy = draw_offset(r, P), dx = draw_offset(r, P);
         for (size_t k = 0; k < (size_t)PP_NCAT * F; k++) shift_plane(maps + k * hw, tmp, H, W, dy, dx);
     }
     if (R > 0)
@@ -120,8 +122,8 @@ void pp_label_noise_apply_latent(const pp_label_noise *n, pp_rng *r, float *ql, 
     int P = (int)floorf(n->shift), R = (int)lrintf(n->blur / (float)s);
     int dy = 0, dx = 0;
     if (P > 0) { /* the pixel version's draws, rounded to whole latent pixels */
-        dy = (int)lrintf((float)((int)pp_rng_below(r, (uint32_t)(2 * P + 1)) - P) / (float)s);
-        dx = (int)lrintf((float)((int)pp_rng_below(r, (uint32_t)(2 * P + 1)) - P) / (float)s);
+        dy = (int)lrintf((float)draw_offset(r, P) / (float)s);
+        dx = (int)lrintf((float)draw_offset(r, P) / (float)s);
     }
     float *planes = pp_malloc(np * hw * sizeof(float));
     float *tmp = pp_malloc((hw > (size_t)h + w ? hw : (size_t)h + w) * sizeof(float));
