@@ -43,6 +43,16 @@ check       "...says so" 'grep -q "multiples of 16" $CLI_TMP/err'
 expect_fail "8 frames (not 1+4k)" $PROPHY generate -m $T/s2.safetensors --vae $V -p "a red ball" --video-frames 8 -o $T/x.gif
 expect_fail "--cond-frames beyond the video" $PROPHY generate -m $T/s2.safetensors --vae $V -p "a red ball" --init $T/s.y4m --cond-frames 9 -o $T/x.gif
 expect_ok   "--label-noise on latents (it degrades the token targets)" $PROPHY train $TINY --data $T/lat --steps 1 --label-noise blur=8,noise=0.1,shift=16 -o $T/x.safetensors
+expect_ok   "--fg-weight 0 on latents" $PROPHY train $TINY --data $T/lat --steps 2 --fg-weight 0 --log $T/fg0.csv -o $T/fg0.safetensors
+expect_ok   "...no flag" $PROPHY train $TINY --data $T/lat --steps 2 --log $T/fgn.csv -o $T/fgn.safetensors
+check       "...the same model, byte for byte (the plain MSE)" 'cmp -s $T/fg0.safetensors $T/fgn.safetensors'
+expect_ok   "--fg-weight 10 on latents" $PROPHY train $TINY --data $T/lat --steps 2 --fg-weight 10 --log $T/fg10.csv -o $T/fg10.safetensors
+check       "...another diffusion loss and another model" '! cmp -s $T/fg0.csv $T/fg10.csv && ! cmp -s $T/fg0.safetensors $T/fg10.safetensors'
+expect_ok   "...resumed without the flag" $PROPHY train $TINY --data $T/lat --steps 4 --resume $T/fg10.safetensors.ckpt --log $T/fgr.csv -o $T/fgr.safetensors
+expect_ok   "...and straight through" $PROPHY train $TINY --data $T/lat --steps 4 --fg-weight 10 --log $T/fgs.csv -o $T/fgs.safetensors
+check       "...the same model: the checkpoint keeps the weighting" 'cmp -s $T/fgr.safetensors $T/fgs.safetensors'
+expect_fail "--fg-weight below 0" $PROPHY train $TINY --data $T/lat --steps 1 --fg-weight -1 -o $T/x.safetensors
+check       "...names the flag" 'grep -q "fg-weight" $CLI_TMP/err'
 expect_fail "a pixel model on latents" $PROPHY train $TINY --data $T/lat --steps 1 --init models/prophy.safetensors -o $T/x.safetensors
 expect_fail "a latent dataset without its shards" sh -c "mkdir -p $T/broken && cp $T/lat/latents.json $T/broken/ && $PROPHY train $TINY --data $T/broken --steps 1 -o $T/x.safetensors"
 cli_summary

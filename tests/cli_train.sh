@@ -34,6 +34,7 @@ expect_fail "missing stage-1 model" $PROPHY train $TINY --init $T/nope.safetenso
 expect_fail "a safetensors file that is no stage-1 model" $PROPHY train -q --init tests/fixtures/dit_ref.safetensors -o $T/e.safetensors
 expect_fail "--maps without --data" $PROPHY train $TINY --maps $T -o $T/e.safetensors
 expect_fail "a missing dataset" $PROPHY train $TINY --data $T/nodata -o $T/e.safetensors
+expect_ok   "--fg-weight on pixels (the weights from the background map)" $PROPHY train $TINY --steps 2 --fg-weight 5 -o $T/fg.safetensors
 expect_fail "bad label noise" $PROPHY train $TINY --label-noise blurry=2 -o $T/e.safetensors
 expect_fail "--resume with --init" $PROPHY train $TINY --resume $T/b.safetensors.ckpt --init $T/s1.safetensors -o $T/e.safetensors
 expect_fail "more physical blocks than layers" $PROPHY train $TINY --init $T/s1.safetensors --pb 3 -o $T/e.safetensors

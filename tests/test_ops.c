@@ -209,6 +209,46 @@ TEST(ops_mse_forward_backward_writes) {
     free_all(3, p, t, d);
 }
 
+typedef struct { float *p, *t, *w; int B, C; size_t V; } wmse_ctx;
+
+static double wmse_loss(void *q) {
+    wmse_ctx *c = q;
+    return pp_wmse_forward(c->p, c->t, c->w, c->B, c->C, c->V);
+}
+
+TEST(ops_wmse_forward_grad_and_plain_case) {
+    wmse_ctx c = {.B = 3, .C = 4, .V = 131};
+    size_t n = (size_t)c.B * c.C * c.V, nw = (size_t)c.B * c.V;
+    c.p = randn(n, 44), c.t = randn(n, 45), c.w = randn(nw, 46);
+    for (size_t i = 0; i < nw; i++) c.w[i] = 0.25f + fabsf(c.w[i]) * 3; /* like 1 + k * foreground */
+    double num = 0, den = 0;
+    for (int b = 0; b < c.B; b++)
+        for (size_t v = 0; v < c.V; v++) {
+            double wv = c.w[(size_t)b * c.V + v];
+            den += c.C * wv;
+            for (int ch = 0; ch < c.C; ch++) {
+                size_t i = ((size_t)b * c.C + ch) * c.V + v;
+                num += wv * ((double)c.p[i] - c.t[i]) * ((double)c.p[i] - c.t[i]);
+            }
+        }
+    CHECK_NEAR(wmse_loss(&c), num / den, 1e-6 * num / den);
+    float *d = randn(n, 47);
+    /* the fd on a small slice (the loss is a float: each element's share of it must be
+     * well above its rounding) */
+    wmse_ctx s = {.p = c.p, .t = c.t, .w = c.w, .B = 2, .C = 3, .V = 7};
+    size_t ns = (size_t)s.B * s.C * s.V;
+    pp_wmse_backward(d, s.p, s.t, s.w, s.B, s.C, s.V, 1.0f); /* writes over the random contents */
+    CHECK_FD(wmse_loss, &s, s.p, d, ns);
+    /* a constant weight is the plain MSE, whatever the constant */
+    for (size_t i = 0; i < nw; i++) c.w[i] = 2.5f;
+    CHECK_NEAR(wmse_loss(&c), pp_mse_forward(c.p, c.t, n), 1e-6);
+    float *d0 = zeros(n);
+    pp_wmse_backward(d, c.p, c.t, c.w, c.B, c.C, c.V, 0.5f);
+    pp_mse_backward(d0, c.p, c.t, n, 0.5f);
+    CHECK(pp_rel_err(d, d0, n) < 1e-6);
+    free_all(5, c.p, c.t, c.w, d, d0);
+}
+
 TEST(ops_add_scale_helpers) {
     float y[5] = {1, 2, 3, 4, 5}, x[5] = {1, 1, 1, 1, -5};
     pp_add_inplace(y, x, 5);

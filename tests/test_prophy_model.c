@@ -77,7 +77,7 @@ static void rig_make(rig *g, pp_branch_mode mode, int M, int F, int H, int W, ui
     g->ids = pp_calloc((size_t)g->B * L, sizeof(int));
     pp_tok_encode(&g->voc, "a red ball falls", (int)L, g->ids, NULL);
     pp_tok_encode(&g->voc, "blue ball rolls", (int)L, g->ids + L, NULL);
-    g->batch = (pp_prophy_batch){g->x, g->t, g->ids, g->target, g->labels, g->Qr};
+    g->batch = (pp_prophy_batch){.x = g->x, .t = g->t, .ids = g->ids, .target = g->target, .labels = g->labels, .Qr = g->Qr};
 }
 
 static void rig_free(rig *g) {
@@ -196,11 +196,20 @@ static int check_dir(fd_ctx *f, const char *name, float *p, const float *grad, s
     return bad;
 }
 
-static void gradcheck_case(pp_branch_mode mode, int M, int F, int H, int W) {
+static void gradcheck_case(pp_branch_mode mode, int M, int F, int H, int W, int weighted) {
     rig g;
     rig_make(&g, mode, M, F, H, W, 21);
     /* larger auxiliary weights so their paths weigh in the check */
     g.m.cfg.branch.w_coarse = 0.5f, g.m.cfg.branch.w_fine_align = 0.3f, g.m.cfg.branch.w_balance = 0.2f;
+    float *wvox = NULL; /* weighted: the diffusion loss of --fg-weight, 1 + 10 u per voxel */
+    if (weighted) {
+        size_t nv = (size_t)g.B * g.F * g.H * g.W;
+        wvox = pp_alloc_floats(nv);
+        pp_rng rw;
+        pp_rng_seed(&rw, 77);
+        for (size_t i = 0; i < nv; i++) wvox[i] = 1.0f + 10.0f * pp_rng_uniform(&rw);
+        g.batch.wvox = wvox;
+    }
     pp_prophy_acts *a = pp_prophy_acts_new(&g.m, g.B, g.F, g.H, g.W, 1);
     pp_prophy_losses L;
     CHECK(pp_prophy_step(&g.m, g.P, g.G, a, &g.batch, g.out, &L) == 0);
@@ -234,15 +243,18 @@ static void gradcheck_case(pp_branch_mode mode, int M, int F, int H, int W) {
     }
     CHECK_MSG(bad == 0, "mode %s: %d of %d tensors disagree", pp_branch_mode_name(mode), bad, g.m.table.n);
     free(f.sel0);
+    pp_free_aligned(wvox);
     pp_prophy_acts_free(a);
     rig_free(&g);
 }
 
-TEST(prophy_gradcheck_full_every_tensor) { gradcheck_case(PP_BRANCH_FULL, 2, 2, 4, 4); }
+TEST(prophy_gradcheck_full_every_tensor) { gradcheck_case(PP_BRANCH_FULL, 2, 2, 4, 4, 0); }
 /* a video grid other than the reference one: the SEB resamples its maps */
-TEST(prophy_gradcheck_seb_resampled) { gradcheck_case(PP_BRANCH_SEB, 1, 3, 4, 6); }
-TEST(prophy_gradcheck_reb_m1) { gradcheck_case(PP_BRANCH_REB, 1, 2, 4, 4); }
-TEST(prophy_gradcheck_none) { gradcheck_case(PP_BRANCH_NONE, 0, 2, 4, 4); }
+TEST(prophy_gradcheck_seb_resampled) { gradcheck_case(PP_BRANCH_SEB, 1, 3, 4, 6, 0); }
+TEST(prophy_gradcheck_reb_m1) { gradcheck_case(PP_BRANCH_REB, 1, 2, 4, 4, 0); }
+TEST(prophy_gradcheck_none) { gradcheck_case(PP_BRANCH_NONE, 0, 2, 4, 4, 0); }
+/* the diffusion loss weighted per voxel (--fg-weight) */
+TEST(prophy_gradcheck_none_weighted_loss) { gradcheck_case(PP_BRANCH_NONE, 0, 2, 4, 4, 1); }
 
 TEST(prophy_declared_names_per_mode) {
     struct { pp_branch_mode mode; int M; const char *has[4]; const char *lacks[3]; } cases[] = {

@@ -77,7 +77,7 @@ TEST(prophy_matches_pytorch_forward_losses_grads) {
     for (size_t i = 0; i < nids; i++) ids[i] = (int)fids[i];
     pp_prophy_acts *a = pp_prophy_acts_new(&m, B, F, H, W, 1);
     float *G = pp_zalloc_floats(m.table.total), *pred = pp_alloc_floats(npred);
-    pp_prophy_batch b = {x, t, ids, target, labels, Qr};
+    pp_prophy_batch b = {.x = x, .t = t, .ids = ids, .target = target, .labels = labels, .Qr = Qr};
     pp_prophy_losses L;
     CHECK(pp_prophy_step(&m, m.params, G, a, &b, pred, &L) == 0);
     check_rel("output.pred", pred, want, npred);

@@ -152,7 +152,7 @@ static int rig_make(bench_rig *r, const pp_speed_args *a) {
         r->labels[b * PP_NCAT + b % PP_NCAT] = 1.0f;
         pp_tok_encode(&r->voc, "a red ball is thrown to the right and falls", L, r->ids + (size_t)b * L, NULL);
     }
-    r->b = (pp_prophy_batch){r->x, r->t, r->ids, r->target, r->labels, r->Qr};
+    r->b = (pp_prophy_batch){.x = r->x, .t = r->t, .ids = r->ids, .target = r->target, .labels = r->labels, .Qr = r->Qr};
     return 0;
 }
 

@@ -26,6 +26,8 @@ static void usage(void) {
            "  --lr-decay N             a cosine from lr to lr/10 ending at step N (0: constant lr)\n"
            "  --s-dist logit-normal|uniform|mix --s-shift X       flow-matching noise levels (mix: half each)\n"
            "  --drop-text P            probability of an empty prompt (0.1), for CFG\n"
+           "  --fg-weight K            weigh the diffusion loss by 1 + K x the maps' coverage of each voxel\n"
+           "                           (the moving objects; 0 = plain MSE, the default; --resume keeps the run's)\n"
            "  --dim --layers --heads --ffn --patch t,h,w --text-len --text-dim --freq-dim   model shape\n"
            "  --frame-emb N            a learned embedding per token frame (N frames; 0 = none, Wan)\n"
            "  --video-frames F -W W -H H   training video size    --cond 0|1  first-frame conditioning (1)\n"
@@ -98,6 +100,7 @@ static int parse_trainer(train_args *a, const char *f, const char *v) {
     else if (!strcmp(f, "--clip")) rc = pp_parse_float(v, f, 0, 1e6, &t->opt.clip_norm);
     else if (!strcmp(f, "--ema")) rc = pp_parse_float(v, f, 0, 0.999999, &t->opt.ema_decay);
     else if (!strcmp(f, "--s-shift")) rc = pp_parse_float(v, f, 0.01, 100, &a->tc.s_shift);
+    else if (!strcmp(f, "--fg-weight")) rc = pp_parse_float(v, f, 0, 1000, &a->tc.fg_weight);
     else if (!strcmp(f, "--drop-text")) rc = pp_parse_float(v, f, 0, 1, &a->tc.p_drop_text);
     else if (!strcmp(f, "--max-cond-frames")) rc = pp_parse_int(v, f, 1, 1024, &a->tc.max_cond_frames);
     else if (!strcmp(f, "--p-cond")) rc = pp_parse_float(v, f, 0, 1, &a->tc.p_first_frames);

@@ -106,6 +106,13 @@ void pp_unpatchify_backward(float *dtok, const float *dx, int B, int C, int F, i
  * backward writes dpred = dloss * 2 (pred - target) / n */
 float pp_mse_forward(const float *pred, const float *target, size_t n);
 void pp_mse_backward(float *dpred, const float *pred, const float *target, size_t n, float dloss);
+/* ---- weighted MSE: pred, target [B,C,V], w [B,V] >= 0 with a positive sum, one
+ * weight per voxel shared by the C channels: loss = sum w d^2 / (C sum w), the plain
+ * MSE when w is constant (accumulated in double, in an order that does not depend on
+ * the thread count); backward writes dpred = dloss * 2 w d / (C sum w) */
+float pp_wmse_forward(const float *pred, const float *target, const float *w, int B, int C, size_t V);
+void pp_wmse_backward(float *dpred, const float *pred, const float *target, const float *w, int B, int C, size_t V,
+                      float dloss);
 
 /* ---- row softmax: x,out [M,C] (routers of the physical branch) */
 void pp_softmax_forward(float *out, const float *x, int M, int C);

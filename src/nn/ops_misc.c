@@ -45,6 +45,44 @@ void pp_mse_backward(float *dpred, const float *pred, const float *target, size_
     for (size_t i = 0; i < n; i++) dpred[i] = k * (pred[i] - target[i]);
 }
 
+static double wsum(const float *w, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += w[i];
+    return s;
+}
+
+float pp_wmse_forward(const float *pred, const float *target, const float *w, int B, int C, size_t V) {
+    int rows = B * C;
+    double *part = pp_malloc((rows ? (size_t)rows : 1) * sizeof(double)), s = 0;
+#pragma omp parallel for schedule(static) if ((size_t)rows * V > PP_PAR_MIN)
+    for (int r = 0; r < rows; r++) {
+        const float *p = pred + (size_t)r * V, *q = target + (size_t)r * V, *wr = w + (size_t)(r / C) * V;
+        double acc = 0;
+        for (size_t i = 0; i < V; i++) {
+            double d = (double)p[i] - q[i];
+            acc += wr[i] * d * d;
+        }
+        part[r] = acc;
+    }
+    for (int r = 0; r < rows; r++) s += part[r];
+    free(part);
+    return (float)(s / ((double)C * wsum(w, (size_t)B * V)));
+}
+
+void pp_wmse_backward(float *dpred, const float *pred, const float *target, const float *w, int B, int C, size_t V,
+                      float dloss) {
+    float k = (float)(2.0 * dloss / ((double)C * wsum(w, (size_t)B * V)));
+    int rows = B * C;
+#pragma omp parallel for schedule(static) if ((size_t)rows * V > PP_PAR_MIN)
+    for (int r = 0; r < rows; r++) {
+        const float *wr = w + (size_t)(r / C) * V;
+        for (size_t i = 0; i < V; i++) {
+            size_t j = (size_t)r * V + i;
+            dpred[j] = k * wr[i] * (pred[j] - target[j]);
+        }
+    }
+}
+
 void pp_add_inplace(float *y, const float *x, size_t n) {
 #pragma omp parallel for schedule(static) if (n > PP_PAR_MIN)
     for (size_t i = 0; i < n; i++) y[i] += x[i];

@@ -270,12 +270,15 @@ int pp_prophy_step(const pp_prophy *m, const float *P, float *G, pp_prophy_acts 
     memset(L, 0, sizeof *L);
     if (pp_prophy_forward(m, P, a, b->x, b->t, b->ids, out)) return -1;
     size_t n = (size_t)a->B * c->base.dit.out_dim * a->F * a->H * a->W;
-    L->diff = pp_mse_forward(out, b->target, n);
+    size_t vox = (size_t)a->F * a->H * a->W;
+    int C = c->base.dit.out_dim;
+    L->diff = b->wvox ? pp_wmse_forward(out, b->target, b->wvox, a->B, C, vox) : pp_mse_forward(out, b->target, n);
     if (a->npb) aux_losses(m, P, G, a, b, L);
     L->total = L->diff + c->branch.w_coarse * L->coarse + c->branch.w_fine_align * L->fine_align +
                c->branch.w_balance * L->balance;
     if (!G) return 0;
-    pp_mse_backward(a->dpred, out, b->target, n, 1.0f);
+    if (b->wvox) pp_wmse_backward(a->dpred, out, b->target, b->wvox, a->B, C, vox, 1.0f);
+    else pp_mse_backward(a->dpred, out, b->target, n, 1.0f);
     int seb = a->npb && pp_prophy_has_seb(c) && b->labels, reb = a->npb && pp_prophy_has_reb(c);
     pp_prophy_backward(m, P, G, a, a->dpred, seb ? a->drho_s : NULL, reb ? a->drho_r : NULL);
     return 0;

@@ -133,6 +133,8 @@ typedef struct {
     const float *target; /* [B,out,F,H,W] eps - x0 */
     const float *labels; /* [B,17] category vectors q, or NULL (no coarse / fine loss) */
     const float *Qr;     /* [B,N,17] token targets, or NULL (no fine-align loss) */
+    const float *wvox;   /* [B,F,H,W] weights of the diffusion loss per voxel (all channels),
+                            or NULL: the plain MSE (train.h: --fg-weight) */
 } pp_prophy_batch;
 
 typedef struct {

@@ -20,6 +20,7 @@ struct pp_prophy_trainer {
     float *labels, *maps, *bg, *Qr;    /* [B,17], [B,17,F,H,W], [B,F,H,W], [B,N,17] (maps, bg: pixel models) */
     int latent;                        /* the model diffuses latents; F,H,W are the latent grid */
     float *zc3;                        /* latent models: [B, C, 2, H, W] the first 3 frames' latents */
+    float *wvox;                       /* [B,F,H,W] diffusion-loss weights (cfg.fg_weight > 0), or NULL */
 };
 
 pp_prophy_train_config pp_prophy_train_defaults(void) {
@@ -46,6 +47,7 @@ static void alloc_buffers(pp_prophy_trainer *t) {
     if (t->latent) t->zc3 = pp_alloc_floats((size_t)B * t->C * 2 * t->H * t->W);
     else t->maps = pp_alloc_floats((size_t)B * PP_NCAT * t->vox), t->bg = pp_alloc_floats((size_t)B * t->vox);
     t->Qr = pp_alloc_floats((size_t)B * t->N * PP_NCAT);
+    if (t->cfg.fg_weight > 0) t->wvox = pp_alloc_floats((size_t)B * t->vox);
     t->ids = pp_malloc((size_t)B * t->L * sizeof(int));
     t->acts = pp_prophy_acts_new(t->m, B, t->F, t->H, t->W, 1);
 }
@@ -122,7 +124,7 @@ pp_prophy_trainer *pp_prophy_trainer_new(pp_prophy *m, const pp_prophy_train_con
 void pp_prophy_trainer_free(pp_prophy_trainer *t) {
     if (!t) return;
     float *bufs[] = {t->G, t->video, t->eps, t->s, t->t, t->cond, t->xin, t->target, t->labels, t->maps, t->bg, t->Qr,
-                     t->zc3};
+                     t->zc3, t->wvox};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) pp_free_aligned(bufs[i]);
     free(t->ids);
     pp_prophy_acts_free(t->acts);
@@ -131,6 +133,24 @@ void pp_prophy_trainer_free(pp_prophy_trainer *t) {
 }
 
 /* ---- one step */
+
+/* w [vox] = 1 + k f: f the fraction of each voxel the phenomenon maps cover. A
+ * latent pixel's target is ql = mean(m_c - bg) = 2 frac - 1 for its strongest
+ * category c (bg = 1 - max_c m_c); a pixel's is 1 - bg. */
+static void fg_weights(float *w, const pp_phys_example *ex, int latent, size_t vox, float k) {
+    for (size_t v = 0; v < vox; v++) {
+        float f;
+        if (latent) {
+            const float *q = ex->ql + v * PP_NCAT;
+            float mx = q[0];
+            for (int c = 1; c < PP_NCAT; c++) mx = q[c] > mx ? q[c] : mx;
+            f = 0.5f * (mx + 1.0f);
+        } else {
+            f = 1.0f - ex->bg[v];
+        }
+        w[v] = 1.0f + k * (f < 0 ? 0 : f > 1 ? 1 : f);
+    }
+}
 
 /* Example b of the batch: video (or latent), ids (text dropout), labels, maps (or
  * a latent model's token targets and first-frame latents). */
@@ -150,6 +170,7 @@ static int load_example(pp_prophy_trainer *t, int b) {
         memcpy(t->maps + (size_t)b * PP_NCAT * t->vox, ex.maps, PP_NCAT * t->vox * sizeof(float));
         memcpy(t->bg + (size_t)b * t->vox, ex.bg, t->vox * sizeof(float));
     }
+    if (t->wvox) fg_weights(t->wvox + (size_t)b * t->vox, &ex, t->latent, t->vox, t->cfg.fg_weight);
     int *ids = t->ids + (size_t)b * t->L;
     if (pp_rng_uniform(&t->st.rng) < t->cfg.p_drop_text) {
         pp_prophy_empty_ids(ids, t->L);
@@ -192,7 +213,7 @@ int pp_prophy_trainer_step(pp_prophy_trainer *t, pp_prophy_losses *L) {
     if (make_batch(t)) return -1;
     pp_prophy *m = t->m;
     pp_prophy_batch b = {.x = t->xin, .t = t->t, .ids = t->ids, .target = t->target, .labels = t->labels,
-                         .Qr = t->Qr};
+                         .Qr = t->Qr, .wvox = t->wvox};
     memset(t->G, 0, m->table.total * sizeof(float));
     if (pp_prophy_step(m, m->params, t->G, t->acts, &b, NULL, L)) return -1;
     if (pp_train_apply(&t->st, &m->table, m->params, t->G, L->total)) L->total = NAN;
@@ -207,6 +228,7 @@ int pp_prophy_trainer_save_checkpoint(pp_prophy_trainer *t, const char *path) {
     cJSON *extra = cJSON_CreateObject();
     cJSON_AddBoolToObject(extra, "freeze_backbone", t->cfg.freeze_backbone);
     cJSON_AddBoolToObject(extra, "freeze_text", t->cfg.freeze_text);
+    cJSON_AddNumberToObject(extra, "fg_weight", t->cfg.fg_weight);
     if (!rc) rc = pp_train_write_state(&t->st, w, extra);
     else cJSON_Delete(extra);
     if (!rc) rc = pp_st_save(w, path);
@@ -225,9 +247,11 @@ pp_prophy_trainer *pp_prophy_trainer_resume(pp_prophy *m, const char *ckpt, cons
     pp_prophy_train_config cc = *c;
     cJSON *meta = pp_train_state_meta(&f);
     pp_prophy_trainer *t = NULL;
-    if (meta) { /* the frozen set comes from the checkpoint */
+    if (meta) { /* the frozen set and the loss's weighting come from the checkpoint */
         cc.freeze_backbone = cJSON_IsTrue(cJSON_GetObjectItem(meta, "freeze_backbone"));
         cc.freeze_text = cJSON_IsTrue(cJSON_GetObjectItem(meta, "freeze_text"));
+        const cJSON *fg = cJSON_GetObjectItem(meta, "fg_weight"); /* absent before --fg-weight existed */
+        if (cJSON_IsNumber(fg) && fg->valuedouble >= 0 && fg->valuedouble <= 1000) cc.fg_weight = (float)fg->valuedouble;
         cJSON_Delete(meta);
         t = trainer_alloc(m, &cc, src);
     }

@@ -32,6 +32,11 @@ typedef struct {
     int max_cond_frames;
     int freeze_backbone;   /* stage 2: backbone frozen */
     int freeze_text;       /* stage 2: text encoder frozen */
+    float fg_weight;       /* k >= 0: the diffusion loss weighs each voxel by 1 + k f, f in [0,1] the
+                              fraction of it the phenomenon maps cover (latents: from the token
+                              targets, (max_c ql + 1) / 2; pixels: 1 - bg), normalised by the
+                              batch's mean weight; 0 = the plain MSE. Stored in checkpoints:
+                              a resumed run keeps its own */
 } pp_prophy_train_config;
 
 /* pp_train_defaults, logit-normal s, 10 % empty prompts, half the samples with 1..3 given frames */
