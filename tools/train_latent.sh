@@ -17,8 +17,11 @@
 #   seb, reb              one stage of the branch ($D/seb, $D/reb);
 #   full+bb               the full branch with the backbone trained too ($D/prophy_bb);
 #   full+wc01             the full branch with the coarse loss at 0.01, not 0.1 ($D/prophy_wc01);
+#   full+wc0              the full branch with no coarse loss at all ($D/prophy_wc0);
 #   full+noise            the full branch on degraded maps, VLM-like: --label-noise
-#                         blur=8,noise=0.1,shift=16 ($D/prophy_ln; docs/BRANCH.md).
+#                         blur=8,noise=0.1,shift=16 ($D/prophy_ln; docs/BRANCH.md);
+#   fg10                  the equal-compute baseline with the diffusion loss weighted toward
+#                         the phenomena, --fg-weight 10 ($D/baseline_fg10).
 # (N1, N2, S1, S2, S3, WARMUP and THREADS override the sizes, e.g. for a quick check.)
 #   tools/train_latent.sh out && prophy generate -m out/prophy.safetensors -p "..." -o ball.gif
 set -euo pipefail
@@ -29,8 +32,8 @@ N1=${N1:-700} N2=${N2:-2800} S1=${S1:-2157} S2=${S2:-6500} S3=${S3:-1000} WARMUP
 VAE=${VAE:-models/vae.safetensors}
 for a in "$@"; do
     case "$a" in
-    seb | reb | full+bb | full+wc01 | full+noise) ;;
-    *) echo "train_latent.sh: unknown ablation '$a' (seb, reb, full+bb, full+wc01, full+noise)" >&2; exit 1 ;;
+    seb | reb | full+bb | full+wc01 | full+wc0 | full+noise | fg10) ;;
+    *) echo "train_latent.sh: unknown ablation '$a' (seb, reb, full+bb, full+wc01, full+wc0, full+noise, fg10)" >&2; exit 1 ;;
     esac
 done
 mkdir -p "$D"
@@ -73,6 +76,8 @@ for a in "$@"; do
     seb | reb) stage2 "$a" --init "$D/s1.safetensors" --branch "$a" ;;
     full+bb) stage2 prophy_bb --init "$D/s1.safetensors" --branch full --train-backbone ;;
     full+wc01) stage2 prophy_wc01 --init "$D/s1.safetensors" --branch full --w-coarse 0.01 ;;
+    full+wc0) stage2 prophy_wc0 --init "$D/s1.safetensors" --branch full --w-coarse 0 ;;
     full+noise) stage2 prophy_ln --init "$D/s1.safetensors" --branch full --label-noise blur=8,noise=0.1,shift=16 ;;
+    fg10) stage2 baseline_fg10 --init "$D/s1.safetensors" --branch none --fg-weight 10 ;;
     esac
 done
