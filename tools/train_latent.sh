@@ -22,6 +22,7 @@
 #                         blur=8,noise=0.1,shift=16 ($D/prophy_ln; docs/BRANCH.md);
 #   fg10                  the equal-compute baseline with the diffusion loss weighted toward
 #                         the phenomena, --fg-weight 10 ($D/baseline_fg10);
+#   full+fg10             the full branch with that weighted loss ($D/prophy_fg10), against fg10;
 #   fg10+long             fg10 for S3L steps (4000), not S3: more backbone training with the
 #                         weighted loss ($D/baseline_fg10_long).
 # (N1, N2, S1, S2, S3, S3L, WARMUP and THREADS override the sizes, e.g. for a quick check.)
@@ -34,9 +35,8 @@ N1=${N1:-700} N2=${N2:-2800} S1=${S1:-2157} S2=${S2:-6500} S3=${S3:-1000} S3L=${
 VAE=${VAE:-models/vae.safetensors}
 for a in "$@"; do
     case "$a" in
-    seb | reb | full+bb | full+wc01 | full+wc0 | full+noise | fg10 | fg10+long) ;;
-    *) echo "train_latent.sh: unknown ablation '$a' (seb, reb, full+bb, full+wc01, full+wc0, full+noise, fg10, fg10+long)" >&2
-       exit 1 ;;
+    seb | reb | full+bb | full+wc01 | full+wc0 | full+noise | fg10 | full+fg10 | fg10+long) ;;
+    *) echo "train_latent.sh: unknown ablation '$a' (the list is at the top of tools/train_latent.sh)" >&2; exit 1 ;;
     esac
 done
 mkdir -p "$D"
@@ -82,6 +82,7 @@ for a in "$@"; do
     full+wc0) stage2 prophy_wc0 --init "$D/s1.safetensors" --branch full --w-coarse 0 ;;
     full+noise) stage2 prophy_ln --init "$D/s1.safetensors" --branch full --label-noise blur=8,noise=0.1,shift=16 ;;
     fg10) stage2 baseline_fg10 --init "$D/s1.safetensors" --branch none --fg-weight 10 ;;
+    full+fg10) stage2 prophy_fg10 --init "$D/s1.safetensors" --branch full --fg-weight 10 ;;
     fg10+long) S3=$S3L stage2 baseline_fg10_long --init "$D/s1.safetensors" --branch none --fg-weight 10 ;;
     esac
 done
