@@ -269,9 +269,8 @@ int pp_prophy_step(const pp_prophy *m, const float *P, float *G, pp_prophy_acts 
     float *out = pred ? pred : a->pred;
     memset(L, 0, sizeof *L);
     if (pp_prophy_forward(m, P, a, b->x, b->t, b->ids, out)) return -1;
-    size_t n = (size_t)a->B * c->base.dit.out_dim * a->F * a->H * a->W;
-    size_t vox = (size_t)a->F * a->H * a->W;
     int C = c->base.dit.out_dim;
+    size_t vox = (size_t)a->F * a->H * a->W, n = (size_t)a->B * C * vox;
     L->diff = b->wvox ? pp_wmse_forward(out, b->target, b->wvox, a->B, C, vox) : pp_mse_forward(out, b->target, n);
     if (a->npb) aux_losses(m, P, G, a, b, L);
     L->total = L->diff + c->branch.w_coarse * L->coarse + c->branch.w_fine_align * L->fine_align +
