@@ -18,6 +18,9 @@ $PROPHY sim --scene parabola --seed 3 -W 32 -H 32 --video-frames 9 -o $T/s.y4m 2
 expect_ok   "video prediction from 3 given frames" $PROPHY generate -m $T/s2.safetensors --vae $V -p "a red ball falls" --init $T/s.y4m --cond-frames 3 -o $T/p_%03d.png --steps 2
 expect_ok   "...and from 1" $PROPHY generate -m $T/s2.safetensors --vae $V -p "a red ball falls" --init $T/s.y4m --cond-frames 1 -o $T/q_%03d.png --steps 2 -s 5
 check       "...the given frame is kept" 'cmp -s $T/p_000.png $T/q_000.png'
+expect_ok   "a decoder fine-tune of the VAE" $PROPHY vae train -W 32 -H 32 --video-frames 9 --crop 5,16,16 --init $V --decoder-only --steps 1 -q -t 2 -o $T/vae_dec.safetensors
+expect_ok   "...still decodes the model's latents (same checksum)" $PROPHY generate -m $T/s2.safetensors --vae $T/vae_dec.safetensors -p "a red ball falls" -o $T/gd.y4m --steps 2
+check       "...into another video" '! cmp -s $T/g.y4m $T/gd.y4m'
 expect_ok   "routing maps of a latent model" $PROPHY route -m $T/s2.safetensors --vae $V -p "a red ball falls" -o $T/r.gif --steps 2
 expect_ok   "the held-out benchmark of a latent model" $PROPHY eval -m $T/s2.safetensors --vae $V --heldout 1 --steps 1 --split id
 check       "...one row per scene" '[ $(grep -c "^| id / " $CLI_TMP/out) -ge 17 ]'

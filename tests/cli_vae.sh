@@ -1,7 +1,7 @@
-# cli_vae.sh - prophy vae: train (exact resume), encode, decode, recon, and one
-# error line for each bad input: a VAE file with a missing or misshapen tensor, a
-# frame count that is not 1+4k, a size that is not a multiple of 8, a latent whose
-# channels disagree with the VAE.
+# cli_vae.sh - prophy vae: train (exact resume; a decoder fine-tune that keeps the
+# latents), encode, decode, recon, and one error line for each bad input: a VAE
+# file with a missing or misshapen tensor, a frame count that is not 1+4k, a size
+# that is not a multiple of 8, a latent whose channels disagree with the VAE.
 . tests/cli_lib.sh
 T=$CLI_TMP
 TINY="-W 32 -H 32 --video-frames 9 --crop 5,16,16 --dim 4 --stats 2 -q -t 2"
@@ -56,6 +56,18 @@ check       "...says it starts from its weights" 'grep -q "starting from the wei
 check       "...and keeps its architecture (dim 4)" '$PROPHY inspect $T/vid.safetensors | grep -q "\"dim\":4"'
 expect_ok   "...with --per-frame" $PROPHY vae train $TINYI --init $T/a.safetensors --per-frame --steps 1 -o $T/pf.safetensors
 check       "...says so" 'grep -q "older time taps zeroed" $CLI_TMP/err'
+expect_ok   "a decoder fine-tune (--decoder-only), 3 steps" $PROPHY vae train $TINYI --init $T/a.safetensors --decoder-only --ema 0.9 --steps 3 -o $T/dec.safetensors
+check       "...says the encoder and the latent statistics stay" 'grep -q "encoder and the latent statistics are unchanged" $CLI_TMP/err'
+expect_ok   "...encodes as the VAE it started from" $PROPHY vae encode $T/s.y4m -o $T/zd.safetensors -m $T/dec.safetensors
+check       "...the same latent, byte for byte" 'cmp -s $T/z.safetensors $T/zd.safetensors'
+expect_ok   "...but decodes differently" $PROPHY vae recon $T/s.y4m -o $T/rd.y4m -m $T/dec.safetensors
+check       "...its reconstruction differs" '! cmp -s $T/r.y4m $T/rd.y4m'
+expect_ok   "a decoder fine-tune, 2 steps" $PROPHY vae train $TINYI --init $T/a.safetensors --decoder-only --ema 0.9 --steps 2 -o $T/dec2.safetensors
+expect_ok   "...resumed to 3 without the flag (the checkpoint keeps it)" $PROPHY vae train $TINYI --resume $T/dec2.safetensors.ckpt --ema 0.9 --steps 3 -o $T/dec2.safetensors
+check       "...equals the straight run" 'cmp -s $T/dec.safetensors $T/dec2.safetensors'
+expect_fail "--decoder-only without --init" $PROPHY vae train $TINY --decoder-only --steps 1 -o $T/x.safetensors
+check       "...says it goes with --init" 'grep -q "decoder-only goes with --init" $CLI_TMP/err'
+expect_fail "--decoder-only with --per-frame" $PROPHY vae train $TINYI --init $T/a.safetensors --decoder-only --per-frame --steps 1 -o $T/x.safetensors
 expect_fail "--per-frame without --init" $PROPHY vae train $TINY --per-frame --steps 1 -o $T/x.safetensors
 expect_fail "--init with --dim" $PROPHY vae train $TINY --init $T/img.safetensors --steps 1 -o $T/x.safetensors
 check       "...says why" 'grep -q "takes the architecture from its file" $CLI_TMP/err'

@@ -11,6 +11,7 @@
 #include "io/safetensors.h"
 #include "nn/ops.h"
 #include "wan/vae.h"
+#include "wan/vae_file.h"
 #include "test.h"
 
 typedef struct {
@@ -339,6 +340,70 @@ TEST(vae_train_step_foreground_weight) {
     pp_scale_inplace(G0, 4.0f, g.t.total);
     CHECK(pp_rel_err(G, G0, g.t.total) < 1e-5);
     pp_free_aligned(video), pp_free_aligned(rec), pp_free_aligned(G), pp_free_aligned(G0);
+    rig_free(&g);
+}
+
+/* a frozen encoder: no gradient reaches encoder.* or conv1.*, the decoder side's
+ * gradient and the loss are those of the full step; d/dvideo is refused */
+TEST(vae_train_step_frozen_encoder) {
+    static const int mult[2] = {1, 2}, td[1] = {1};
+    rig g;
+    rig_make(&g, 4, 2, 2, mult, 1, td, 53);
+    int T = 5, H = 8, W = 8;
+    float *video = rand_video(T, H, W, 54), *G = pp_zalloc_floats(g.t.total), *G1 = pp_zalloc_floats(g.t.total);
+    float eps[2 * 2 * 4 * 4];
+    for (int i = 0; i < 2 * 2 * 4 * 4; i++) eps[i] = 0.1f * (float)(i % 5) - 0.2f;
+    pp_vae_loss_cfg lc = {.w_l1 = 1, .w_mse = 1, .w_edge = 0.5f, .w_kl = 1e-3f, .sample = 1};
+    pp_vae_losses a, b;
+    CHECK(pp_vae_train_step(&g.m, g.P, G, video, T, H, W, &lc, eps, NULL, &a, NULL, NULL) == 0);
+    lc.frozen_encoder = 1;
+    CHECK(pp_vae_train_step(&g.m, g.P, G1, video, T, H, W, &lc, eps, NULL, &b, NULL, NULL) == 0);
+    CHECK(a.loss == b.loss);
+    int enc = 0, dec = 0;
+    for (int i = 0; i < g.t.n; i++) {
+        const pp_param *p = &g.t.p[i];
+        int frozen = !strncmp(p->name, "encoder.", 8) || !strncmp(p->name, "conv1.", 6);
+        double n1 = 0, diff = 0;
+        for (size_t k = 0; k < p->numel; k++) {
+            float x = G[p->offset + k], y = G1[p->offset + k];
+            n1 += fabs(y), diff += fabs(frozen ? y : x - y);
+        }
+        if (frozen) {
+            CHECK_MSG(n1 == 0, "%s has a gradient", p->name);
+            enc++;
+        } else {
+            CHECK_MSG(diff == 0, "%s: the decoder's gradient differs by %g", p->name, diff);
+            dec++;
+        }
+    }
+    CHECK(enc > 5 && dec > 5);
+    CHECK(pp_vae_train_step(&g.m, g.P, G1, video, T, H, W, &lc, eps, NULL, &b, NULL, G) != 0);
+    CHECK(strstr(pp_lasterr(), "not frozen") != NULL);
+    pp_free_aligned(video), pp_free_aligned(G), pp_free_aligned(G1);
+    rig_free(&g);
+}
+
+/* the checksum names the latent space: the encoder side's weights and the latent
+ * normalisation, not the decoder's; files that hold the whole-weight hash still match */
+TEST(vae_checksum_is_the_encoder_side) {
+    static const int mult[2] = {1, 2}, td[1] = {1};
+    rig g;
+    rig_make(&g, 4, 2, 2, mult, 1, td, 55);
+    pp_vae_model v = {.m = g.m, .table = g.t, .params = g.P};
+    uint64_t s0 = pp_vae_checksum(&v), w0 = pp_vae_checksum_whole(&v);
+    CHECK(s0 != w0 && pp_vae_checksum_matches(&v, s0) && pp_vae_checksum_matches(&v, w0));
+    const pp_param *dec = pp_params_find(&g.t, "decoder.head.2.weight"), *enc = pp_params_find(&g.t, "conv1.bias");
+    CHECK(dec && enc);
+    g.P[dec->offset] += 0.5f; /* the decoder changed: same latents */
+    CHECK(pp_vae_checksum(&v) == s0 && pp_vae_checksum_whole(&v) != w0);
+    CHECK(pp_vae_checksum_matches(&v, s0) && !pp_vae_checksum_matches(&v, w0));
+    float keep = g.P[enc->offset];
+    g.P[enc->offset] += 0.5f; /* the encoder changed */
+    CHECK(pp_vae_checksum(&v) != s0 && !pp_vae_checksum_matches(&v, s0));
+    g.P[enc->offset] = keep;
+    CHECK(pp_vae_checksum(&v) == s0);
+    v.m.cfg.latent_std[1] *= 2.0f; /* the normalisation changed */
+    CHECK(pp_vae_checksum(&v) != s0);
     rig_free(&g);
 }
 

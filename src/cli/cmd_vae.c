@@ -32,6 +32,8 @@ static void usage(void) {
            "  --init VAE          start from a VAE file's weights and architecture (not with --resume)\n"
            "  --per-frame         with --init: zero its older time taps and set its time convolutions to\n"
            "                      identity first (a video run from an image VAE trained without them)\n"
+           "  --decoder-only      with --init: train the decoder side only; the encoder, so the latents\n"
+           "                      and their normalisation, stay --init's (its latent models still work)\n"
            "  --steps N --lr X --warmup N --clip X --ema X   AdamW (1000, %g, %d, %g, 0)\n"
            "  --lr-decay N        a cosine from lr to lr/10 ending at step N (0: constant lr)\n"
            "  --l1 X --mse X --edge X --kl X   loss weights (%g, %g, %g, %g)\n"
@@ -294,8 +296,8 @@ static int parse_train(train_args *a, int argc, char **argv) {
             a->tc.base.quiet = 1;
             continue;
         }
-        if (!strcmp(f, "--per-frame")) {
-            a->per_frame = 1;
+        if (!strcmp(f, "--per-frame") || !strcmp(f, "--decoder-only")) {
+            *(f[2] == 'p' ? &a->per_frame : &a->tc.decoder_only) = 1;
             continue;
         }
         if (!(v = cli_value(argc, argv, &i))) return 1;
@@ -307,6 +309,10 @@ static int parse_train(train_args *a, int argc, char **argv) {
     if (strcmp(a->config, "small") && strcmp(a->config, "wan21"))
         return cli_error("vae train: --config must be small or wan21 (got '%s')", a->config);
     if (a->per_frame && !a->init) return cli_error("vae train: --per-frame goes with --init");
+    if (a->tc.decoder_only && !a->init)
+        return cli_error("vae train: --decoder-only goes with --init (a resume keeps the checkpoint's setting)");
+    if (a->tc.decoder_only && a->per_frame)
+        return cli_error("vae train: --decoder-only keeps the encoder as it is, --per-frame changes it");
     if (pp_adamw_config_check(&a->tc.base.opt)) return cli_lib_error();
     if (a->init && (a->resume || a->config_set || a->dim || a->z_dim))
         return cli_error("vae train: --init takes the architecture from its file (not with --resume, --config, --dim or --z-dim)");
@@ -349,13 +355,20 @@ static pp_vae_trainer *make_trainer(train_args *a, pp_vae_model *v, pp_phys_sour
     return t;
 }
 
-/* the final weights with the latent normalisation of the source's first videos */
+/* the final weights with the latent normalisation of the source's first videos (a
+ * decoder fine-tune keeps its starting VAE's) */
 static int finish(train_args *a, pp_vae_trainer *t, pp_vae_model *v, pp_phys_source *src) {
     const float *w = pp_vae_trainer_final_weights(t);
-    fprintf(stderr, "latent statistics from %d videos ...\n", a->stats);
-    if (pp_vae_set_latent_stats(v, w, src, a->stats)) return -1;
+    if (pp_vae_trainer_decoder_only(t)) fprintf(stderr, "the encoder and the latent statistics are unchanged\n");
+    else {
+        fprintf(stderr, "latent statistics from %d videos ...\n", a->stats);
+        if (pp_vae_set_latent_stats(v, w, src, a->stats)) return -1;
+    }
     if (pp_vae_save(&v->m, &v->table, w, a->out, PP_F32)) return -1;
-    fprintf(stderr, "wrote %s after %ld steps (checkpoint %s)\n", a->out, pp_vae_trainer_steps_done(t), a->ckpt);
+    pp_vae_model saved = *v;
+    saved.params = (float *)w;
+    fprintf(stderr, "wrote %s after %ld steps (checkpoint %s); latent checksum %016llx\n", a->out,
+            pp_vae_trainer_steps_done(t), a->ckpt, (unsigned long long)pp_vae_checksum(&saved));
     return 0;
 }
 

@@ -102,10 +102,16 @@ int pp_adamw_step(pp_adamw *o, const pp_params *t, float *params, float *grads, 
         adamw_tensor(o, params + p->offset, grads + p->offset, o->m + p->offset, o->v + p->offset, p->numel,
                      lr, p->decay ? o->cfg.weight_decay : 0.0f, gscale);
     }
-    if (o->ema) {
+    if (o->ema) { /* over the trained tensors: a frozen one's average stays its value, bit for bit */
         float d = o->cfg.ema_decay;
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < o->n; i++) o->ema[i] = d * o->ema[i] + (1.0f - d) * params[i];
+        for (int i = 0; i < t->n; i++) {
+            const pp_param *p = &t->p[i];
+            if (p->frozen) continue;
+            float *e = o->ema + p->offset;
+            const float *w = params + p->offset;
+#pragma omp parallel for schedule(static) if (p->numel > 65536)
+            for (size_t k = 0; k < p->numel; k++) e[k] = d * e[k] + (1.0f - d) * w[k];
+        }
     }
     return 0;
 }

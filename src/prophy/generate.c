@@ -38,7 +38,7 @@ static int check_latent(const pp_prophy *m, const pp_gen_config *c, const gen_gr
     const pp_model_config *b = &m->cfg.base;
     const int *p = b->dit.patch;
     if (!c->vae) PP_FAIL("this model diffuses a VAE's latents: it needs its VAE (--vae, default models/vae.safetensors)");
-    if (pp_vae_checksum(c->vae) != b->vae_checksum)
+    if (!pp_vae_checksum_matches(c->vae, b->vae_checksum))
         PP_FAIL("the VAE is not the one this model was trained with (checksum %016llx, the model's %016llx)",
                 (unsigned long long)pp_vae_checksum(c->vae), (unsigned long long)b->vae_checksum);
     if (c->vae->m.cfg.z_dim != b->dit.out_dim)
@@ -92,7 +92,7 @@ int pp_gen_load_vae(const pp_prophy *m, const char *path, pp_vae_model *v, int *
     *loaded = 0;
     if (!m->cfg.base.latent) return 0;
     if (pp_vae_model_open(v, path)) return -1;
-    if (pp_vae_checksum(v) != m->cfg.base.vae_checksum) {
+    if (!pp_vae_checksum_matches(v, m->cfg.base.vae_checksum)) {
         pp_vae_model_free(v);
         PP_FAIL("%s: not the VAE this model was trained with (checksum %016llx, the model's %016llx)", path,
                 (unsigned long long)pp_vae_checksum(v), (unsigned long long)m->cfg.base.vae_checksum);

@@ -1,4 +1,5 @@
 /* vae_train.c - see vae_train.h */
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -63,9 +64,18 @@ static pp_vae_trainer *trainer_alloc(pp_vae_model *v, const pp_vae_train_config 
     return t;
 }
 
+/* decoder_only: the encoder side leaves the optimiser and the step's backward */
+static void apply_freeze(pp_vae_trainer *t) {
+    int f = t->cfg.decoder_only;
+    pp_params_freeze(&t->v->table, "", 0);
+    pp_params_freeze(&t->v->table, "encoder.", f);
+    pp_params_freeze(&t->v->table, "conv1.", f);
+    t->cfg.loss.frozen_encoder = f;
+}
+
 pp_vae_trainer *pp_vae_trainer_new(pp_vae_model *v, const pp_vae_train_config *c, pp_phys_source *src) {
     pp_vae_trainer *t = trainer_alloc(v, c, src);
-    if (t) pp_train_state_init(&t->st, &c->base, v->table.total, v->params);
+    if (t) apply_freeze(t), pp_train_state_init(&t->st, &c->base, v->table.total, v->params);
     return t;
 }
 
@@ -170,7 +180,10 @@ int pp_vae_trainer_step(pp_vae_trainer *t, pp_vae_losses *L) {
 int pp_vae_trainer_save_checkpoint(pp_vae_trainer *t, const char *path) {
     pp_st_writer *w = pp_st_writer_new();
     int rc = pp_vae_add_to_writer(&t->v->m, &t->v->table, t->v->params, w, PP_F32);
-    if (!rc) rc = pp_train_write_state(&t->st, w, NULL);
+    cJSON *extra = cJSON_CreateObject();
+    cJSON_AddBoolToObject(extra, "decoder_only", t->cfg.decoder_only);
+    if (!rc) rc = pp_train_write_state(&t->st, w, extra);
+    else cJSON_Delete(extra);
     if (!rc) rc = pp_st_save(w, path);
     pp_st_writer_free(w);
     return rc;
@@ -182,8 +195,14 @@ pp_vae_trainer *pp_vae_trainer_resume(pp_vae_model *v, const char *ckpt, const p
     pp_st_file f;
     pp_vae_trainer *t = NULL;
     if (pp_st_open(&f, ckpt) == 0) {
-        t = trainer_alloc(v, c, src);
-        if (t) pp_train_state_init(&t->st, &c->base, v->table.total, v->params);
+        pp_vae_train_config cc = *c;
+        cJSON *meta = pp_train_state_meta(&f);
+        if (meta) { /* a decoder fine-tune stays one (absent before decoder_only existed) */
+            cc.decoder_only = cJSON_IsTrue(cJSON_GetObjectItem(meta, "decoder_only"));
+            cJSON_Delete(meta);
+        }
+        t = meta ? trainer_alloc(v, &cc, src) : NULL;
+        if (t) apply_freeze(t), pp_train_state_init(&t->st, &cc.base, v->table.total, v->params);
         if (t && pp_train_read_state(&t->st, &f)) pp_vae_trainer_free(t), t = NULL;
         pp_st_close(&f);
     }
@@ -192,6 +211,8 @@ pp_vae_trainer *pp_vae_trainer_resume(pp_vae_model *v, const char *ckpt, const p
 }
 
 long pp_vae_trainer_steps_done(const pp_vae_trainer *t) { return t->st.step; }
+
+int pp_vae_trainer_decoder_only(const pp_vae_trainer *t) { return t->cfg.decoder_only; }
 
 const float *pp_vae_trainer_final_weights(const pp_vae_trainer *t) {
     return pp_train_final_weights(&t->st, t->v->params);

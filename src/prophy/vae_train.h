@@ -15,6 +15,8 @@
  * world is ~95 % white background, and from scratch a VAE otherwise sits there).
  * Every draw comes from the trainer's RNG, so a resumed run is exact.
  *
+ * With decoder_only the encoder side is frozen and only the decoder side learns.
+ *
  * At the end, the latent normalisation (mean and std of mu per channel) is set
  * from whole videos of the source, so the diffusion model sees ~unit latents. */
 #ifndef PP_PROPHY_VAE_TRAIN_H
@@ -29,6 +31,9 @@ typedef struct {
     int crop[3];           /* frames, height, width: 9, 64, 64 */
     float min_std;         /* 0.05 */
     int color_aug;         /* 1: each crop's channels permuted and sign-flipped at random (48 ways); 0 */
+    int decoder_only;      /* 1: the encoder and conv1 are frozen, so the latents (and the latent
+                            * normalisation) stay those of the starting VAE: a model trained on
+                            * its latents still matches (pp_vae_checksum); stored in checkpoints */
 } pp_vae_train_config;
 
 pp_vae_train_config pp_vae_train_defaults(void);
@@ -44,6 +49,7 @@ int pp_vae_trainer_step(pp_vae_trainer *t, pp_vae_losses *L);
 int pp_vae_trainer_run(pp_vae_trainer *t);
 int pp_vae_trainer_save_checkpoint(pp_vae_trainer *t, const char *path);
 long pp_vae_trainer_steps_done(const pp_vae_trainer *t);
+int pp_vae_trainer_decoder_only(const pp_vae_trainer *t); /* as trained (a resume: the checkpoint's) */
 const float *pp_vae_trainer_final_weights(const pp_vae_trainer *t);
 
 /* Sets v's latent mean and std (per channel, over every latent position) from n

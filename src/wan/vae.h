@@ -165,6 +165,9 @@ typedef struct {
                          * (any channel below PP_VAE_FG_LEVEL, i.e. not near white, or within
                          * one pixel of such a pixel in its frame); 0: every pixel weighs 1 */
     int sample;         /* 1: z = mu + e^(lv/2) eps; 0: z = mu */
+    int frozen_encoder; /* 1: no gradient into the encoder and conv1 (their activations are not
+                         * kept and their backward is skipped: a decoder fine-tune, which keeps
+                         * the latent space); not with dvideo */
 } pp_vae_loss_cfg;
 #define PP_VAE_FG_LEVEL 0.8f /* in [-1, 1]: white is 1 */
 

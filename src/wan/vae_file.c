@@ -175,9 +175,29 @@ int pp_vae_add_to_writer(const pp_vae *m, const pp_params *t, const float *P, pp
     return rc;
 }
 
-uint64_t pp_vae_checksum(const pp_vae_model *v) {
-    const uint8_t *p = (const uint8_t *)v->params;
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < v->table.total * sizeof(float); i++) h = (h ^ p[i]) * 1099511628211ULL;
+static uint64_t fnv1a(uint64_t h, const void *data, size_t bytes) {
+    const uint8_t *p = data;
+    for (size_t i = 0; i < bytes; i++) h = (h ^ p[i]) * 1099511628211ULL;
     return h;
+}
+#define FNV_BASIS 1469598103934665603ULL
+
+uint64_t pp_vae_checksum(const pp_vae_model *v) {
+    uint64_t h = FNV_BASIS;
+    for (int i = 0; i < v->table.n; i++) {
+        const pp_param *p = &v->table.p[i];
+        if (!strncmp(p->name, "encoder.", 8) || !strncmp(p->name, "conv1.", 6))
+            h = fnv1a(h, v->params + p->offset, p->numel * sizeof(float));
+    }
+    int z = v->m.cfg.z_dim;
+    h = fnv1a(h, v->m.cfg.latent_mean, (size_t)z * sizeof(float));
+    return fnv1a(h, v->m.cfg.latent_std, (size_t)z * sizeof(float));
+}
+
+uint64_t pp_vae_checksum_whole(const pp_vae_model *v) {
+    return fnv1a(FNV_BASIS, v->params, v->table.total * sizeof(float));
+}
+
+int pp_vae_checksum_matches(const pp_vae_model *v, uint64_t sum) {
+    return sum == pp_vae_checksum(v) || sum == pp_vae_checksum_whole(v);
 }

@@ -156,12 +156,15 @@ int pp_vae_train_step(const pp_vae *m, const float *P, float *G, const float *vi
                       pp_vae_losses *out, float *rec, float *dvideo) {
     if (pp_vae_check_video(m, T, H, W)) return -1;
     if (!eps && lc->sample && !rng) PP_FAIL("vae train step: sampling needs eps or an rng");
+    if (lc->frozen_encoder && dvideo) PP_FAIL("vae train step: d/dvideo needs the encoder's backward (not frozen)");
     int t = pp_vae_latent_frames(m, T), h = H / m->sdown, w = W / m->sdown, zd = m->cfg.z_dim;
     size_t N = (size_t)H * W, n = (size_t)h * w;
     vt x = pp_vt_new(T, 3, H, W);
     cf_to_fm(x.d, video, 3, T, N);
-    vae_acts *ea = pp_calloc((size_t)m->nenc, sizeof *ea), *da = pp_calloc((size_t)m->ndec, sizeof *da);
-    vt e = whole_fwd(m->enc, m->nenc, P, &x, ea); /* [t, 2 zd, h, w], owned by ea */
+    int enc_bwd = !lc->frozen_encoder;
+    vae_acts *ea = enc_bwd ? pp_calloc((size_t)m->nenc, sizeof *ea) : NULL;
+    vae_acts *da = pp_calloc((size_t)m->ndec, sizeof *da);
+    vt e = whole_fwd(m->enc, m->nenc, P, &x, ea); /* [t, 2 zd, h, w], owned by ea (if kept) */
     /* z = mu + e^(lv/2) eps, lv clamped; KL per latent element */
     vt z = pp_vt_new(t, zd, h, w), ep = pp_vt_new(t, zd, h, w);
     size_t nl = vt_numel(&z);
@@ -189,8 +192,13 @@ int pp_vae_train_step(const pp_vae *m, const float *P, float *G, const float *vi
         fm_to_cf(dvideo, nd.d, 3, T, N, 1);
         pp_vt_free(&nd);
     }
-    vt dz = whole_bwd(m->dec, m->ndec, P, G, da, dr, 1);
+    vt dz = whole_bwd(m->dec, m->ndec, P, G, da, dr, enc_bwd);
     acts_free(m->dec, m->ndec, da);
+    if (!enc_bwd) { /* a frozen encoder: its output was ours, nothing flows into it */
+        pp_vt_free(&dz), pp_vt_free(&z), pp_vt_free(&ep), pp_vt_free(&e), pp_vt_free(&x);
+        if (out) *out = o;
+        return 0;
+    }
     vt de = pp_vt_new(e.t, e.c, e.h, e.w);
     for (int f = 0; f < t; f++)
         for (size_t i = 0; i < zd * n; i++) {
