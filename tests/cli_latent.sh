@@ -28,6 +28,9 @@ expect_ok   "a VAE's reconstructions judged by the evaluator" $PROPHY eval --sel
 check       "...with their PSNR" 'grep -q "psnr [0-9.]* dB" $CLI_TMP/out'
 expect_ok   "the shipped latent model with the shipped VAE" $PROPHY generate -m models/latent.safetensors -p "a red ball is thrown to the right and falls" --cfg-scale 3 --steps 2 -o $T/shipped.y4m
 check       "...33 frames of 128x128" 'head -c 64 $T/shipped.y4m | grep -q "W128 H128" && [ $(grep -a -o FRAME $T/shipped.y4m | wc -l) -eq 33 ]'
+expect_ok   "a latent dataset from the shipped VAE (1 video)" $PROPHY dataset --out $T/lat128 --count 1 -W 128 -H 128 --video-frames 33 --vae models/vae.safetensors -q
+check       "...names the latent checksum the shipped latent models hold" 'c=$(grep -o "\"vae_checksum\":[[:space:]]*\"[0-9a-f]*\"" $T/lat128/latents.json | grep -o "[0-9a-f]\{16\}") && n=0 && for m in latent latent_baseline latent_prophy; do $PROPHY inspect models/$m.safetensors | grep -q "vae_checksum.\{3\}$c" && n=$((n + 1)); done && [ $n -eq 3 ]'
+expect_ok   "...which the shipped backbone trains on" $PROPHY train --data $T/lat128 --init models/latent.safetensors --branch none --batch 1 --steps 1 -q -t 2 -o $T/ft.safetensors
 expect_ok   "routing maps of the shipped latent ProPhy model" $PROPHY route -m models/latent_prophy.safetensors -p "a red ball is thrown to the right and falls" --steps 1 -o $T/lr.gif --json
 check       "...the semantic router's 8 weights" 'grep -Eq "\"semantic_weights\":[[:space:]]*\[([-0-9.e]+, ){7}[-0-9.e]+\]" $CLI_TMP/out'
 expect_fail "routing maps of the shipped latent model (no branch)" $PROPHY route -m models/latent.safetensors -p "a red ball" -o $T/x.gif

@@ -66,7 +66,8 @@ int pp_prophy_check_source(const pp_prophy *m, const pp_phys_source *src) {
         PP_FAIL("the data's latents are [%d,%d,%d,%d], the model's [%d,%d,%d,%d]", C, t, h, w, b->dit.out_dim, b->frames,
                 b->height, b->width);
     if (latent && sum != b->vae_checksum)
-        PP_FAIL("the data's latents come from another VAE than the model's (checksum %016llx, the model's %016llx)",
+        PP_FAIL("the data's latents come from another VAE than the model's (checksum %016llx, the model's %016llx; "
+                "files from before 2026-12-02 name the same VAE by another hash: tools/restamp_vae_checksum.py)",
                 (unsigned long long)sum, (unsigned long long)b->vae_checksum);
     if (!latent && (F != b->frames || H != b->height || W != b->width))
         PP_FAIL("the data's videos are %d frames of %dx%d, the model's are %d frames of %dx%d", F, W, H, b->frames,
