@@ -362,7 +362,7 @@ TEST(vae_train_step_frozen_encoder) {
     int enc = 0, dec = 0;
     for (int i = 0; i < g.t.n; i++) {
         const pp_param *p = &g.t.p[i];
-        int frozen = !strncmp(p->name, "encoder.", 8) || !strncmp(p->name, "conv1.", 6);
+        int frozen = pp_vae_encoder_side(p->name);
         double n1 = 0, diff = 0;
         for (size_t k = 0; k < p->numel; k++) {
             float x = G[p->offset + k], y = G1[p->offset + k];

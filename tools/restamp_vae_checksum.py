@@ -24,6 +24,8 @@ def restamp(path, old, new):
         if len(head) != 8:
             sys.exit(f"{path}: not a safetensors file (shorter than 8 bytes)")
         n = struct.unpack("<Q", head)[0]
+        if n > os.fstat(f.fileno()).st_size - 8:
+            sys.exit(f"{path}: not a safetensors file (its header length {n} is past the end)")
         header = f.read(n)
         if len(header) != n:
             sys.exit(f"{path}: the header is truncated")

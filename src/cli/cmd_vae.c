@@ -297,7 +297,8 @@ static int parse_train(train_args *a, int argc, char **argv) {
             continue;
         }
         if (!strcmp(f, "--per-frame") || !strcmp(f, "--decoder-only")) {
-            *(f[2] == 'p' ? &a->per_frame : &a->tc.decoder_only) = 1;
+            if (!strcmp(f, "--per-frame")) a->per_frame = 1;
+            else a->tc.decoder_only = 1;
             continue;
         }
         if (!(v = cli_value(argc, argv, &i))) return 1;

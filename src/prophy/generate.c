@@ -93,9 +93,10 @@ int pp_gen_load_vae(const pp_prophy *m, const char *path, pp_vae_model *v, int *
     if (!m->cfg.base.latent) return 0;
     if (pp_vae_model_open(v, path)) return -1;
     if (!pp_vae_checksum_matches(v, m->cfg.base.vae_checksum)) {
+        uint64_t have = pp_vae_checksum(v); /* before the weights are freed */
         pp_vae_model_free(v);
         PP_FAIL("%s: not the VAE this model was trained with (checksum %016llx, the model's %016llx)", path,
-                (unsigned long long)pp_vae_checksum(v), (unsigned long long)m->cfg.base.vae_checksum);
+                (unsigned long long)have, (unsigned long long)m->cfg.base.vae_checksum);
     }
     *loaded = 1;
     return 0;

@@ -66,11 +66,9 @@ static pp_vae_trainer *trainer_alloc(pp_vae_model *v, const pp_vae_train_config 
 
 /* decoder_only: the encoder side leaves the optimiser and the step's backward */
 static void apply_freeze(pp_vae_trainer *t) {
-    int f = t->cfg.decoder_only;
-    pp_params_freeze(&t->v->table, "", 0);
-    pp_params_freeze(&t->v->table, "encoder.", f);
-    pp_params_freeze(&t->v->table, "conv1.", f);
-    t->cfg.loss.frozen_encoder = f;
+    pp_params *tab = &t->v->table;
+    for (int i = 0; i < tab->n; i++) tab->p[i].frozen = t->cfg.decoder_only && pp_vae_encoder_side(tab->p[i].name);
+    t->cfg.loss.frozen_encoder = t->cfg.decoder_only;
 }
 
 pp_vae_trainer *pp_vae_trainer_new(pp_vae_model *v, const pp_vae_train_config *c, pp_phys_source *src) {

@@ -277,6 +277,10 @@ static void per_frame_units(const pp_vae_unit *u, int n, float *P) {
     for (int i = 0; i < n; i++, u++) zero_older_taps(P, &u->c1), zero_older_taps(P, &u->c2);
 }
 
+int pp_vae_encoder_side(const char *name) {
+    return !strncmp(name, "encoder.", 8) || !strncmp(name, "conv1.", 6);
+}
+
 void pp_vae_init_per_frame(const pp_vae *m, float *P, int time_convs) {
     per_frame_units(m->enc, m->nenc, P);
     per_frame_units(m->dec, m->ndec, P);

@@ -96,6 +96,8 @@ void pp_vae_init_weights(const pp_vae *m, float *params, pp_rng *rng);
  * frames (whose older taps and time convolutions get no gradient) is saved so, and a
  * video run started from it begins as a per-frame video VAE instead of on random taps. */
 void pp_vae_init_per_frame(const pp_vae *m, float *params, int time_convs);
+/* 1 for a tensor of the encoder side (encoder.*, conv1.*): what makes the latents */
+int pp_vae_encoder_side(const char *name);
 /* Forward FLOPs of encoding / decoding one video of T frames at H x W. */
 double pp_vae_encode_flops(const pp_vae *m, int T, int H, int W);
 double pp_vae_decode_flops(const pp_vae *m, int T, int H, int W);

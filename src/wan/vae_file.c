@@ -186,8 +186,7 @@ uint64_t pp_vae_checksum(const pp_vae_model *v) {
     uint64_t h = FNV_BASIS;
     for (int i = 0; i < v->table.n; i++) {
         const pp_param *p = &v->table.p[i];
-        if (!strncmp(p->name, "encoder.", 8) || !strncmp(p->name, "conv1.", 6))
-            h = fnv1a(h, v->params + p->offset, p->numel * sizeof(float));
+        if (pp_vae_encoder_side(p->name)) h = fnv1a(h, v->params + p->offset, p->numel * sizeof(float));
     }
     int z = v->m.cfg.z_dim;
     h = fnv1a(h, v->m.cfg.latent_mean, (size_t)z * sizeof(float));

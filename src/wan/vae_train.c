@@ -151,6 +151,32 @@ static void recon_loss(const pp_vae_loss_cfg *lc, const vt *r, const vt *x, floa
     o->wl1 = (float)(w1 / n), o->wmse = (float)(w2 / n);
 }
 
+/* the posterior's gradient (dz from the decoder, plus the KL's) through the encoder
+ * into G, from its kept activations ea (freed); e = conv1's output [t, 2 zd, h, w]
+ * (owned by ea); dvideo (may be NULL) accumulates d/dvideo [3,T,H,W] */
+static void encoder_backward(const pp_vae *m, const float *P, float *G, const pp_vae_loss_cfg *lc, vae_acts *ea,
+                             const vt *e, const vt *dz, const vt *ep, float *dvideo, int T, size_t N) {
+    int t = e->t, zd = m->cfg.z_dim;
+    size_t n = (size_t)e->h * e->w, nl = (size_t)t * zd * n;
+    vt de = pp_vt_new(e->t, e->c, e->h, e->w);
+    for (int f = 0; f < t; f++)
+        for (size_t i = 0; i < zd * n; i++) {
+            const float *mu = e->d + (size_t)f * 2 * zd * n;
+            float *dmu = de.d + (size_t)f * 2 * zd * n, lv = mu[zd * n + i];
+            size_t j = (size_t)f * zd * n + i;
+            int inside = lv >= LV_MIN && lv <= LV_MAX;
+            float kw = lc->w_kl / (float)nl;
+            dmu[i] = dz->d[j] + kw * mu[i];
+            dmu[zd * n + i] = inside ? (lc->sample ? dz->d[j] * ep->d[j] * 0.5f * expf(0.5f * lv) : 0.0f) +
+                                           kw * 0.5f * (expf(lv) - 1.0f)
+                                     : 0.0f;
+        }
+    vt dx = whole_bwd(m->enc, m->nenc, P, G, ea, de, dvideo != NULL);
+    if (dvideo) fm_to_cf(dvideo, dx.d, 3, T, N, 1);
+    pp_vt_free(&dx);
+    acts_free(m->enc, m->nenc, ea);
+}
+
 int pp_vae_train_step(const pp_vae *m, const float *P, float *G, const float *video, int T, int H,
                       int W, const pp_vae_loss_cfg *lc, const float *eps, pp_rng *rng,
                       pp_vae_losses *out, float *rec, float *dvideo) {
@@ -194,30 +220,9 @@ int pp_vae_train_step(const pp_vae *m, const float *P, float *G, const float *vi
     }
     vt dz = whole_bwd(m->dec, m->ndec, P, G, da, dr, enc_bwd);
     acts_free(m->dec, m->ndec, da);
-    if (!enc_bwd) { /* a frozen encoder: its output was ours, nothing flows into it */
-        pp_vt_free(&dz), pp_vt_free(&z), pp_vt_free(&ep), pp_vt_free(&e), pp_vt_free(&x);
-        if (out) *out = o;
-        return 0;
-    }
-    vt de = pp_vt_new(e.t, e.c, e.h, e.w);
-    for (int f = 0; f < t; f++)
-        for (size_t i = 0; i < zd * n; i++) {
-            const float *mu = e.d + (size_t)f * 2 * zd * n;
-            float *dmu = de.d + (size_t)f * 2 * zd * n, lv = mu[zd * n + i];
-            size_t j = (size_t)f * zd * n + i;
-            int inside = lv >= LV_MIN && lv <= LV_MAX;
-            float kw = lc->w_kl / (float)nl;
-            dmu[i] = dz.d[j] + kw * mu[i];
-            dmu[zd * n + i] = inside ? (lc->sample ? dz.d[j] * ep.d[j] * 0.5f * expf(0.5f * lv) : 0.0f) +
-                                           kw * 0.5f * (expf(lv) - 1.0f)
-                                     : 0.0f;
-        }
-    pp_vt_free(&dz), pp_vt_free(&z), pp_vt_free(&ep);
-    vt dx = whole_bwd(m->enc, m->nenc, P, G, ea, de, dvideo != NULL);
-    if (dvideo) fm_to_cf(dvideo, dx.d, 3, T, N, 1);
-    pp_vt_free(&dx);
-    acts_free(m->enc, m->nenc, ea);
-    pp_vt_free(&x);
+    if (enc_bwd) encoder_backward(m, P, G, lc, ea, &e, &dz, &ep, dvideo, T, N);
+    else pp_vt_free(&e); /* a frozen encoder: its output was ours, nothing flows into it */
+    pp_vt_free(&dz), pp_vt_free(&z), pp_vt_free(&ep), pp_vt_free(&x);
     if (out) *out = o;
     return 0;
 }
