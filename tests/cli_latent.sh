@@ -57,6 +57,10 @@ check       "...another diffusion loss and another model" '! cmp -s $T/fg0.csv $
 expect_ok   "...resumed without the flag" $PROPHY train $TINY --data $T/lat --steps 4 --resume $T/fg10.safetensors.ckpt --log $T/fgr.csv -o $T/fgr.safetensors
 expect_ok   "...and straight through" $PROPHY train $TINY --data $T/lat --steps 4 --fg-weight 10 --log $T/fgs.csv -o $T/fgs.safetensors
 check       "...the same model: the checkpoint keeps the weighting" 'cmp -s $T/fgr.safetensors $T/fgs.safetensors'
+perl -pe 's/\\"fg_weight\\":10,/\\"fg_weight\\":-1,/' $T/fg10.safetensors.ckpt > $T/fgbad.ckpt
+check       "a checkpoint whose fg_weight is damaged (same length)" '! cmp -s $T/fgbad.ckpt $T/fg10.safetensors.ckpt'
+expect_fail "...is refused on resume" $PROPHY train $TINY --data $T/lat --steps 4 --resume $T/fgbad.ckpt -o $T/x.safetensors
+check       "...naming the field" 'grep -q "fg_weight is not a number in \[0, 1000\]" $CLI_TMP/err'
 expect_fail "--fg-weight below 0" $PROPHY train $TINY --data $T/lat --steps 1 --fg-weight -1 -o $T/x.safetensors
 check       "...names the flag" 'grep -q "fg-weight" $CLI_TMP/err'
 expect_fail "a pixel model on latents" $PROPHY train $TINY --data $T/lat --steps 1 --init models/prophy.safetensors -o $T/x.safetensors

@@ -252,9 +252,11 @@ pp_prophy_trainer *pp_prophy_trainer_resume(pp_prophy *m, const char *ckpt, cons
         cc.freeze_backbone = cJSON_IsTrue(cJSON_GetObjectItem(meta, "freeze_backbone"));
         cc.freeze_text = cJSON_IsTrue(cJSON_GetObjectItem(meta, "freeze_text"));
         const cJSON *fg = cJSON_GetObjectItem(meta, "fg_weight"); /* absent before --fg-weight existed */
-        if (cJSON_IsNumber(fg) && fg->valuedouble >= 0 && fg->valuedouble <= 1000) cc.fg_weight = (float)fg->valuedouble;
+        int bad_fg = fg && !(cJSON_IsNumber(fg) && fg->valuedouble >= 0 && fg->valuedouble <= 1000);
+        if (fg && !bad_fg) cc.fg_weight = (float)fg->valuedouble;
         cJSON_Delete(meta);
-        t = trainer_alloc(m, &cc, src);
+        if (bad_fg) pp_seterr("%s: its fg_weight is not a number in [0, 1000] (a damaged checkpoint)", ckpt);
+        else t = trainer_alloc(m, &cc, src);
     }
     int rc = t ? 0 : -1;
     if (!rc) {
