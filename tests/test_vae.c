@@ -351,8 +351,9 @@ TEST(vae_train_step_frozen_encoder) {
     rig_make(&g, 4, 2, 2, mult, 1, td, 53);
     int T = 5, H = 8, W = 8;
     float *video = rand_video(T, H, W, 54), *G = pp_zalloc_floats(g.t.total), *G1 = pp_zalloc_floats(g.t.total);
-    float eps[2 * 2 * 4 * 4];
-    for (int i = 0; i < 2 * 2 * 4 * 4; i++) eps[i] = 0.1f * (float)(i % 5) - 0.2f;
+    size_t ne = (size_t)2 * pp_vae_latent_frames(&g.m, T) * (H / g.m.sdown) * (W / g.m.sdown); /* [z, t, h, w] */
+    float *eps = pp_alloc_floats(ne);
+    for (size_t i = 0; i < ne; i++) eps[i] = 0.1f * (float)(i % 5) - 0.2f;
     pp_vae_loss_cfg lc = {.w_l1 = 1, .w_mse = 1, .w_edge = 0.5f, .w_kl = 1e-3f, .sample = 1};
     pp_vae_losses a, b;
     CHECK(pp_vae_train_step(&g.m, g.P, G, video, T, H, W, &lc, eps, NULL, &a, NULL, NULL) == 0);
@@ -379,7 +380,7 @@ TEST(vae_train_step_frozen_encoder) {
     CHECK(enc > 5 && dec > 5);
     CHECK(pp_vae_train_step(&g.m, g.P, G1, video, T, H, W, &lc, eps, NULL, &b, NULL, G) != 0);
     CHECK(strstr(pp_lasterr(), "not frozen") != NULL);
-    pp_free_aligned(video), pp_free_aligned(G), pp_free_aligned(G1);
+    pp_free_aligned(video), pp_free_aligned(G), pp_free_aligned(G1), pp_free_aligned(eps);
     rig_free(&g);
 }
 
