@@ -232,6 +232,18 @@ TEST(eval_ice_shrinks_forgives_a_wobble_not_regrowth) {
     CHECK(ice_shrinks_after_copy(14, 10, 2) == 1); /* two frames */
     CHECK(ice_shrinks_after_copy(14, 8, 4) == 0);  /* the melt undone for four frames */
     CHECK(ice_shrinks_after_copy(20, 4, 13) == 0); /* the rest of the video from an earlier time */
+    for (int F = 2; F <= 7; F++) { /* short clips: the raw areas below 6 frames, one comparison at 6 */
+        pp_sim_out out;
+        pp_eval_spec s;
+        pp_eval_report r;
+        CHECK(sim_spec("melting", 0, F, 32, 32, &out, &s) == 0);
+        if (pp_test_failed()) return;
+        pp_eval_opts o = {.cond_frames = 1};
+        const pp_eval_check *c = pp_eval_run(&out.video, &s, &o, &r) == 0 ? pp_eval_check_get(&r, "ice.shrinks") : NULL;
+        CHECK_MSG(c && c->pass && isfinite(c->value), "%d frames: %g", F, c ? c->value : NAN);
+        pp_eval_spec_free(&s);
+        pp_sim_free(&out);
+    }
 }
 
 /* The same corruptions are still caught at 128x128x33. */

@@ -297,10 +297,10 @@ static double mass_median5(const ev_fluid_frame *ff, int f) {
  * none of their own). A decoded video (the VAE's) has a few percent of colour noise
  * that comes and goes with its latent frames (4 video frames each); read as area, one
  * or two frames of that noise are "growth", while ice that grows back lasts longer.
- * A video of under 5 frames keeps the raw areas. */
+ * A video of under 6 frames (under two such medians) keeps the raw areas. */
 static void check_ice(ev_ctx *c, int i, const ev_fluid_frame *ff) {
     char name[48];
-    int F = c->v->frames, smooth = F >= 5, f0 = smooth ? 2 : 0, f1 = smooth ? F - 3 : F - 1;
+    int F = c->v->frames, smooth = F >= 6, f0 = smooth ? 2 : 0, f1 = smooth ? F - 3 : F - 1;
     double worst = -INFINITY;
     for (int f = f0; f < f1; f++) {
         double m0 = smooth ? mass_median5(ff, f) : ff[f].mass, m1 = smooth ? mass_median5(ff, f + 1) : ff[f + 1].mass;
