@@ -21,6 +21,7 @@ check "same table on stdout" 'cmp -s "$T/h.md" "$T/stdout.md"'
 check "REB model has an IoU" 'grep "^| id / all " "$T/h.md" | grep -qv "n/a |$"'
 check "14 JSONL lines" '[ $(wc -l < "$T/h.jsonl") -eq 14 ]'
 check "JSONL fields" 'grep -q "\"scene\":\"collision\",\"split\":\"id\",\"seed\":[0-9]*,\"prompt\":\"[a-z ,.]*\",\"pc_pass\":[a-z]*,\"sa_pass\":[a-z]*" "$T/h.jsonl"'
+check "every seed an integer literal (prophy sim --seed takes it)" '[ $(grep -c "\"seed\":[0-9]*," "$T/h.jsonl") -eq 14 ]'
 check "JSONL timings" '[ $(grep -c "\"seconds\":{\"text_to_video\":" "$T/h.jsonl") -eq 14 ]'
 check "progress on stderr" 'grep -q "example 14/14" "$T/stderr.txt"'
 

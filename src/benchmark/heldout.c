@@ -295,7 +295,9 @@ static void write_jsonl(FILE *f, const pp_sim_out *out, const example_result *e)
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "scene", out->scene->name);
     cJSON_AddStringToObject(j, "split", out->split == PP_SPLIT_OOD ? "ood" : "id");
-    cJSON_AddNumberToObject(j, "seed", (double)out->seed);
+    char seed[24]; /* an integer literal (cJSON would print 2.56251782431827e+15), for prophy sim --seed */
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)out->seed);
+    cJSON_AddRawToObject(j, "seed", seed);
     cJSON_AddStringToObject(j, "prompt", out->prompt);
     cJSON_AddBoolToObject(j, "pc_pass", e->pc);
     cJSON_AddBoolToObject(j, "sa_pass", e->sa);
