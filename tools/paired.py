@@ -18,6 +18,13 @@ import sys
 COMPOSITE = {'bounce_smoke', 'collision_flame', 'melting_explosion'}
 
 
+def seed_key(seed):
+    """the seed to 15 significant digits: files written before the seed was an integer
+    literal hold it as cJSON's %1.15g when that was within an ulp (2.56251782431827e+15
+    for 2562517824318271), so both forms of one seed give one key"""
+    return '%.14e' % float(seed)
+
+
 def load(path, group):
     rows = {}
     try:
@@ -25,7 +32,7 @@ def load(path, group):
             r = json.loads(line)
             comp = r['scene'] in COMPOSITE
             if group == 'all' or (group == 'composite') == comp:
-                rows[(r['scene'], r['split'], r['seed'], r['prompt'])] = r
+                rows[(r['scene'], r['split'], seed_key(r['seed']), r['prompt'])] = r
     except OSError as e:
         sys.exit('paired.py: %s: %s' % (path, e.strerror))
     except (ValueError, KeyError, TypeError) as e:
