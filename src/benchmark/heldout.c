@@ -295,7 +295,10 @@ static void write_jsonl(FILE *f, const pp_sim_out *out, const example_result *e)
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "scene", out->scene->name);
     cJSON_AddStringToObject(j, "split", out->split == PP_SPLIT_OOD ? "ood" : "id");
-    char seed[24]; /* an integer literal (cJSON would print 2.56251782431827e+15), for prophy sim --seed */
+    /* an integer literal, for prophy sim --seed: cJSON prints a number as %1.15g when that
+     * reads back within its relative DBL_EPSILON, which above 2^52 loses the last digit
+     * (5.02527171233473e+15 for the seed 5025271712334729) */
+    char seed[24];
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)out->seed);
     cJSON_AddRawToObject(j, "seed", seed);
     cJSON_AddStringToObject(j, "prompt", out->prompt);
