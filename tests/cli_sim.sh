@@ -25,6 +25,9 @@ for s in $(cat "$T/scenes"); do
 done
 check "y4m header has the size" 'head -c 40 "$T/bounce.y4m" | grep -q "W32 H24"'
 check "spec names its scene" 'grep -q "\"scene\":[[:space:]]*\"bounce\"" "$T/bounce.json"'
+expect_ok "a 53-bit seed" "$PROPHY" sim --scene uniform_motion --seed 5025271712334729 -o "$T/big.y4m" --spec "$T/big.json"
+check "...written exactly in the spec (not 5.02527171233473e+15)" 'grep -q "\"seed\":[[:space:]]*5025271712334729," "$T/big.json"'
+expect_ok "...and the spec judges its video" "$PROPHY" eval "$T/big.y4m" --spec "$T/big.json"
 check "spec has the format tag" 'grep -q "prophy-spec-1" "$T/collision.json"'
 check "spec has 6 states" '[ "$(grep -c "\"t\":" "$T/collision.json")" -eq 6 ]'
 check "maps overlay written" '[ -s "$T/bounce_maps.png" ]'

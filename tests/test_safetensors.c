@@ -10,6 +10,7 @@
 
 #include "base/common.h"
 #include "base/rng.h"
+#include "io/json.h"
 #include "io/safetensors.h"
 #include "test.h"
 
@@ -661,4 +662,24 @@ TEST(safetensors_fuzz_mutations) {
         if (pp_test_failed()) break;
     }
     CHECK(accepted > 0); /* some mutations (inside data bytes) stay valid */
+}
+
+/* pp_json_print: whole numbers from 1e15 to 2^53 exact (cJSON's own %1.15g prints
+ * 5025271712334729 as 5.02527171233473e+15, another seed), every other number as
+ * cJSON prints it, and the object printed left as it was. */
+TEST(json_print_keeps_whole_numbers_exact) {
+    cJSON *j = cJSON_Parse("{\"seed\":5025271712334729,\"x\":0.1,\"n\":3,\"big\":1e20,"
+                           "\"a\":[9007199254740991,-5025271712334729,{\"s\":4503599627370497}]}");
+    CHECK(j != NULL);
+    if (pp_test_failed()) return;
+    char *s = pp_json_print(j, 0);
+    CHECK(s && !strcmp(s, "{\"seed\":5025271712334729,\"x\":0.1,\"n\":3,\"big\":1e+20,"
+                          "\"a\":[9007199254740991,-5025271712334729,{\"s\":4503599627370497}]}"));
+    cJSON *back = s ? cJSON_Parse(s) : NULL;
+    CHECK(back && cJSON_GetObjectItem(back, "seed")->valuedouble == 5025271712334729.0);
+    CHECK(cJSON_IsNumber(cJSON_GetObjectItem(j, "seed"))); /* the original untouched */
+    char *f = pp_json_print(j, 1);
+    CHECK(f && strstr(f, "\"seed\":\t5025271712334729,"));
+    cJSON_free(s), cJSON_free(f);
+    cJSON_Delete(back), cJSON_Delete(j);
 }

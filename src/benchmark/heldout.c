@@ -14,6 +14,7 @@
 #include "prophy/latents.h"
 #include "sim/dataset.h"
 #include "sim/sim.h"
+#include "io/json.h"
 
 void pp_heldout_cfg_default(pp_heldout_cfg *c) {
     memset(c, 0, sizeof *c);
@@ -295,12 +296,7 @@ static void write_jsonl(FILE *f, const pp_sim_out *out, const example_result *e)
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "scene", out->scene->name);
     cJSON_AddStringToObject(j, "split", out->split == PP_SPLIT_OOD ? "ood" : "id");
-    /* an integer literal, for prophy sim --seed: cJSON prints a number as %1.15g when that
-     * reads back within its relative DBL_EPSILON, which above 2^52 loses the last digit
-     * (5.02527171233473e+15 for the seed 5025271712334729) */
-    char seed[24];
-    snprintf(seed, sizeof seed, "%llu", (unsigned long long)out->seed);
-    cJSON_AddRawToObject(j, "seed", seed);
+    cJSON_AddNumberToObject(j, "seed", (double)out->seed); /* exact: pp_json_print */
     cJSON_AddStringToObject(j, "prompt", out->prompt);
     cJSON_AddBoolToObject(j, "pc_pass", e->pc);
     cJSON_AddBoolToObject(j, "sa_pass", e->sa);
@@ -313,7 +309,7 @@ static void write_jsonl(FILE *f, const pp_sim_out *out, const example_result *e)
     add_num(t, "text_to_video", e->t_t2v);
     add_num(t, "prediction", e->t_pred);
     add_num(t, "eval", e->t_eval);
-    char *s = cJSON_PrintUnformatted(j);
+    char *s = pp_json_print(j, 0);
     fprintf(f, "%s\n", s);
     fflush(f);
     free(s);

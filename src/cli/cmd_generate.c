@@ -10,6 +10,7 @@
 #include "io/video.h"
 #include "prophy/generate.h"
 #include "sim/sim.h"
+#include "io/json.h"
 
 
 typedef struct {
@@ -103,7 +104,7 @@ static void warn_prompt(const pp_tok_report *rep, int L) {
 static int prophy_spec(const gen_args *a, int F, int H, int W, char **out) {
     cJSON *j = NULL;
     if (pp_sim_spec_for_prompt(a->prompt, (uint64_t)a->seed, F, H, W, &j)) return -1;
-    *out = cJSON_Print(j);
+    *out = pp_json_print(j, 1);
     cJSON_Delete(j);
     return 0;
 }

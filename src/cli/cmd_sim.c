@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "io/font.h"
 #include "sim/sim.h"
+#include "io/json.h"
 
 typedef struct {
     const char *scene, *out, *spec, *maps, *sheet;
@@ -128,7 +129,7 @@ static int apply_overrides(const sim_opts *o, const pp_sim_scene *sc, pp_sim_par
 }
 
 static int write_spec(const pp_sim_out *out, const char *path) {
-    char *txt = cJSON_Print(out->spec);
+    char *txt = pp_json_print(out->spec, 1);
     int rc = pp_write_file_atomic(path, txt, strlen(txt));
     cJSON_free(txt);
     return rc;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/common.h"
+#include "io/json.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors.c assumes a little-endian host"
@@ -850,7 +851,7 @@ int pp_st_save(const pp_st_writer *w, const char *path) {
 }
 
 int pp_st_set_meta_json(pp_st_writer *w, const char *key, const void *json) {
-    char *s = cJSON_PrintUnformatted((const cJSON *)json);
+    char *s = pp_json_print((const cJSON *)json, 0);
     if (!s) PP_FAIL("metadata '%s': cannot print its JSON", key);
     int rc = pp_st_set_meta(w, key, s);
     free(s);

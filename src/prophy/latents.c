@@ -9,6 +9,7 @@
 #include "base/common.h"
 #include "io/safetensors.h"
 #include "prophy/latents.h"
+#include "io/json.h"
 
 #define CHUNK 16 /* samples simulated in parallel before they are encoded one by one */
 
@@ -151,7 +152,7 @@ static int write_manifest(const char *dir, const pp_dataset_cfg *cfg, const lat_
         snprintf(buf, sizeof buf, "latents-%05d.safetensors", s);
         cJSON_AddItemToArray(sh, cJSON_CreateString(buf));
     }
-    char *txt = cJSON_Print(j), path[4096];
+    char *txt = pp_json_print(j, 1), path[4096];
     cJSON_Delete(j);
     snprintf(path, sizeof path, "%s/latents.json", dir);
     int rc = pp_write_file_atomic(path, txt, strlen(txt));

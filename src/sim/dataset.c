@@ -14,6 +14,7 @@
 #include <omp.h>
 #include "base/common.h"
 #include "sim/dataset.h"
+#include "io/json.h"
 
 #define SHARD_MAGIC "PPDSHRD1"
 #define SHARD_VERSION 1u
@@ -61,7 +62,7 @@ static blob encode(const pp_sim_out *o, int scene) {
                 mask |= 1u << c;
                 break;
             }
-    char *spec = cJSON_PrintUnformatted(o->spec);
+    char *spec = pp_json_print(o->spec, 0);
     size_t plen = strlen(o->prompt), slen = strlen(spec), nmaps = (size_t)__builtin_popcount(mask);
     blob b;
     b.n = REC_HEAD + plane * 3 + nmaps * plane + plen + slen;
@@ -121,7 +122,7 @@ static int write_manifest(const char *dir, const pp_dataset_cfg *cfg, int nshard
         snprintf(name, sizeof name, "shard-%05d.ppds", s);
         cJSON_AddItemToArray(sh, cJSON_CreateString(name));
     }
-    char *txt = cJSON_Print(j), path[4096];
+    char *txt = pp_json_print(j, 1), path[4096];
     snprintf(path, sizeof path, "%s/manifest.json", dir);
     int rc = pp_write_file_atomic(path, txt, strlen(txt));
     cJSON_free(txt);
