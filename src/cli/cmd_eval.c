@@ -25,6 +25,7 @@
 #include "prophy/model.h"
 #include "sim/sim.h"
 #include "base/threads.h"
+#include "io/json.h"
 
 typedef struct {
     const char *video, *spec, *maps, *scene, *corrupt;
@@ -141,7 +142,7 @@ static int eval_one(const eval_opts *o) {
     if (!rc && pp_eval_run(&v, &s, &eo, &r)) rc = cli_lib_error();
     if (!rc && o->json) {
         cJSON *j = pp_eval_report_json(&r, &s);
-        char *txt = cJSON_PrintUnformatted(j);
+        char *txt = pp_json_print(j, 0);
         printf("%s\n", txt);
         free(txt);
         cJSON_Delete(j);
@@ -347,7 +348,7 @@ static int selftest(eval_opts *o) {
         fflush(stdout);
     }
     if (!rc && o->json) {
-        char *txt = cJSON_PrintUnformatted(arr);
+        char *txt = pp_json_print(arr, 0);
         printf("%s\n", txt);
         free(txt);
     }

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "io/safetensors.h"
+#include "io/json.h"
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -108,7 +109,7 @@ static int print_json(const pp_st_file *f) {
     cJSON_AddItemToObject(o, "metadata", meta);
     for (int i = 0; i < pp_st_count(f); i++) cJSON_AddItemToArray(list, tensor_json(pp_st_at(f, i)));
     cJSON_AddItemToObject(o, "tensors", list);
-    char *s = cJSON_PrintUnformatted(o);
+    char *s = pp_json_print(o, 0);
     cJSON_Delete(o);
     if (!s) return cli_error("inspect: out of memory formatting JSON");
     puts(s);

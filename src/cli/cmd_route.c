@@ -19,6 +19,7 @@
 #include "sim/sim.h"
 #include "base/threads.h"
 #include "io/video.h"
+#include "io/json.h"
 
 #define ROUTE_SHOW 3 /* categories on the right panel */
 
@@ -160,7 +161,7 @@ static void print_json(const route_args *a, const pp_gen_result *r, const float 
     if (r->coarse) cJSON_AddItemToObject(j, "categories", cat_object(r->coarse));
     if (r->top_expert) cJSON_AddItemToObject(j, "expert_share", float_array(share, r->E_r));
     if (r->cat_maps) cJSON_AddItemToObject(j, "category_mass", cat_object(mass));
-    char *s = cJSON_Print(j);
+    char *s = pp_json_print(j, 1);
     printf("%s\n", s);
     free(s);
     cJSON_Delete(j);

@@ -301,10 +301,11 @@ static double mass_median5(const ev_fluid_frame *ff, int f) {
 static void check_ice(ev_ctx *c, int i, const ev_fluid_frame *ff) {
     char name[48];
     int F = c->v->frames, smooth = F >= 6, f0 = smooth ? 2 : 0, f1 = smooth ? F - 3 : F - 1;
-    double worst = -INFINITY;
-    for (int f = f0; f < f1; f++) {
-        double m0 = smooth ? mass_median5(ff, f) : ff[f].mass, m1 = smooth ? mass_median5(ff, f + 1) : ff[f + 1].mass;
-        if (m0 > 0) worst = fmax(worst, (m1 - m0) / m0);
+    double worst = -INFINITY, prev = 0;
+    for (int f = f0; f <= f1; f++) {
+        double m = smooth ? mass_median5(ff, f) : ff[f].mass;
+        if (f > f0 && prev > 0) worst = fmax(worst, (m - prev) / prev);
+        prev = m;
     }
     if (worst == -INFINITY) worst = NAN;
     double tol = 0.02 + 0.1 * c->upx;

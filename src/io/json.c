@@ -17,10 +17,10 @@ static void exact_integers(cJSON *j) {
         double v = c->valuedouble, a = fabs(v);
         if (cJSON_IsNumber(c) && v == floor(v) && a >= 1e15 && a < 9007199254740992.0) {
             char buf[32];
-            snprintf(buf, sizeof buf, "%.0f", v);
-            char *raw = cJSON_malloc(strlen(buf) + 1);
+            size_t len = (size_t)snprintf(buf, sizeof buf, "%.0f", v) + 1;
+            char *raw = cJSON_malloc(len);
             if (!raw) continue; /* then cJSON's own form */
-            memcpy(raw, buf, strlen(buf) + 1);
+            memcpy(raw, buf, len);
             c->type = cJSON_Raw;
             c->valuestring = raw;
         }
