@@ -30,7 +30,7 @@ LIBOBJ  := $(LIBSRC:%.c=$(BUILD)/%.o)
 CLIOBJ  := $(CLISRC:%.c=$(BUILD)/%.o)
 TESTOBJ := $(TESTSRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all test sanitize bench clean fuzz fuzz-build
+.PHONY: all test sanitize bench clean fuzz fuzz-build FORCE
 all: prophy
 
 prophy: $(BUILD)/prophy
@@ -48,7 +48,14 @@ $(BUILD)/prophy: $(CLIOBJ) $(BUILD)/libprophy.a
 $(BUILD)/prophy_test: $(TESTOBJ) $(LIBOBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/%.o: %.c
+# Objects depend on the flags they were compiled with: the stamp is rewritten (and
+# so every object rebuilt) only when `$(CC) $(CFLAGS)` differs from the last build's.
+FORCE:
+$(BUILD)/.cflags: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(CC) $(CFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS)' > $@
+
+$(BUILD)/%.o: %.c $(BUILD)/.cflags
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
