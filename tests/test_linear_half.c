@@ -129,64 +129,91 @@ static double rel_err_d(const float *a, const double *ref, size_t n) {
     return sqrt(e / (r > 0 ? r : 1));
 }
 
-TEST(linear_half_bf16_compute_matches_rounded_reference) {
-    /* tiles (K, N multiples of 32; rows not), two pieces of k (2048 + 32), and
-     * the fallback shapes (K or N not a multiple of 32) */
-    const int shapes[][3] = {{1, 32, 32}, {37, 96, 64}, {70, 2080, 96}, {130, 64, 33}, {50, 100, 64}};
-    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
-        int M = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
-        unsigned char *raw;
-        unsigned char *w = half_data((size_t)N * K, 31 + s, PP_HALF_BF16, &raw);
-        float *x = randn((size_t)M * K, 37 + s), *bias = randn(N, 41 + s);
-        float *o1 = zeros((size_t)M * N), *o2 = zeros((size_t)M * N), *o3 = zeros((size_t)M * N);
-        double *ref = pp_malloc((size_t)M * N * sizeof(double));
-        bf16_reference(ref, x, w, bias, M, K, N);
-        pp_compute_bf16 = 1;
-        pp_linear_forward_half(o1, x, w, PP_HALF_BF16, bias, M, K, N); /* AMX where it can */
-        pp_ops_portable = 1;
-        pp_linear_forward_half(o2, x, w, PP_HALF_BF16, bias, M, K, N); /* rounded inputs, F32 path */
-        pp_ops_portable = 0;
-        pp_compute_bf16 = 0;
-        pp_linear_forward_half(o3, x, w, PP_HALF_BF16, bias, M, K, N); /* F32 arithmetic */
-        double e1 = rel_err_d(o1, ref, (size_t)M * N), e2 = rel_err_d(o2, ref, (size_t)M * N);
-        double e3 = rel_err_d(o3, ref, (size_t)M * N);
-        CHECK_MSG(e1 < 1e-6 && e2 < 1e-6, "[%d,%d,%d]: rel err %.3g (default path), %.3g (portable)", M, K, N, e1,
-                  e2);
-        /* and the rounding did happen: the F32 arithmetic is ~2^-9 away */
-        CHECK_MSG(e3 > 1e-4, "[%d,%d,%d]: the F32 path is only %.3g from the rounded one", M, K, N, e3);
-        free(raw), free(ref);
-        free_all(5, x, bias, o1, o2, o3);
-    }
+/* each BF16 engine this machine has: AMX (where present) and the AVX512-BF16
+ * dot products (also on an AMX machine, through pp_bf16_no_amx); on a CPU
+ * with neither, the rounded-input fallback once */
+static int engines(pp_bf16_kind *e) {
+    int n = 0;
+    if (pp_amx_available()) e[n++] = PP_BF16_AMX;
+    if (pp_bf16_dp_available()) e[n++] = PP_BF16_DP;
+    if (!n) e[n++] = PP_BF16_NONE;
+    return n;
 }
 
-/* GELU fused into the tile store (applied once, after the last piece of k) and the
- * fallback's separate pass, against GELU of the rounded-input double sums */
+static const char *engine_name(pp_bf16_kind e) {
+    return e == PP_BF16_AMX ? "AMX" : e == PP_BF16_DP ? "AVX512-BF16" : "fallback";
+}
+
+TEST(linear_half_bf16_compute_matches_rounded_reference) {
+    /* engine shapes (K, N multiples of 32; rows not: 1, 17, 37, 70 and 100 leave
+     * a last block of 1, 2 or 3 groups of 16 tokens, partly empty), two pieces of
+     * k (2048 + 32), and the fallback shapes (K or N not a multiple of 32) */
+    const int shapes[][3] = {{1, 32, 32},   {17, 64, 32},  {37, 96, 64}, {70, 2080, 96},
+                             {100, 64, 64}, {130, 64, 33}, {50, 100, 64}};
+    pp_bf16_kind eng[2];
+    int ne = engines(eng);
+    for (int ei = 0; ei < ne; ei++)
+        for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+            int M = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
+            unsigned char *raw;
+            unsigned char *w = half_data((size_t)N * K, 31 + s, PP_HALF_BF16, &raw);
+            float *x = randn((size_t)M * K, 37 + s), *bias = randn(N, 41 + s);
+            float *o1 = zeros((size_t)M * N), *o2 = zeros((size_t)M * N), *o3 = zeros((size_t)M * N);
+            double *ref = pp_malloc((size_t)M * N * sizeof(double));
+            bf16_reference(ref, x, w, bias, M, K, N);
+            pp_compute_bf16 = 1;
+            pp_bf16_no_amx = eng[ei] != PP_BF16_AMX;
+            pp_linear_forward_half(o1, x, w, PP_HALF_BF16, bias, M, K, N); /* the engine where it can */
+            pp_bf16_no_amx = 0;
+            pp_ops_portable = 1;
+            pp_linear_forward_half(o2, x, w, PP_HALF_BF16, bias, M, K, N); /* rounded inputs, F32 path */
+            pp_ops_portable = 0;
+            pp_compute_bf16 = 0;
+            pp_linear_forward_half(o3, x, w, PP_HALF_BF16, bias, M, K, N); /* F32 arithmetic */
+            double e1 = rel_err_d(o1, ref, (size_t)M * N), e2 = rel_err_d(o2, ref, (size_t)M * N);
+            double e3 = rel_err_d(o3, ref, (size_t)M * N);
+            CHECK_MSG(e1 < 1e-6 && e2 < 1e-6, "[%d,%d,%d] %s: rel err %.3g (engine), %.3g (portable)", M, K, N,
+                      engine_name(eng[ei]), e1, e2);
+            /* and the rounding did happen: the F32 arithmetic is ~2^-9 away */
+            CHECK_MSG(e3 > 1e-4, "[%d,%d,%d]: the F32 path is only %.3g from the rounded one", M, K, N, e3);
+            free(raw), free(ref);
+            free_all(5, x, bias, o1, o2, o3);
+        }
+}
+
+/* pp_linear_forward_half_gelu with pp_compute_bf16: GELU(tanh) of the rounded
+ * reference, fused into the engines' stores and as a second pass portably */
 TEST(linear_half_bf16_gelu_matches_rounded_reference) {
     const int shapes[][3] = {{37, 96, 64}, {70, 2080, 96}, {50, 100, 64}};
-    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
-        int M = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
-        unsigned char *raw;
-        unsigned char *w = half_data((size_t)N * K, 61 + s, PP_HALF_BF16, &raw);
-        float *x = randn((size_t)M * K, 67 + s), *bias = randn(N, 71 + s);
-        float *o1 = zeros((size_t)M * N), *o2 = zeros((size_t)M * N);
-        double *ref = pp_malloc((size_t)M * N * sizeof(double));
-        bf16_reference(ref, x, w, bias, M, K, N);
-        for (size_t i = 0; i < (size_t)M * N; i++) {
-            double v = ref[i];
-            ref[i] = 0.5 * v * (1 + tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
+    pp_bf16_kind eng[2];
+    int ne = engines(eng);
+    for (int ei = 0; ei < ne; ei++)
+        for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+            int M = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
+            unsigned char *raw;
+            unsigned char *w = half_data((size_t)N * K, 61 + s, PP_HALF_BF16, &raw);
+            float *x = randn((size_t)M * K, 67 + s), *bias = randn(N, 71 + s);
+            float *o1 = zeros((size_t)M * N), *o2 = zeros((size_t)M * N);
+            double *ref = pp_malloc((size_t)M * N * sizeof(double));
+            bf16_reference(ref, x, w, bias, M, K, N);
+            for (size_t i = 0; i < (size_t)M * N; i++) {
+                double v = ref[i];
+                ref[i] = 0.5 * v * (1 + tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
+            }
+            pp_compute_bf16 = 1;
+            pp_bf16_no_amx = eng[ei] != PP_BF16_AMX;
+            pp_linear_forward_half_gelu(o1, x, w, PP_HALF_BF16, bias, M, K, N); /* fused */
+            pp_bf16_no_amx = 0;
+            pp_ops_portable = 1;
+            pp_linear_forward_half_gelu(o2, x, w, PP_HALF_BF16, bias, M, K, N); /* a second pass */
+            pp_ops_portable = 0;
+            pp_compute_bf16 = 0;
+            double e1 = rel_err_d(o1, ref, (size_t)M * N), e2 = rel_err_d(o2, ref, (size_t)M * N);
+            CHECK_MSG(e1 < 1e-6 && e2 < 1e-6, "[%d,%d,%d] %s: rel err %.3g (engine), %.3g (portable)", M, K, N,
+                      engine_name(eng[ei]), e1, e2);
+            free(raw), free(ref);
+            free_all(4, x, bias, o1, o2);
         }
-        pp_compute_bf16 = 1;
-        pp_linear_forward_half_gelu(o1, x, w, PP_HALF_BF16, bias, M, K, N); /* fused on AMX */
-        pp_ops_portable = 1;
-        pp_linear_forward_half_gelu(o2, x, w, PP_HALF_BF16, bias, M, K, N); /* a second pass */
-        pp_ops_portable = 0;
-        pp_compute_bf16 = 0;
-        double e1 = rel_err_d(o1, ref, (size_t)M * N), e2 = rel_err_d(o2, ref, (size_t)M * N);
-        CHECK_MSG(e1 < 1e-6 && e2 < 1e-6, "[%d,%d,%d]: rel err %.3g (default path), %.3g (portable)", M, K, N, e1,
-                  e2);
-        free(raw), free(ref);
-        free_all(4, x, bias, o1, o2);
-    }
 }
 
 TEST(linear_half_bf16_compute_thread_count_independent) {
@@ -194,14 +221,20 @@ TEST(linear_half_bf16_compute_thread_count_independent) {
     unsigned char *raw;
     unsigned char *w = half_data((size_t)N * K, 51, PP_HALF_BF16, &raw);
     float *x = randn((size_t)M * K, 52), *o1 = zeros((size_t)M * N), *o3 = zeros((size_t)M * N);
+    pp_bf16_kind eng[2];
+    int ne = engines(eng);
     pp_compute_bf16 = 1;
-    omp_set_num_threads(1);
-    pp_linear_forward_bf16(o1, x, w, NULL, M, K, N);
-    omp_set_num_threads(3);
-    pp_linear_forward_bf16(o3, x, w, NULL, M, K, N);
-    omp_set_num_threads(nt);
+    for (int ei = 0; ei < ne; ei++) {
+        pp_bf16_no_amx = eng[ei] != PP_BF16_AMX;
+        omp_set_num_threads(1);
+        pp_linear_forward_bf16(o1, x, w, NULL, M, K, N);
+        omp_set_num_threads(3);
+        pp_linear_forward_bf16(o3, x, w, NULL, M, K, N);
+        omp_set_num_threads(nt);
+        CHECK_MSG(memcmp(o1, o3, (size_t)M * N * sizeof(float)) == 0, "%s", engine_name(eng[ei]));
+    }
+    pp_bf16_no_amx = 0;
     pp_compute_bf16 = 0;
-    CHECK(memcmp(o1, o3, (size_t)M * N * sizeof(float)) == 0);
     free(raw);
     free_all(3, x, o1, o3);
 }

@@ -1,14 +1,22 @@
-/* amx_impl.h - shared inline helpers of the AMX kernels (amx_gemm.c,
- * amx_attention.c); internal. Only in builds with AMX-TILE, AMX-BF16 and
- * AVX-512BW (-march=native on such a CPU). */
+/* amx_impl.h - shared inline helpers of the BF16 kernels (amx_gemm.c,
+ * amx_attention.c); internal. PP_HAVE_AMX in builds with AMX-TILE, AMX-BF16 and
+ * AVX-512BW (-march=native on such a CPU); PP_HAVE_BF16_DP in builds with
+ * AVX512-BF16 (vdpbf16ps: AMD Zen 4 and later, Intel Cooper Lake, Sapphire
+ * Rapids). The rounding, transpose and packing helpers serve both. */
 #ifndef PP_NN_AMX_IMPL_H
 #define PP_NN_AMX_IMPL_H
+#if defined(__AVX512BF16__) && defined(__AVX512BW__) && defined(__linux__)
+#define PP_HAVE_BF16_DP 1
+#endif
 #if defined(__AMX_TILE__) && defined(__AMX_BF16__) && defined(__AVX512BW__) && defined(__linux__)
 #define PP_HAVE_AMX 1
+#endif
+#if defined(PP_HAVE_BF16_DP) || defined(PP_HAVE_AMX)
 #include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
 
+#ifdef PP_HAVE_AMX
 typedef struct {
     uint8_t palette, start_row, reserved[14];
     uint16_t colsb[16];
@@ -23,6 +31,7 @@ static inline void amx_tiles_on(void) {
     for (int i = 0; i < 8; i++) c.colsb[i] = 64, c.rows[i] = 16;
     _tile_loadconfig(&c);
 }
+#endif
 
 /* 16 lanes of floats -> BF16 (ties to even, NaN kept quiet) in the upper 16 bits */
 static inline __m512i amx_round_bf16(__m512 x) {

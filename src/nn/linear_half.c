@@ -254,9 +254,9 @@ static void forward_half(float *out, const float *inp, const void *W, pp_half_ki
                          int K, int N, int gelu) {
     if (!pp_compute_bf16 || kind != PP_HALF_BF16) {
         forward_f32(out, inp, W, kind, b, M, K, N);
-    } else if (!pp_ops_portable && K > 0 && K % 32 == 0 && N % 32 == 0 && pp_amx_available()) {
-        pp_amx_linear_bf16_act(out, inp, W, b, M, K, N, gelu);
-        return; /* GELU done as the tiles were stored */
+    } else if (!pp_ops_portable && K > 0 && K % 32 == 0 && N % 32 == 0 && pp_bf16_engine() != PP_BF16_NONE) {
+        pp_bf16_linear_act(out, inp, W, b, M, K, N, gelu);
+        return; /* GELU done as the blocks were stored */
     } else { /* the same rounding, F32 products */
         float *r = pp_bf16_rounded_copy(inp, (size_t)M * K);
         forward_f32(out, r, W, kind, b, M, K, N);

@@ -30,11 +30,12 @@ typedef enum { PP_HALF_BF16, PP_HALF_F16 } pp_half_kind;
 void pp_half_to_f32(float *dst, const void *src, size_t n, pp_half_kind kind);
 
 /* With pp_compute_bf16 set (nn/amx.h), BF16 weights multiply inputs rounded to
- * BF16 (on AMX tiles where the CPU has them and K and N are multiples of 32).
+ * BF16 (on AMX tiles or AVX512-BF16 dot products where the CPU has them and K
+ * and N are multiples of 32).
  * F16 weights and the backward always use F32. */
 void pp_linear_forward_half(float *out, const float *inp, const void *W, pp_half_kind kind,
                             const float *b, int M, int K, int N);
-/* out = GELU(tanh) of the linear above; on AMX applied as the tiles are stored. */
+/* out = GELU(tanh) of the linear above; on a BF16 engine applied as the blocks are stored. */
 void pp_linear_forward_half_gelu(float *out, const float *inp, const void *W, pp_half_kind kind,
                                  const float *b, int M, int K, int N);
 static inline void pp_linear_forward_bf16(float *out, const float *inp, const void *W,
