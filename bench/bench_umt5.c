@@ -11,7 +11,9 @@
  * the process's memory from /proc/self/status (VmHWM: peak resident, including
  * the pages of the mapped file that were read; RssAnon / RssFile at the end).
  * OUT.f32 receives the [LEN, dim] output as raw little-endian float32.
- * COMPUTE=bf16 in the environment: BF16 arithmetic (pp_compute_bf16, nn/amx.h). */
+ * COMPUTE=bf16 in the environment: BF16 arithmetic (pp_compute_bf16, nn/amx.h).
+ * A forward gives each layer's weight pages back after it (pp_umt5.lent); KEEP=1
+ * keeps them resident. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +60,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s\n", pp_lasterr());
         return 1;
     }
-    printf("load (map + checks): %.3f s\n", pp_now() - t0);
+    if (getenv("KEEP") && atoi(getenv("KEEP"))) m.lent = (pp_map_range){NULL, 0};
+    printf("load (map + checks): %.3f s; weights %s\n", pp_now() - t0,
+           m.lent.base ? "given back after each layer" : "kept resident (KEEP=1)");
     mem("after load");
     int32_t *ids = malloc((size_t)L * sizeof *ids);
     for (int i = 0; i < L; i++) ids[i] = i == L - 1 ? 1 : (int32_t)(((long)i * 7919 + 13) % c.vocab);

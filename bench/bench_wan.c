@@ -20,7 +20,9 @@
  * Blocks (first M, mode full) and times one forward + backward + AdamW step of
  * batch 1 with the backbone frozen; `train-in-place` the same with the frozen
  * backbone's BF16 weights read in place (the gradient through it too). Memory from /proc/self/status: VmHWM (peak
- * resident, the mapped file's pages read included), RssAnon, RssFile. */
+ * resident, the mapped file's pages read included), RssAnon, RssFile. An inference
+ * forward gives each layer's weight pages back after it (pp_dit.lent); KEEP=1 keeps
+ * them resident, as before. DIFF=0 skips dit-bf16's F32 forward. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,13 +68,16 @@ int main(int argc, char **argv) {
     double t0 = pp_now();
     pp_wan_dit w;
     if (pp_wan_dit_open(&w, argv[2], NULL, train && !inplace ? PP_WAN_F32 : PP_WAN_INFER)) return fail();
+    const char *keep = getenv("KEEP");
+    if (keep && atoi(keep)) w.dit.lent = (pp_map_range){NULL, 0};
     const pp_dit_config *c = &w.dit.cfg;
     int t = (Fv - 1) / 4 + 1, h = Hv / 8, wd = Wv / 8, tokens = t * (h / c->patch[1]) * (wd / c->patch[2]);
     char cs[256];
     pp_wan_dit_config_str(c, cs, sizeof cs);
     printf("%s: %s; %s weights%s; load %.2f s\n", argv[2], cs, pp_dtype_name(w.wdtype),
            w.lent_bytes ? " read in place" : " converted to F32", pp_now() - t0);
-    printf("arithmetic: %s\n", pp_compute_name());
+    printf("arithmetic: %s; weights read in place %s\n", pp_compute_name(),
+           w.dit.lent.base ? "given back after each layer" : "kept resident (KEEP=1)");
     printf("video %d frames of %dx%d -> latent [%d,%d,%d,%d], %d tokens; %d threads\n", Fv, Wv, Hv, c->in_dim, t, h, wd,
            tokens, pp_get_threads());
     mem("after load");
@@ -98,7 +103,8 @@ int main(int argc, char **argv) {
         printf("output rms %.4f\n", sqrt(sum / nx));
         mem("after forward");
         if (pp_compute_bf16 && tokens > 4096) printf("(no F32 forward for the difference at %d tokens)\n", tokens);
-        if (pp_compute_bf16 && tokens <= 4096) { /* the same forward in F32 arithmetic, for the difference */
+        const char *diff = getenv("DIFF");
+        if (pp_compute_bf16 && tokens <= 4096 && !(diff && !atoi(diff))) { /* the same forward in F32, for the difference */
             float *ref = pp_alloc_floats(nx);
             pp_compute_bf16 = 0;
             pp_dit_forward(&w.dit, w.P, a, x, &ts, ctx, ref);

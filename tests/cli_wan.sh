@@ -15,6 +15,8 @@ check       "...a progress bar in s/it and the times of every stage" 'grep -q "4
 check       "...the final latent [16,3,4,6]" '$PROPHY inspect $T/lat.safetensors | grep -q "latent .*F32 *\[16,3,4,6\]"'
 expect_ok   "the same again" $PROPHY generate --wan $F/wan_tiny -p "$P" $TINY --noise $F/wan_noise.safetensors -o $T/g_%03d.png
 check       "...gives the same frames" 'cmp -s $T/f_000.png $T/g_000.png && cmp -s $T/f_008.png $T/g_008.png'
+expect_ok   "the weights' pages kept resident" $PROPHY generate --wan $F/wan_tiny -p "$P" $TINY --noise $F/wan_noise.safetensors --keep-weights -o $T/k_%03d.png
+check       "...the same frames as with them given back" 'cmp -s $T/f_000.png $T/k_000.png && cmp -s $T/f_008.png $T/k_008.png'
 for ext in mp4 webm y4m gif; do
     expect_ok "seeded noise, .$ext" $PROPHY generate --wan $F/wan_tiny -p "$P" $TINY -s 7 -o $T/v.$ext
     check     "...wrote it" '[ -s $T/v.'$ext' ]'

@@ -146,7 +146,16 @@ TEST(umt5_bf16_in_place_matches_f32_of_the_same_weights) {
     CHECK(pp_umt5_forward(&a, ids, 37, oa) == 0 && pp_umt5_forward(&b, ids, 37, ob) == 0);
     double e = pp_rel_err(oa, ob, 37 * (size_t)c.dim);
     CHECK_MSG(e < 1e-5, "BF16 in place vs F32 copies: relative error %.3g", e);
-    pp_free_aligned(oa), pp_free_aligned(ob);
+    /* that forward gave each layer's pages back; a second one reads them again
+     * and gives the same bits, as does one with the pages kept resident */
+    CHECK(a.lent.base != NULL && b.lent.base == NULL);
+    float *o2 = pp_alloc_floats(37 * (size_t)c.dim), *o3 = pp_alloc_floats(37 * (size_t)c.dim);
+    CHECK(pp_umt5_forward(&a, ids, 37, o2) == 0);
+    a.lent = (pp_map_range){NULL, 0};
+    CHECK(pp_umt5_forward(&a, ids, 37, o3) == 0);
+    CHECK(memcmp(o2, oa, 37 * (size_t)c.dim * sizeof(float)) == 0);
+    CHECK(memcmp(o3, oa, 37 * (size_t)c.dim * sizeof(float)) == 0);
+    pp_free_aligned(oa), pp_free_aligned(ob), pp_free_aligned(o2), pp_free_aligned(o3);
     pp_umt5_free(&a), pp_umt5_free(&b);
 }
 

@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 
 #include <errno.h>
@@ -330,15 +331,29 @@ int pp_write_file_atomic(const char *path, const void *data, size_t len) {
     return pp_out_commit(&o);
 }
 
-double pp_peak_rss_mb(void) {
+static double status_mb(const char *field) {
     FILE *f = fopen("/proc/self/status", "r");
     if (!f) return 0.0;
     char line[256];
     double kb = 0.0;
+    size_t n = strlen(field);
     while (fgets(line, sizeof line, f))
-        if (strncmp(line, "VmHWM:", 6) == 0) kb = atof(line + 6);
+        if (strncmp(line, field, n) == 0) kb = atof(line + n);
     fclose(f);
     return kb / 1024.0;
+}
+
+double pp_peak_rss_mb(void) { return status_mb("VmHWM:"); }
+double pp_rss_mb(void) { return status_mb("VmRSS:"); }
+
+size_t pp_map_drop(pp_map_range m, const void *p, size_t n) {
+    uintptr_t lo = (uintptr_t)m.base, hi = lo + m.len, a = (uintptr_t)p, b = a + n;
+    if (!m.base || !p || !n || a >= hi || b <= lo) return 0;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    a = (a < lo ? lo : a) & ~(page - 1); /* the mapping starts on a page */
+    b = b > hi ? hi : b;
+    b = (b + page - 1) & ~(page - 1);    /* its last page is mapped whole */
+    return madvise((void *)a, b - a, MADV_DONTNEED) == 0 ? (size_t)(b - a) : 0;
 }
 
 int pp_parse_int(const char *s, const char *what, long lo, long hi, int *out) {

@@ -91,6 +91,22 @@ int pp_write_file_atomic(const char *path, const void *data, size_t len);
 
 /* Peak resident set size of this process in MiB (from /proc/self/status). */
 double pp_peak_rss_mb(void);
+/* Resident set size now, in MiB (VmRSS). */
+double pp_rss_mb(void);
+
+/* A read-only file mapping (PROT_READ, MAP_PRIVATE, never written), e.g. a
+ * safetensors file whose weights are read in place; {NULL, 0}: none. */
+typedef struct {
+    const void *base;
+    size_t len;
+} pp_map_range;
+/* Gives the pages of [p, p+n) that lie in m back to the kernel (madvise
+ * MADV_DONTNEED, rounded out to whole pages, clamped to m): the process's
+ * resident set shrinks, the file's pages stay in the page cache, and the next
+ * read of them faults them in again (no disk read unless the cache dropped them).
+ * Safe only because m is a read-only file mapping: on anonymous or written
+ * memory it would lose data. Returns the bytes given back (0: outside m, or none). */
+size_t pp_map_drop(pp_map_range m, const void *p, size_t n);
 
 /* Parse helpers for CLI flags: return -1 and set an error naming `what` on bad input. */
 int pp_parse_int(const char *s, const char *what, long lo, long hi, int *out);

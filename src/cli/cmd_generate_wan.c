@@ -32,9 +32,11 @@ static void usage(void) {
            "  -s, --seed N (42)    --noise F.safetensors  the starting latent [16, 1+(F-1)/4, H/8, W/8] instead\n"
            "  --save-latent F.safetensors   also write the final latent      --fps X (16)\n"
            "  --f32                convert the weights to F32 in memory (default: half precision read in place)\n"
+           "  --keep-weights       keep the weights read in place resident between passes (default: each layer's\n"
+           "                       pages go back to the page cache once it has run, so the process holds ~1 layer)\n"
            "  --compute auto|f32|bf16   arithmetic of the encoder and the DiT: bf16 rounds the inputs of the BF16\n"
-           "                       layers and of attention to BF16 (PyTorch's BF16) and uses AMX tiles where the\n"
-           "                       CPU has them; auto: bf16 on such a CPU with the weights read in place, else f32\n"
+           "                       layers and of attention to BF16 (PyTorch's BF16) and uses AMX tiles or AVX512-BF16\n"
+           "                       where the CPU has them; auto: bf16 on such a CPU with the weights read in place\n"
            "  --upscale N          enlarge GIF/PNG pixels N times (1)      -t, --threads N\n");
 }
 
@@ -44,6 +46,10 @@ static int parse(wan_args *a, int argc, char **argv) {
         if (!strcmp(f, "-h") || !strcmp(f, "--help")) return usage(), 2;
         if (!strcmp(f, "--f32")) {
             a->o.keep_half = 0;
+            continue;
+        }
+        if (!strcmp(f, "--keep-weights")) {
+            a->o.keep_resident = 1;
             continue;
         }
         if (!(v = cli_value(argc, argv, &i))) return 1;
@@ -131,7 +137,7 @@ int cmd_generate_wan(int argc, char **argv) {
     wan_args a = {.o = pp_t2v_defaults(), .seed = 42, .upscale = 1, .fps = 16.0f, .compute = -1};
     int rc = parse(&a, argc, argv);
     if (rc) return rc == 2 ? 0 : 1;
-    a.o.compute_bf16 = a.compute >= 0 ? a.compute : a.o.keep_half && pp_amx_available();
+    a.o.compute_bf16 = a.compute >= 0 ? a.compute : a.o.keep_half && pp_bf16_engine() != PP_BF16_NONE;
     if (!a.o.prompt) return cli_error("generate --wan: -p PROMPT is required");
     if (!a.o.prompt[0]) return cli_error("generate --wan: the prompt is empty");
     if (!a.out) return cli_error("generate --wan: -o OUT.mp4|.webm|.y4m|.gif|out_%%03d.png is required");

@@ -491,6 +491,8 @@ int pp_st_open(pp_st_file *f, const char *path) {
     return 0;
 }
 
+pp_map_range pp_st_mapping(const pp_st_file *f) { return (pp_map_range){f->map, f->map ? f->map_len : 0}; }
+
 void pp_st_close(pp_st_file *f) {
     if (!f) return;
     free_parsed(f);

@@ -30,6 +30,7 @@
 #define PP_SAFETENSORS_H
 #include <stddef.h>
 #include <stdint.h>
+#include "base/common.h"
 
 /* ---- element types */
 typedef enum {
@@ -88,6 +89,9 @@ int pp_st_open(pp_st_file *f, const char *path);
 /* Same over a buffer that the caller keeps alive until pp_st_close; name is for messages. */
 int pp_st_open_memory(pp_st_file *f, const char *name, const void *buf, size_t len);
 void pp_st_close(pp_st_file *f);
+/* The file's read-only mapping (pp_map_drop gives its pages back); {NULL, 0} when
+ * opened over memory. Valid until pp_st_close. */
+pp_map_range pp_st_mapping(const pp_st_file *f);
 /* A model split over several files (Hugging Face's sharded checkpoints): path is
  * either one safetensors file (then this is pp_st_open) or a shard index, a JSON
  * file named "*.json" such as "diffusion_pytorch_model.safetensors.index.json"

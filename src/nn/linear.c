@@ -41,6 +41,11 @@ void pp_lin_backward(const float *P, float *G, pp_lin l, float *din, const float
     else pp_linear_backward_input_half(din, dout, l.xw, half_kind(l), M, l.in, l.out);
 }
 
+size_t pp_lin_drop(pp_lin l, pp_map_range m) {
+    if (!l.xw) return 0;
+    return pp_map_drop(m, l.xw, (size_t)l.in * (size_t)l.out * (l.xdtype == PP_F32 ? 4 : 2));
+}
+
 void pp_lin_zero(float *P, pp_lin l) {
     memset(P + l.w, 0, (size_t)l.in * l.out * sizeof(float));
     memset(P + l.b, 0, (size_t)l.out * sizeof(float));

@@ -4,6 +4,7 @@
 #ifndef PP_NN_LINEAR_H
 #define PP_NN_LINEAR_H
 #include <stddef.h>
+#include "base/common.h"
 #include "base/rng.h"
 #include "nn/params.h"
 
@@ -29,6 +30,11 @@ void pp_lin_forward_gelu(const float *P, pp_lin l, float *out, const float *in, 
 /* din [M,in] += dout W (din may be NULL); G's weight and bias += their gradients
  * (G NULL: none, a frozen layer; a layer with xw set must have G NULL) */
 void pp_lin_backward(const float *P, float *G, pp_lin l, float *din, const float *dout, const float *in, int M);
+
+/* Gives back the resident pages of l's weight when it is read in place from the
+ * file mapping m (base/common.h pp_map_drop; an owned weight is left alone): a
+ * pass over a model bigger than it needs to hold at once. Returns the bytes. */
+size_t pp_lin_drop(pp_lin l, pp_map_range m);
 
 void pp_lin_zero(float *P, pp_lin l);
 /* xavier-uniform weight, zero bias (Wan's Linears) */

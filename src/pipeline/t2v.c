@@ -267,6 +267,7 @@ static int encode_both(const pp_wan_paths *p, const pp_t2v_opts *o, int text_len
         rc = -1, pp_seterr("%s: the umT5 encoder's width is %d; the DiT reads text of width %d", p->t5.path, c.dim, text_dim);
     if (!rc) rc = pp_umt5_init(&t5, &c);
     if (!rc) rc = pp_umt5_load(&t5, p->t5.path, o->keep_half);
+    if (o->keep_resident) t5.lent = (pp_map_range){NULL, 0};
     r->t_text_load = pp_now() - t0;
     if (!rc) {
         note(o, "text encoder: %s (%d layers, dim %d), tokenizer %s: %.2f s", p->t5.path, c.layers, c.dim,
@@ -320,6 +321,7 @@ int pp_t2v_run(const pp_wan_paths *p, const pp_t2v_opts *o, float **video, float
     pp_wan_dit dit;
     memset(&dit, 0, sizeof dit);
     if (!rc) rc = pp_wan_dit_open(&dit, p->dit.path, dcfg, o->keep_half ? PP_WAN_INFER : PP_WAN_F32);
+    if (o->keep_resident) dit.dit.lent = (pp_map_range){NULL, 0};
     r->t_dit_load = pp_now() - t0;
     if (!rc) {
         char cs[256];

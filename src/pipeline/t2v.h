@@ -10,7 +10,9 @@
  * The parts are loaded one after another and released when done (the encoder's
  * mapped 11 GB before the DiT, the DiT before the VAE), so the peak is the
  * largest part, not their sum. With keep_half the encoder's and the DiT's
- * half-precision weights are read in place from the mapped files. */
+ * half-precision weights are read in place from the mapped files, and each
+ * pass gives a layer's pages back once the layer has run (unless keep_resident),
+ * so the process holds about one layer of weights, not the file. */
 #ifndef PP_PIPELINE_T2V_H
 #define PP_PIPELINE_T2V_H
 #include <stdint.h>
@@ -37,6 +39,8 @@ typedef struct {
     const char *noise_path;    /* or the noise from a safetensors file: its tensor "noise" ("latent",
                                   "latents", or its one float tensor), [z,t,h,w] or [1,z,t,h,w] */
     int keep_half;             /* 1: half-precision weights stay in the mapped files */
+    int keep_resident;         /* 1: weights read in place stay resident between passes (the whole file in
+                                  the RSS); 0: each layer's pages go back to the page cache after it runs */
     int compute_bf16;          /* 1: the encoder's and the DiT's BF16 linear layers and attention in BF16
                                   arithmetic (nn/amx.h: AMX tiles where the CPU has them); the VAE in F32 */
     void (*progress)(void *user, int step, int steps);

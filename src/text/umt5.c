@@ -108,6 +108,7 @@ static void drop_weights(pp_umt5 *m) {
     }
     pp_st_close(&m->f);
     memset(&m->f, 0, sizeof m->f);
+    m->lent = (pp_map_range){NULL, 0};
 }
 
 void pp_umt5_free(pp_umt5 *m) {
@@ -270,7 +271,8 @@ int pp_umt5_load(pp_umt5 *m, const char *path, int keep_half) {
     if (!any_half) {
         pp_st_close(f);
         memset(f, 0, sizeof *f);
-    }
+    } else
+        m->lent = pp_st_mapping(f);
     return 0;
 fail:
     drop_weights(m);
@@ -344,6 +346,12 @@ static void embed(const pp_umt5 *m, float *x, const int32_t *ids, int L) {
     }
 }
 
+/* gives back the pages of tensors [i0, i0+n) read in place (pp_umt5.lent) */
+static void drop_pages(const pp_umt5 *m, int i0, int n) {
+    for (int i = i0; i < i0 + n; i++)
+        if (m->w[i].dtype != PP_F32) pp_map_drop(m->lent, m->w[i].data, m->t.p[i].numel * 2);
+}
+
 int pp_umt5_forward(const pp_umt5 *m, const int32_t *ids, int L, float *out) {
     const pp_umt5_config *c = &m->c;
     if (!m->w || !m->w[0].data) PP_FAIL("umT5: no weights loaded");
@@ -357,6 +365,7 @@ int pp_umt5_forward(const pp_umt5 *m, const int32_t *ids, int L, float *out) {
     float *q = pp_alloc_floats(nh), *k = pp_alloc_floats(nh), *v = pp_alloc_floats(nh), *a = pp_alloc_floats(nh);
     float *g = pp_alloc_floats(nf), *u = pp_alloc_floats(nf);
     embed(m, x, ids, L);
+    drop_pages(m, 0, 1);
     for (int l = 0; l < c->layers; l++) {
         const pp_umt5_weight *w = m->w + 1 + (size_t)l * T_PER_LAYER;
         pp_rmsnorm_forward(h, rstd, x, w[T_LN0].data, L, C, c->eps);
@@ -372,6 +381,7 @@ int pp_umt5_forward(const pp_umt5 *m, const int32_t *ids, int L, float *out) {
         gated_gelu(g, u, nf);
         linear(h, g, &w[T_WO], L, F, C);
         add_into(x, h, nx);
+        drop_pages(m, 1 + l * T_PER_LAYER, T_PER_LAYER);
     }
     pp_rmsnorm_forward(out, rstd, x, m->w[m->t.n - 1].data, L, C, c->eps);
     float *bufs[] = {x, h, rstd, q, k, v, a, g, u};

@@ -53,6 +53,8 @@ typedef struct {
     pp_umt5_weight *w;    /* t.n entries, in t's order; NULL data until loaded */
     float **own;          /* t.n entries: the F32 copies this model owns (or NULL) */
     pp_st_file f;         /* open while any weight points into it */
+    pp_map_range lent;    /* f's mapping while half weights are read in place: a forward gives each
+                             layer's pages back once the layer has run (pp_map_drop); {NULL, 0}: kept */
     int *bucket_of;       /* [2*PP_UMT5_MAX_LEN-1]: bucket of relative position r (index r + MAX-1) */
 } pp_umt5;
 

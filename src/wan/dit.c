@@ -522,13 +522,27 @@ void pp_dit_head_forward(const pp_dit *m, const float *P, pp_dit_acts *a, float 
     pp_unpatchify(out, a->otok, B, c->out_dim, a->F, a->H, a->W, c->patch[0], c->patch[1], c->patch[2]);
 }
 
+static void drop_lins(const pp_dit *m, const pp_lin *const *l, int n) {
+    for (int i = 0; i < n; i++) pp_lin_drop(*l[i], m->lent);
+}
+
+static void drop_block(const pp_dit *m, const pp_dit_block *b) {
+    const pp_lin *l[] = {&b->sa_q, &b->sa_k, &b->sa_v, &b->sa_o, &b->ca_q, &b->ca_k, &b->ca_v, &b->ca_o, &b->ffn0, &b->ffn2};
+    drop_lins(m, l, (int)(sizeof l / sizeof *l));
+}
+
 void pp_dit_forward(const pp_dit *m, const float *P, pp_dit_acts *a, const float *x, const float *t,
                     const float *ctx, float *out) {
+    int drop = !a->train && m->lent.base; /* training's backward reads the weights again */
     pp_dit_embed_forward(m, P, a, x, t, ctx);
-    for (int l = 0; l < m->cfg.layers; l++)
+    if (drop) drop_lins(m, (const pp_lin *const[]){&m->patch, &m->text0, &m->text2, &m->time0, &m->time2, &m->tproj}, 6);
+    for (int l = 0; l < m->cfg.layers; l++) {
         pp_dit_block_forward(m, P, &m->blocks[l], a, &a->L[a->train ? l : 0], pp_dit_stream(a, l),
                              pp_dit_stream(a, l + 1));
+        if (drop) drop_block(m, &m->blocks[l]);
+    }
     pp_dit_head_forward(m, P, a, out);
+    if (drop) pp_lin_drop(m->head, m->lent);
 }
 
 /* ------------------------------------------------------------------ backward */

@@ -52,6 +52,12 @@ typedef struct {
     pp_lin head;
     size_t frame_emb; /* "frame_embedding.weight" [frame_emb, dim] when cfg.frame_emb > 0 */
     pp_dit_block *blocks;
+    /* The file mapping the Linear weights are read in place from (wan/wan_files.h),
+     * or {NULL, 0}. When set, an inference forward gives each layer's weight pages
+     * back once the layer has run (pp_lin_drop), so the process holds about one
+     * block's weights (60 MB at 1.3B size) instead of the whole file; the pages stay
+     * in the page cache and the next pass faults them in again. */
+    pp_map_range lent;
 } pp_dit;
 
 /* Bounds of a config (a file's config is checked against them before anything is

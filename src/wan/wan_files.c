@@ -398,6 +398,7 @@ static int lend_weight(pp_wan_dit *w, pp_lin *l, const pp_param *p, char **name_
     if (w->lent_bytes == 0 && w->nown == 0) w->wdtype = t->dtype;
     if (t->dtype == PP_BF16 || t->dtype == PP_F16 || (t->dtype == PP_F32 && (uintptr_t)t->data % 4 == 0)) {
         if (t->dtype == PP_F32 ? f32_finite(w, fname, t->data, p->numel) : half_finite(w, fname, t)) return -1;
+        pp_map_drop(pp_st_mapping(&w->f), t->data, (size_t)(t->end - t->begin)); /* read again when a pass needs it */
         l->xw = t->data, l->xdtype = t->dtype;
         w->lent_bytes += (size_t)(t->end - t->begin);
         return 0;
@@ -486,7 +487,8 @@ int pp_wan_dit_open(pp_wan_dit *w, const char *path, const char *config_path, pp
     if (mode == PP_WAN_F32 || !w->lent_bytes) {
         pp_st_close(&w->f);
         memset(&w->f, 0, sizeof w->f);
-    }
+    } else
+        w->dit.lent = pp_st_mapping(&w->f);
     return 0;
 fail:
     pp_wan_dit_close(w);
