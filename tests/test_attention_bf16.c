@@ -1,6 +1,7 @@
 /* test_attention_bf16.c - pp_attention_forward with pp_compute_bf16 set: on AMX
- * tiles where the CPU has them, else on the F32 kernel with q, k, v rounded.
- * Both paths are run on every CPU and compared with a double-precision softmax
+ * tiles or AVX512-BF16 dot products where the CPU has them (each engine it has:
+ * the dot products on an AMX machine too, through pp_bf16_no_amx), else on the
+ * F32 kernel with q, k, v rounded. The paths are run on every CPU and compared with a double-precision softmax
  * attention of the unrounded inputs (BF16 carries 8 significant bits, so the
  * outputs agree to a few 1e-3), with each other, and across thread counts. */
 #include <math.h>
@@ -54,35 +55,51 @@ static double max_abs_vs(const float *a, const double *ref, size_t n) {
     return e;
 }
 
+/* the engines this machine has (PP_BF16_NONE alone on a CPU with neither) */
+static int engines(pp_bf16_kind *e) {
+    int n = 0;
+    if (pp_amx_available()) e[n++] = PP_BF16_AMX;
+    if (pp_bf16_dp_available()) e[n++] = PP_BF16_DP;
+    if (!n) e[n++] = PP_BF16_NONE;
+    return n;
+}
+
 TEST(attention_bf16_matches_reference) {
     /* Wan's head size; query and key counts off the blocks of 32 and 128; two
      * heads, two videos; a cross-attention shape (few keys) */
     const int shapes[][5] = {{1, 45, 45, 2, 128}, {2, 70, 300, 2, 64}, {1, 33, 7, 3, 32}};
-    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
-        int B = shapes[s][0], Nq = shapes[s][1], Nk = shapes[s][2], H = shapes[s][3], D = shapes[s][4];
-        size_t nq = (size_t)B * Nq * H * D, nk = (size_t)B * Nk * H * D, nl = (size_t)B * H * Nq;
-        float *q = randn(nq, 61 + s), *k = randn(nk, 62 + s), *v = randn(nk, 63 + s);
-        for (size_t i = 0; i < nq; i++) q[i] *= 2.0f; /* peaked enough that the softmax matters */
-        float *o1 = zeros(nq), *o2 = zeros(nq), *l1 = zeros(nl), *l2 = zeros(nl);
-        double *ref = pp_malloc(nq * sizeof(double)), *lref = pp_malloc(nl * sizeof(double));
-        attention_ref(ref, lref, q, k, v, B, Nq, Nk, H, D);
-        pp_compute_bf16 = 1;
-        pp_attention_forward(o1, l1, q, k, v, B, Nq, Nk, H, D); /* tiles where available */
-        pp_ops_portable = 1;
-        pp_attention_forward(o2, l2, q, k, v, B, Nq, Nk, H, D); /* rounded inputs, F32 kernel */
-        pp_ops_portable = 0;
-        pp_compute_bf16 = 0;
-        double e1 = rel_err_vs(o1, ref, nq), e2 = rel_err_vs(o2, ref, nq);
-        double le1 = max_abs_vs(l1, lref, nl), le2 = max_abs_vs(l2, lref, nl);
-        CHECK_MSG(e1 < 1e-2 && e2 < 1e-2, "[%d,%d,%d,%d,%d]: rel err %.3g (default), %.3g (portable)", B, Nq, Nk, H,
-                  D, e1, e2);
-        CHECK_MSG(e1 > 1e-5, "[%d,%d,%d,%d,%d]: rel err %.3g: no BF16 rounding happened", B, Nq, Nk, H, D, e1);
-        CHECK_MSG(le1 < 0.05 && le2 < 0.05, "lse off by %.3g, %.3g", le1, le2);
-        double e12 = pp_rel_err(o1, o2, nq);
-        CHECK_MSG(e12 < 1e-2, "the two paths differ by %.3g", e12);
-        free(ref), free(lref);
-        free_all(7, q, k, v, o1, o2, l1, l2);
-    }
+    pp_bf16_kind eng[2];
+    int ne = engines(eng);
+    for (int ei = 0; ei < ne; ei++)
+        for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+            int B = shapes[s][0], Nq = shapes[s][1], Nk = shapes[s][2], H = shapes[s][3], D = shapes[s][4];
+            size_t nq = (size_t)B * Nq * H * D, nk = (size_t)B * Nk * H * D, nl = (size_t)B * H * Nq;
+            float *q = randn(nq, 61 + s), *k = randn(nk, 62 + s), *v = randn(nk, 63 + s);
+            for (size_t i = 0; i < nq; i++) q[i] *= 2.0f; /* peaked enough that the softmax matters */
+            float *o1 = zeros(nq), *o2 = zeros(nq), *l1 = zeros(nl), *l2 = zeros(nl);
+            double *ref = pp_malloc(nq * sizeof(double)), *lref = pp_malloc(nl * sizeof(double));
+            attention_ref(ref, lref, q, k, v, B, Nq, Nk, H, D);
+            pp_compute_bf16 = 1;
+            pp_bf16_no_amx = eng[ei] != PP_BF16_AMX;
+            pp_attention_forward(o1, l1, q, k, v, B, Nq, Nk, H, D); /* the engine where available */
+            pp_bf16_no_amx = 0;
+            pp_ops_portable = 1;
+            pp_attention_forward(o2, l2, q, k, v, B, Nq, Nk, H, D); /* rounded inputs, F32 kernel */
+            pp_ops_portable = 0;
+            pp_compute_bf16 = 0;
+            double e1 = rel_err_vs(o1, ref, nq), e2 = rel_err_vs(o2, ref, nq);
+            double le1 = max_abs_vs(l1, lref, nl), le2 = max_abs_vs(l2, lref, nl);
+            CHECK_MSG(e1 < 1e-2 && e2 < 1e-2, "[%d,%d,%d,%d,%d] engine %d: rel err %.3g (engine), %.3g (portable)", B,
+                      Nq, Nk, H, D, (int)eng[ei], e1, e2);
+            CHECK_MSG(e1 > 1e-5, "[%d,%d,%d,%d,%d]: rel err %.3g: no BF16 rounding happened", B, Nq, Nk, H, D, e1);
+            CHECK_MSG(le1 < 0.05 && le2 < 0.05, "lse off by %.3g, %.3g", le1, le2);
+            double e12 = pp_rel_err(o1, o2, nq);
+            CHECK_MSG(e12 < 1e-2, "engine %d: the two paths differ by %.3g", (int)eng[ei], e12);
+            printf("    [%d,%d,%d,%d,%d] engine %d: rel err %.2e (engine), %.2e (portable), between %.2e\n", B, Nq, Nk,
+                   H, D, (int)eng[ei], e1, e2, e12);
+            free(ref), free(lref);
+            free_all(7, q, k, v, o1, o2, l1, l2);
+        }
 }
 
 TEST(attention_bf16_thread_count_independent) {
@@ -90,13 +107,19 @@ TEST(attention_bf16_thread_count_independent) {
     size_t nq = (size_t)B * Nq * H * D, nk = (size_t)B * Nk * H * D, nl = (size_t)B * H * Nq;
     float *q = randn(nq, 71), *k = randn(nk, 72), *v = randn(nk, 73);
     float *o1 = zeros(nq), *o3 = zeros(nq), *l1 = zeros(nl), *l3 = zeros(nl);
+    pp_bf16_kind eng[2];
+    int ne = engines(eng);
     pp_compute_bf16 = 1;
-    omp_set_num_threads(1);
-    pp_attention_forward(o1, l1, q, k, v, B, Nq, Nk, H, D);
-    omp_set_num_threads(3);
-    pp_attention_forward(o3, l3, q, k, v, B, Nq, Nk, H, D);
-    omp_set_num_threads(nt);
+    for (int ei = 0; ei < ne; ei++) {
+        pp_bf16_no_amx = eng[ei] != PP_BF16_AMX;
+        omp_set_num_threads(1);
+        pp_attention_forward(o1, l1, q, k, v, B, Nq, Nk, H, D);
+        omp_set_num_threads(3);
+        pp_attention_forward(o3, l3, q, k, v, B, Nq, Nk, H, D);
+        omp_set_num_threads(nt);
+        CHECK(memcmp(o1, o3, nq * sizeof(float)) == 0 && memcmp(l1, l3, nl * sizeof(float)) == 0);
+    }
+    pp_bf16_no_amx = 0;
     pp_compute_bf16 = 0;
-    CHECK(memcmp(o1, o3, nq * sizeof(float)) == 0 && memcmp(l1, l3, nl * sizeof(float)) == 0);
     free_all(7, q, k, v, o1, o3, l1, l3);
 }

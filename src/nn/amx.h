@@ -2,7 +2,7 @@
  * and softmax attention, as PyTorch's BF16 layers compute them, on AMX tiles
  * (Intel Sapphire Rapids and later) or, for the linear layers, on AVX512-BF16
  * dot products (vdpbf16ps: AMD Zen 4 and later, Intel Cooper Lake) where the CPU
- * has them.
+ * has them (and attention on either).
  *
  *   linear:    out[M,N] = bf16(inp[M,K]) @ W[N,K]^T (+ b[N])
  *   attention: softmax(bf16(q / sqrt(D)) bf16(k)^T) v, the probabilities and v
@@ -22,7 +22,7 @@
  * 48 tokens x 8 weight rows are 24 zmm accumulators fed by a broadcast weight
  * pair and 3 token vectors per pair of k; both written out transposed
  * (amx_gemm.c). Attention is the flash loop of ops_attention.c with both of its
- * products on tiles (amx_attention.c). */
+ * products on the same engine (amx_attention.c). */
 #ifndef PP_NN_AMX_H
 #define PP_NN_AMX_H
 #include <stddef.h>
@@ -30,9 +30,10 @@
 /* The arithmetic switch. 0 (the default): F32 everywhere. 1: the linear layers
  * of BF16 weights (nn/linear_half.h) and softmax attention with a head size
  * that is a multiple of 32 (pp_attention_forward) round their inputs to BF16
- * first, as PyTorch's BF16 layers do, and run on AMX tiles where the CPU has
- * them; elsewhere the same rounding feeds the F32 kernels (the same numbers up
- * to the order of the sums). Set it around inference only: no backward uses it. */
+ * first, as PyTorch's BF16 layers do, and run on AMX tiles or AVX512-BF16 dot
+ * products where the CPU has them; elsewhere the same rounding feeds the F32
+ * kernels (the same numbers up to the order of the sums). Set it around
+ * inference only: no backward uses it. */
 extern int pp_compute_bf16;
 
 /* A copy of x[n] rounded to BF16 (to nearest, ties to even; NaN stays NaN), as
@@ -66,9 +67,9 @@ static inline void pp_bf16_linear(float *out, const float *inp, const void *W, c
 
 /* pp_attention_forward's softmax attention (q [B,Nq,H,D], k, v [B,Nk,H,D], out
  * [B,Nq,H,D], lse [B,H,Nq] or NULL) with q / sqrt(D), k, v and the
- * probabilities rounded to BF16, F32 sums and softmax; D a multiple of 32; only
- * when pp_amx_available(). */
-void pp_amx_attention_bf16(float *out, float *lse, const float *q, const float *k, const float *v, int B, int Nq,
-                           int Nk, int H, int D);
+ * probabilities rounded to BF16, F32 sums and softmax; D a multiple of 32; on
+ * pp_bf16_engine()'s engine, only when it is not PP_BF16_NONE. */
+void pp_bf16_attention(float *out, float *lse, const float *q, const float *k, const float *v, int B, int Nq, int Nk,
+                       int H, int D);
 
 #endif

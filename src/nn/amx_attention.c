@@ -1,14 +1,18 @@
-/* amx_attention.c - softmax attention in BF16 arithmetic on AMX tiles (nn/amx.h).
+/* amx_attention.c - softmax attention in BF16 arithmetic (nn/amx.h), its two
+ * products on AMX tiles or on AVX512-BF16 dot products.
  *
  * q [B,Nq,H,D]; k, v [B,Nk,H,D]; out [B,Nq,H,D]; lse [B,H,Nq]; D a multiple of 32.
- * The flash-attention loop of ops_attention.c with its products on tiles:
+ * The flash-attention loop of ops_attention.c with its products in BF16:
  * - per (batch, head), once per thread: K packed as the second operand of
  *   S = Q K^T (BF16 pairs over d, groups of 16 keys), V as that of O += P V
  *   (pairs over keys, groups of 16 channels); keys padded to 32 with zeros;
  * - per block of 32 queries: q / sqrt(D) rounded to BF16 rows; then per block of
- *   BK keys: the scores (4 accumulator tiles per 32 x 32) into F32, the online
- *   softmax in F32, the probabilities rounded to BF16 rows (padded keys 0), and
- *   the F32 output block loaded into the accumulators, += P V, stored back.
+ *   BK keys: the scores into F32, the online softmax in F32, the probabilities
+ *   rounded to BF16 rows (padded keys 0), and O += P V on the F32 output block.
+ * On tiles each product is 4 accumulator tiles per 32 x 32. With dot products
+ * a query row's pair is broadcast against a packed group of 16 keys (scores) or
+ * 16 channels (P V), so each accumulator is already a row piece of S or O: 8
+ * queries x 2 groups in 16 zmm accumulators.
  * Each query row is one work item's fixed-order computation: thread-count
  * independent. */
 #include <math.h>
@@ -16,7 +20,7 @@
 #include "nn/amx_impl.h"
 #include "nn/ops_util.h"
 
-#ifdef PP_HAVE_AMX
+#if defined(PP_HAVE_AMX) || defined(PP_HAVE_BF16_DP)
 #define BQ 32
 #define BK 128
 
@@ -24,6 +28,7 @@ typedef struct {
     uint32_t *kp, *vp; /* [Nkp/16][D/2][16], [D/16][Nkp/2][16] words */
     uint16_t *qa, *pa; /* [BQ][D], [BQ][BK] BF16 rows */
     float *S, *O, *m, *l;
+    int amx;           /* the products on tiles (else dot products) */
 } ws;
 
 /* rows 2r, 2r+1 of v (stride ld; past Nk zeros) -> word [dg][r][i] = (v[2r][16dg+i], v[2r+1][16dg+i]) */
@@ -48,8 +53,9 @@ static void round_row(uint16_t *dst, const float *x, int n, float scale) {
     }
 }
 
+#ifdef PP_HAVE_AMX
 /* S[32][nkp] = Qa Kp^T for keys [k0, k0+nkp) */
-static void scores(ws *w, int k0, int nkp, int D) {
+static void scores_amx(ws *w, int k0, int nkp, int D) {
     for (int j = 0; j < nkp; j += 32) {
         _tile_zero(0);
         _tile_zero(1);
@@ -74,7 +80,7 @@ static void scores(ws *w, int k0, int nkp, int D) {
 }
 
 /* O[32][D] += Pa V for keys [k0, k0+nkp) */
-static void accumulate(ws *w, int k0, int nkp, int Nkp, int D) {
+static void accumulate_amx(ws *w, int k0, int nkp, int Nkp, int D) {
     for (int dd = 0; dd < D; dd += 32) {
         float *o = w->O + dd;
         _tile_loadd(0, o, 4 * D);
@@ -98,6 +104,75 @@ static void accumulate(ws *w, int k0, int nkp, int Nkp, int D) {
         _tile_stored(2, o + 16 * D, 4 * D);
         _tile_stored(3, o + 16 * D + 16, 4 * D);
     }
+}
+
+#endif
+
+#ifdef PP_HAVE_BF16_DP
+/* c[i][16g + lane] (+)= sum over r < n of a[i] pair r . b group g word r: 8
+ * rows of BF16 pairs (a, rows lda words apart) against 2 packed groups (b,
+ * gstride words apart, 16 lanes per word row); c: 8 rows of 2 x 16 floats,
+ * ldc apart, loaded first when accumulating */
+static inline void dp8x2(float *c, size_t ldc, const uint32_t *a, size_t lda, const uint32_t *b, size_t gstride,
+                         int n, int load) {
+    __m512 acc[8][2];
+    for (int i = 0; i < 8; i++)
+        for (int g = 0; g < 2; g++)
+            acc[i][g] = load ? _mm512_loadu_ps(c + i * ldc + 16 * g) : _mm512_setzero_ps();
+    for (int r = 0; r < n; r++) {
+        __m512bh b0 = (__m512bh)_mm512_loadu_si512(b + (size_t)r * 16);
+        __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + gstride + (size_t)r * 16);
+        for (int i = 0; i < 8; i++) {
+            __m512bh x = (__m512bh)_mm512_set1_epi32((int)a[i * lda + r]);
+            acc[i][0] = _mm512_dpbf16_ps(acc[i][0], x, b0);
+            acc[i][1] = _mm512_dpbf16_ps(acc[i][1], x, b1);
+        }
+    }
+    for (int i = 0; i < 8; i++)
+        for (int g = 0; g < 2; g++) _mm512_storeu_ps(c + i * ldc + 16 * g, acc[i][g]);
+}
+
+/* S[32][nkp] = Qa Kp^T for keys [k0, k0+nkp): query pairs over d against key groups */
+static void scores_dp(ws *w, int k0, int nkp, int D) {
+    const uint32_t *qa = (const uint32_t *)w->qa; /* row i: D/2 pairs */
+    for (int i = 0; i < BQ; i += 8)
+        for (int j = 0; j < nkp; j += 32)
+            dp8x2(w->S + (size_t)i * BK + j, BK, qa + (size_t)i * (D / 2), (size_t)D / 2,
+                  w->kp + (size_t)(k0 + j) / 16 * (D / 2) * 16, (size_t)(D / 2) * 16, D / 2, 0);
+}
+
+/* O[32][D] += Pa V for keys [k0, k0+nkp): probability pairs over keys against channel groups */
+static void accumulate_dp(ws *w, int k0, int nkp, int Nkp, int D) {
+    const uint32_t *pa = (const uint32_t *)w->pa; /* row i: BK/2 pairs, from key k0 */
+    for (int i = 0; i < BQ; i += 8)
+        for (int dd = 0; dd < D; dd += 32)
+            dp8x2(w->O + (size_t)i * D + dd, (size_t)D, pa + (size_t)i * (BK / 2), BK / 2,
+                  w->vp + ((size_t)dd / 16 * (Nkp / 2) + (size_t)k0 / 2) * 16, (size_t)(Nkp / 2) * 16, nkp / 2, 1);
+}
+#endif
+
+static void scores(ws *w, int k0, int nkp, int D) {
+#ifdef PP_HAVE_AMX
+    if (w->amx) {
+        scores_amx(w, k0, nkp, D);
+        return;
+    }
+#endif
+#ifdef PP_HAVE_BF16_DP
+    scores_dp(w, k0, nkp, D);
+#endif
+}
+
+static void accumulate(ws *w, int k0, int nkp, int Nkp, int D) {
+#ifdef PP_HAVE_AMX
+    if (w->amx) {
+        accumulate_amx(w, k0, nkp, Nkp, D);
+        return;
+    }
+#endif
+#ifdef PP_HAVE_BF16_DP
+    accumulate_dp(w, k0, nkp, Nkp, D);
+#endif
 }
 
 /* e^x for x <= 0 (-inf gives 0): x = n ln2 + r, e^r by its degree-5 Taylor
@@ -173,9 +248,10 @@ static void query_block(ws *w, float *out, float *lse, const float *q, int b, in
     }
 }
 
-void pp_amx_attention_bf16(float *out, float *lse, const float *q, const float *k, const float *v, int B, int Nq,
-                           int Nk, int H, int D) {
-    if (!pp_amx_available() || D % 32) pp_fatal("internal error: pp_amx_attention_bf16 with head size %d", D);
+void pp_bf16_attention(float *out, float *lse, const float *q, const float *k, const float *v, int B, int Nq, int Nk,
+                       int H, int D) {
+    pp_bf16_kind e = pp_bf16_engine();
+    if (e == PP_BF16_NONE || D % 32) pp_fatal("internal error: pp_bf16_attention with head size %d", D);
     int Nkp = (Nk + 31) / 32 * 32, nqb = (Nq + BQ - 1) / BQ;
     size_t ld = (size_t)H * D, words = (size_t)Nkp * D / 2;
 #pragma omp parallel if ((size_t)B * H * Nq * Nk * D > PP_PAR_MIN * 64)
@@ -185,7 +261,10 @@ void pp_amx_attention_bf16(float *out, float *lse, const float *q, const float *
         w.qa = (uint16_t *)pp_alloc_floats((size_t)BQ * (D + BK) / 2), w.pa = w.qa + (size_t)BQ * D;
         w.S = pp_alloc_floats((size_t)BQ * (BK + D) + 2 * BQ), w.O = w.S + BQ * BK;
         w.m = w.O + (size_t)BQ * D, w.l = w.m + BQ;
-        amx_tiles_on();
+        w.amx = e == PP_BF16_AMX;
+#ifdef PP_HAVE_AMX
+        if (w.amx) amx_tiles_on();
+#endif
         int packed = -1;
 #pragma omp for collapse(2) schedule(dynamic)
         for (int bh = 0; bh < B * H; bh++)
@@ -201,14 +280,16 @@ void pp_amx_attention_bf16(float *out, float *lse, const float *q, const float *
                 int q0 = qb * BQ, nq = Nq - q0 < BQ ? Nq - q0 : BQ;
                 query_block(&w, out, lse, q, b, h, q0, nq, Nq, Nk, Nkp, H, D);
             }
-        _tile_release();
+#ifdef PP_HAVE_AMX
+        if (w.amx) _tile_release();
+#endif
         pp_free_aligned(w.kp), pp_free_aligned(w.qa), pp_free_aligned(w.S);
     }
 }
 #else
-void pp_amx_attention_bf16(float *out, float *lse, const float *q, const float *k, const float *v, int B, int Nq,
-                           int Nk, int H, int D) {
+void pp_bf16_attention(float *out, float *lse, const float *q, const float *k, const float *v, int B, int Nq, int Nk,
+                       int H, int D) {
     (void)out, (void)lse, (void)q, (void)k, (void)v, (void)B, (void)Nk, (void)H;
-    pp_fatal("internal error: pp_amx_attention_bf16 (%d queries, head size %d) in a build without AMX", Nq, D);
+    pp_fatal("internal error: pp_bf16_attention (%d queries, head size %d) in a build without a BF16 engine", Nq, D);
 }
 #endif

@@ -35,7 +35,7 @@ const char *pp_compute_name(void) {
     if (!pp_compute_bf16) return "F32";
     pp_bf16_kind e = pp_bf16_engine();
     return e == PP_BF16_AMX ? "BF16 (AMX tiles)"
-           : e == PP_BF16_DP ? "BF16 (AVX512-BF16 dot products; attention in F32 on rounded inputs)"
+           : e == PP_BF16_DP ? "BF16 (AVX512-BF16 dot products)"
                              : "BF16 (rounded inputs, F32 kernels)";
 }
 

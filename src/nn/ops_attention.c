@@ -104,8 +104,8 @@ void pp_attention_forward(float *out, float *lse, const float *q, const float *k
                           int Nk, int H, int D) {
     if (!pp_compute_bf16 || D % 32) {
         forward_f32(out, lse, q, k, v, B, Nq, Nk, H, D);
-    } else if (!pp_ops_portable && pp_amx_available()) {
-        pp_amx_attention_bf16(out, lse, q, k, v, B, Nq, Nk, H, D);
+    } else if (!pp_ops_portable && pp_bf16_engine() != PP_BF16_NONE) {
+        pp_bf16_attention(out, lse, q, k, v, B, Nq, Nk, H, D);
     } else { /* q, k, v rounded as the tiles' path rounds them; probabilities in F32 */
         float *rq = pp_bf16_rounded_copy(q, (size_t)B * Nq * H * D), *rk = pp_bf16_rounded_copy(k, (size_t)B * Nk * H * D);
         float *rv = pp_bf16_rounded_copy(v, (size_t)B * Nk * H * D);
