@@ -55,22 +55,12 @@ static double max_abs_vs(const float *a, const double *ref, size_t n) {
     return e;
 }
 
-/* the engines this machine has (PP_BF16_NONE alone on a CPU with neither) */
-static int engines(pp_bf16_kind *e) {
-    int n = 0;
-    if (pp_amx_available()) e[n++] = PP_BF16_AMX;
-    if (pp_bf16_dp_available()) e[n++] = PP_BF16_DP;
-    if (!n) e[n++] = PP_BF16_NONE;
-    return n;
-}
-
 TEST(attention_bf16_matches_reference) {
     /* Wan's head size; query and key counts off the blocks of 32 and 128; two
      * heads, two videos; a cross-attention shape (few keys) */
     const int shapes[][5] = {{1, 45, 45, 2, 128}, {2, 70, 300, 2, 64}, {1, 33, 7, 3, 32}};
     pp_bf16_kind eng[2];
-    int ne = engines(eng);
-    for (int ei = 0; ei < ne; ei++)
+    for (int ei = 0, ne = bf16_engines(eng); ei < ne; ei++)
         for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
             int B = shapes[s][0], Nq = shapes[s][1], Nk = shapes[s][2], H = shapes[s][3], D = shapes[s][4];
             size_t nq = (size_t)B * Nq * H * D, nk = (size_t)B * Nk * H * D, nl = (size_t)B * H * Nq;
@@ -89,14 +79,14 @@ TEST(attention_bf16_matches_reference) {
             pp_compute_bf16 = 0;
             double e1 = rel_err_vs(o1, ref, nq), e2 = rel_err_vs(o2, ref, nq);
             double le1 = max_abs_vs(l1, lref, nl), le2 = max_abs_vs(l2, lref, nl);
-            CHECK_MSG(e1 < 1e-2 && e2 < 1e-2, "[%d,%d,%d,%d,%d] engine %d: rel err %.3g (engine), %.3g (portable)", B,
-                      Nq, Nk, H, D, (int)eng[ei], e1, e2);
+            CHECK_MSG(e1 < 1e-2 && e2 < 1e-2, "[%d,%d,%d,%d,%d] %s: rel err %.3g (engine), %.3g (portable)", B, Nq,
+                      Nk, H, D, bf16_engine_name(eng[ei]), e1, e2);
             CHECK_MSG(e1 > 1e-5, "[%d,%d,%d,%d,%d]: rel err %.3g: no BF16 rounding happened", B, Nq, Nk, H, D, e1);
             CHECK_MSG(le1 < 0.05 && le2 < 0.05, "lse off by %.3g, %.3g", le1, le2);
             double e12 = pp_rel_err(o1, o2, nq);
-            CHECK_MSG(e12 < 1e-2, "engine %d: the two paths differ by %.3g", (int)eng[ei], e12);
-            printf("    [%d,%d,%d,%d,%d] engine %d: rel err %.2e (engine), %.2e (portable), between %.2e\n", B, Nq, Nk,
-                   H, D, (int)eng[ei], e1, e2, e12);
+            CHECK_MSG(e12 < 1e-2, "%s: the two paths differ by %.3g", bf16_engine_name(eng[ei]), e12);
+            printf("    [%d,%d,%d,%d,%d] %s: rel err %.2e (engine), %.2e (portable), between %.2e\n", B, Nq, Nk, H,
+                   D, bf16_engine_name(eng[ei]), e1, e2, e12);
             free(ref), free(lref);
             free_all(7, q, k, v, o1, o2, l1, l2);
         }
@@ -108,9 +98,8 @@ TEST(attention_bf16_thread_count_independent) {
     float *q = randn(nq, 71), *k = randn(nk, 72), *v = randn(nk, 73);
     float *o1 = zeros(nq), *o3 = zeros(nq), *l1 = zeros(nl), *l3 = zeros(nl);
     pp_bf16_kind eng[2];
-    int ne = engines(eng);
     pp_compute_bf16 = 1;
-    for (int ei = 0; ei < ne; ei++) {
+    for (int ei = 0, ne = bf16_engines(eng); ei < ne; ei++) {
         pp_bf16_no_amx = eng[ei] != PP_BF16_AMX;
         omp_set_num_threads(1);
         pp_attention_forward(o1, l1, q, k, v, B, Nq, Nk, H, D);

@@ -129,19 +129,39 @@ static double rel_err_d(const float *a, const double *ref, size_t n) {
     return sqrt(e / (r > 0 ? r : 1));
 }
 
-/* each BF16 engine this machine has: AMX (where present) and the AVX512-BF16
- * dot products (also on an AMX machine, through pp_bf16_no_amx); on a CPU
- * with neither, the rounded-input fallback once */
-static int engines(pp_bf16_kind *e) {
-    int n = 0;
-    if (pp_amx_available()) e[n++] = PP_BF16_AMX;
-    if (pp_bf16_dp_available()) e[n++] = PP_BF16_DP;
-    if (!n) e[n++] = PP_BF16_NONE;
-    return n;
-}
-
-static const char *engine_name(pp_bf16_kind e) {
-    return e == PP_BF16_AMX ? "AMX" : e == PP_BF16_DP ? "AVX512-BF16" : "fallback";
+/* one shape on engine e: the linear (gelu: GELU(tanh) of it, fused into the
+ * engine's store) against the double-precision reference of the rounded inputs,
+ * and the portable rounded-input path (a second pass for GELU) against it too */
+static void bf16_case(int M, int K, int N, int gelu, uint64_t seed, pp_bf16_kind e) {
+    unsigned char *raw;
+    unsigned char *w = half_data((size_t)N * K, seed, PP_HALF_BF16, &raw);
+    float *x = randn((size_t)M * K, seed + 6), *bias = randn(N, seed + 10);
+    float *o1 = zeros((size_t)M * N), *o2 = zeros((size_t)M * N), *o3 = zeros((size_t)M * N);
+    double *ref = pp_malloc((size_t)M * N * sizeof(double));
+    bf16_reference(ref, x, w, bias, M, K, N);
+    for (size_t i = 0; gelu && i < (size_t)M * N; i++) {
+        double v = ref[i];
+        ref[i] = 0.5 * v * (1 + tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
+    }
+    void (*fwd)(float *, const float *, const void *, pp_half_kind, const float *, int, int, int) =
+        gelu ? pp_linear_forward_half_gelu : pp_linear_forward_half;
+    pp_compute_bf16 = 1;
+    pp_bf16_no_amx = e != PP_BF16_AMX;
+    fwd(o1, x, w, PP_HALF_BF16, bias, M, K, N); /* the engine where it can */
+    pp_bf16_no_amx = 0;
+    pp_ops_portable = 1;
+    fwd(o2, x, w, PP_HALF_BF16, bias, M, K, N); /* rounded inputs, F32 path */
+    pp_ops_portable = 0;
+    pp_compute_bf16 = 0;
+    fwd(o3, x, w, PP_HALF_BF16, bias, M, K, N); /* F32 arithmetic */
+    double e1 = rel_err_d(o1, ref, (size_t)M * N), e2 = rel_err_d(o2, ref, (size_t)M * N);
+    double e3 = rel_err_d(o3, ref, (size_t)M * N);
+    CHECK_MSG(e1 < 1e-6 && e2 < 1e-6, "[%d,%d,%d]%s %s: rel err %.3g (engine), %.3g (portable)", M, K, N,
+              gelu ? " gelu" : "", bf16_engine_name(e), e1, e2);
+    /* and the rounding did happen: the F32 arithmetic is ~2^-9 away */
+    CHECK_MSG(e3 > 1e-4, "[%d,%d,%d]: the F32 path is only %.3g from the rounded one", M, K, N, e3);
+    free(raw), free(ref);
+    free_all(5, x, bias, o1, o2, o3);
 }
 
 TEST(linear_half_bf16_compute_matches_rounded_reference) {
@@ -151,69 +171,18 @@ TEST(linear_half_bf16_compute_matches_rounded_reference) {
     const int shapes[][3] = {{1, 32, 32},   {17, 64, 32},  {37, 96, 64}, {70, 2080, 96},
                              {100, 64, 64}, {130, 64, 33}, {50, 100, 64}};
     pp_bf16_kind eng[2];
-    int ne = engines(eng);
-    for (int ei = 0; ei < ne; ei++)
-        for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
-            int M = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
-            unsigned char *raw;
-            unsigned char *w = half_data((size_t)N * K, 31 + s, PP_HALF_BF16, &raw);
-            float *x = randn((size_t)M * K, 37 + s), *bias = randn(N, 41 + s);
-            float *o1 = zeros((size_t)M * N), *o2 = zeros((size_t)M * N), *o3 = zeros((size_t)M * N);
-            double *ref = pp_malloc((size_t)M * N * sizeof(double));
-            bf16_reference(ref, x, w, bias, M, K, N);
-            pp_compute_bf16 = 1;
-            pp_bf16_no_amx = eng[ei] != PP_BF16_AMX;
-            pp_linear_forward_half(o1, x, w, PP_HALF_BF16, bias, M, K, N); /* the engine where it can */
-            pp_bf16_no_amx = 0;
-            pp_ops_portable = 1;
-            pp_linear_forward_half(o2, x, w, PP_HALF_BF16, bias, M, K, N); /* rounded inputs, F32 path */
-            pp_ops_portable = 0;
-            pp_compute_bf16 = 0;
-            pp_linear_forward_half(o3, x, w, PP_HALF_BF16, bias, M, K, N); /* F32 arithmetic */
-            double e1 = rel_err_d(o1, ref, (size_t)M * N), e2 = rel_err_d(o2, ref, (size_t)M * N);
-            double e3 = rel_err_d(o3, ref, (size_t)M * N);
-            CHECK_MSG(e1 < 1e-6 && e2 < 1e-6, "[%d,%d,%d] %s: rel err %.3g (engine), %.3g (portable)", M, K, N,
-                      engine_name(eng[ei]), e1, e2);
-            /* and the rounding did happen: the F32 arithmetic is ~2^-9 away */
-            CHECK_MSG(e3 > 1e-4, "[%d,%d,%d]: the F32 path is only %.3g from the rounded one", M, K, N, e3);
-            free(raw), free(ref);
-            free_all(5, x, bias, o1, o2, o3);
-        }
+    for (int ei = 0, ne = bf16_engines(eng); ei < ne; ei++)
+        for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+            bf16_case(shapes[s][0], shapes[s][1], shapes[s][2], 0, 31 + s, eng[ei]);
 }
 
-/* pp_linear_forward_half_gelu with pp_compute_bf16: GELU(tanh) of the rounded
- * reference, fused into the engines' stores and as a second pass portably */
+/* the same with GELU(tanh): fused into the engines' stores, a second pass portably */
 TEST(linear_half_bf16_gelu_matches_rounded_reference) {
     const int shapes[][3] = {{37, 96, 64}, {70, 2080, 96}, {50, 100, 64}};
     pp_bf16_kind eng[2];
-    int ne = engines(eng);
-    for (int ei = 0; ei < ne; ei++)
-        for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
-            int M = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
-            unsigned char *raw;
-            unsigned char *w = half_data((size_t)N * K, 61 + s, PP_HALF_BF16, &raw);
-            float *x = randn((size_t)M * K, 67 + s), *bias = randn(N, 71 + s);
-            float *o1 = zeros((size_t)M * N), *o2 = zeros((size_t)M * N);
-            double *ref = pp_malloc((size_t)M * N * sizeof(double));
-            bf16_reference(ref, x, w, bias, M, K, N);
-            for (size_t i = 0; i < (size_t)M * N; i++) {
-                double v = ref[i];
-                ref[i] = 0.5 * v * (1 + tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
-            }
-            pp_compute_bf16 = 1;
-            pp_bf16_no_amx = eng[ei] != PP_BF16_AMX;
-            pp_linear_forward_half_gelu(o1, x, w, PP_HALF_BF16, bias, M, K, N); /* fused */
-            pp_bf16_no_amx = 0;
-            pp_ops_portable = 1;
-            pp_linear_forward_half_gelu(o2, x, w, PP_HALF_BF16, bias, M, K, N); /* a second pass */
-            pp_ops_portable = 0;
-            pp_compute_bf16 = 0;
-            double e1 = rel_err_d(o1, ref, (size_t)M * N), e2 = rel_err_d(o2, ref, (size_t)M * N);
-            CHECK_MSG(e1 < 1e-6 && e2 < 1e-6, "[%d,%d,%d] %s: rel err %.3g (engine), %.3g (portable)", M, K, N,
-                      engine_name(eng[ei]), e1, e2);
-            free(raw), free(ref);
-            free_all(4, x, bias, o1, o2);
-        }
+    for (int ei = 0, ne = bf16_engines(eng); ei < ne; ei++)
+        for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+            bf16_case(shapes[s][0], shapes[s][1], shapes[s][2], 1, 61 + s, eng[ei]);
 }
 
 TEST(linear_half_bf16_compute_thread_count_independent) {
@@ -222,16 +191,15 @@ TEST(linear_half_bf16_compute_thread_count_independent) {
     unsigned char *w = half_data((size_t)N * K, 51, PP_HALF_BF16, &raw);
     float *x = randn((size_t)M * K, 52), *o1 = zeros((size_t)M * N), *o3 = zeros((size_t)M * N);
     pp_bf16_kind eng[2];
-    int ne = engines(eng);
     pp_compute_bf16 = 1;
-    for (int ei = 0; ei < ne; ei++) {
+    for (int ei = 0, ne = bf16_engines(eng); ei < ne; ei++) {
         pp_bf16_no_amx = eng[ei] != PP_BF16_AMX;
         omp_set_num_threads(1);
         pp_linear_forward_bf16(o1, x, w, NULL, M, K, N);
         omp_set_num_threads(3);
         pp_linear_forward_bf16(o3, x, w, NULL, M, K, N);
         omp_set_num_threads(nt);
-        CHECK_MSG(memcmp(o1, o3, (size_t)M * N * sizeof(float)) == 0, "%s", engine_name(eng[ei]));
+        CHECK_MSG(memcmp(o1, o3, (size_t)M * N * sizeof(float)) == 0, "%s", bf16_engine_name(eng[ei]));
     }
     pp_bf16_no_amx = 0;
     pp_compute_bf16 = 0;

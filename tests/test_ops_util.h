@@ -9,7 +9,23 @@
 #include <stdlib.h>
 #include "base/common.h"
 #include "base/rng.h"
+#include "nn/amx.h"
 #include "test.h"
+
+/* each BF16 engine this machine has: AMX (where present) and the AVX512-BF16
+ * dot products (also on an AMX machine, through pp_bf16_no_amx); on a CPU with
+ * neither, the rounded-input fallback once. Returns how many (at most 2). */
+static inline int bf16_engines(pp_bf16_kind e[2]) {
+    int n = 0;
+    if (pp_amx_available()) e[n++] = PP_BF16_AMX;
+    if (pp_bf16_dp_available()) e[n++] = PP_BF16_DP;
+    if (!n) e[n++] = PP_BF16_NONE;
+    return n;
+}
+
+static inline const char *bf16_engine_name(pp_bf16_kind e) {
+    return e == PP_BF16_AMX ? "AMX" : e == PP_BF16_DP ? "AVX512-BF16" : "fallback";
+}
 
 static inline float *zeros(size_t n) { return pp_zalloc_floats(n); }
 
