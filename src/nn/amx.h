@@ -1,8 +1,7 @@
 /* amx.h - BF16 arithmetic: the matrix products of half-precision linear layers
  * and softmax attention, as PyTorch's BF16 layers compute them, on AMX tiles
- * (Intel Sapphire Rapids and later) or, for the linear layers, on AVX512-BF16
- * dot products (vdpbf16ps: AMD Zen 4 and later, Intel Cooper Lake) where the CPU
- * has them (and attention on either).
+ * (Intel Sapphire Rapids and later) or on AVX512-BF16 dot products (vdpbf16ps:
+ * AMD Zen 4 and later, Intel Cooper Lake) where the CPU has them.
  *
  *   linear:    out[M,N] = bf16(inp[M,K]) @ W[N,K]^T (+ b[N])
  *   attention: softmax(bf16(q / sqrt(D)) bf16(k)^T) v, the probabilities and v
@@ -50,11 +49,11 @@ int pp_amx_available(void);
 /* 1 if this build has the dot-product kernel and the CPU has AVX512-BF16. */
 int pp_bf16_dp_available(void);
 
-/* The engine of the BF16 linear layers: AMX where available (unless
- * pp_bf16_no_amx), else the dot products, else none (rounded inputs, F32). */
+/* The engine of the BF16 linear layers and attention: AMX where available
+ * (unless pp_bf16_no_amx), else the dot products, else none (rounded inputs, F32). */
 typedef enum { PP_BF16_NONE = 0, PP_BF16_DP = 1, PP_BF16_AMX = 2 } pp_bf16_kind;
 pp_bf16_kind pp_bf16_engine(void);
-/* 1: the linear layers use the dot products even where AMX exists (tests, benchmarks) */
+/* 1: the dot products even where AMX exists (tests, benchmarks) */
 extern int pp_bf16_no_amx;
 
 /* The linear above (K and N multiples of 32, W at any address); only when

@@ -12,7 +12,8 @@
  * On tiles each product is 4 accumulator tiles per 32 x 32. With dot products
  * a query row's pair is broadcast against a packed group of 16 keys (scores) or
  * 16 channels (P V), so each accumulator is already a row piece of S or O: 8
- * queries x 2 groups in 16 zmm accumulators.
+ * queries x 2 groups in 16 zmm accumulators (dp_rows8 of amx_impl.h, the linear
+ * layer's block too).
  * Each query row is one work item's fixed-order computation: thread-count
  * independent. */
 #include <math.h>
@@ -109,45 +110,21 @@ static void accumulate_amx(ws *w, int k0, int nkp, int Nkp, int D) {
 #endif
 
 #ifdef PP_HAVE_BF16_DP
-/* c[i][16g + lane] (+)= sum over r < n of a[i] pair r . b group g word r: 8
- * rows of BF16 pairs (a, rows lda words apart) against 2 packed groups (b,
- * gstride words apart, 16 lanes per word row); c: 8 rows of 2 x 16 floats,
- * ldc apart, loaded first when accumulating */
-static inline void dp8x2(float *c, size_t ldc, const uint32_t *a, size_t lda, const uint32_t *b, size_t gstride,
-                         int n, int load) {
-    __m512 acc[8][2];
-    for (int i = 0; i < 8; i++)
-        for (int g = 0; g < 2; g++)
-            acc[i][g] = load ? _mm512_loadu_ps(c + i * ldc + 16 * g) : _mm512_setzero_ps();
-    for (int r = 0; r < n; r++) {
-        __m512bh b0 = (__m512bh)_mm512_loadu_si512(b + (size_t)r * 16);
-        __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + gstride + (size_t)r * 16);
-        for (int i = 0; i < 8; i++) {
-            __m512bh x = (__m512bh)_mm512_set1_epi32((int)a[i * lda + r]);
-            acc[i][0] = _mm512_dpbf16_ps(acc[i][0], x, b0);
-            acc[i][1] = _mm512_dpbf16_ps(acc[i][1], x, b1);
-        }
-    }
-    for (int i = 0; i < 8; i++)
-        for (int g = 0; g < 2; g++) _mm512_storeu_ps(c + i * ldc + 16 * g, acc[i][g]);
-}
-
 /* S[32][nkp] = Qa Kp^T for keys [k0, k0+nkp): query pairs over d against key groups */
 static void scores_dp(ws *w, int k0, int nkp, int D) {
-    const uint32_t *qa = (const uint32_t *)w->qa; /* row i: D/2 pairs */
     for (int i = 0; i < BQ; i += 8)
         for (int j = 0; j < nkp; j += 32)
-            dp8x2(w->S + (size_t)i * BK + j, BK, qa + (size_t)i * (D / 2), (size_t)D / 2,
-                  w->kp + (size_t)(k0 + j) / 16 * (D / 2) * 16, (size_t)(D / 2) * 16, D / 2, 0);
+            dp_rows8(w->S + (size_t)i * BK + j, BK, 16, w->qa + (size_t)i * D, (size_t)D,
+                     w->kp + (size_t)(k0 + j) / 16 * (D / 2) * 16, (size_t)(D / 2) * 16, D / 2, 2, 0);
 }
 
 /* O[32][D] += Pa V for keys [k0, k0+nkp): probability pairs over keys against channel groups */
 static void accumulate_dp(ws *w, int k0, int nkp, int Nkp, int D) {
-    const uint32_t *pa = (const uint32_t *)w->pa; /* row i: BK/2 pairs, from key k0 */
-    for (int i = 0; i < BQ; i += 8)
+    for (int i = 0; i < BQ; i += 8) /* pa's rows start at key k0 */
         for (int dd = 0; dd < D; dd += 32)
-            dp8x2(w->O + (size_t)i * D + dd, (size_t)D, pa + (size_t)i * (BK / 2), BK / 2,
-                  w->vp + ((size_t)dd / 16 * (Nkp / 2) + (size_t)k0 / 2) * 16, (size_t)(Nkp / 2) * 16, nkp / 2, 1);
+            dp_rows8(w->O + (size_t)i * D + dd, (size_t)D, 16, w->pa + (size_t)i * BK, BK,
+                     w->vp + ((size_t)dd / 16 * (Nkp / 2) + (size_t)k0 / 2) * 16, (size_t)(Nkp / 2) * 16, nkp / 2, 2,
+                     1);
 }
 #endif
 

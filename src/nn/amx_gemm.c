@@ -156,29 +156,6 @@ static void block32(float *out, int N, const uint16_t *w0, const uint16_t *w1, s
 #endif
 
 #ifdef PP_HAVE_BF16_DP
-/* G groups of 16 tokens (1..3) x 8 weight rows (w, rows K words apart, in
- * place) over the pairs of k in [k0, k1): t[g] row `row0 + i` = the 16 tokens'
- * sums for weight row i (a [16 rows][16 tokens] block as an AMX tile holds it) */
-static inline __attribute__((always_inline)) void dp_rows8(float (*t)[256], int row0, const uint16_t *w, size_t K,
-                                                           const uint32_t *xp, size_t gstride, int k0, int k1,
-                                                           const int G) {
-    __m512 acc[8][3];
-    for (int i = 0; i < 8; i++)
-        for (int g = 0; g < G; g++) acc[i][g] = _mm512_setzero_ps();
-    for (int r = k0 / 2; r < k1 / 2; r++) {
-        __m512bh x[3];
-        for (int g = 0; g < G; g++) x[g] = (__m512bh)_mm512_loadu_si512(xp + g * gstride + (size_t)r * 16);
-        for (int i = 0; i < 8; i++) {
-            uint32_t pair;
-            memcpy(&pair, w + i * K + 2 * (size_t)r, 4); /* the weight may sit at any address */
-            __m512bh a = (__m512bh)_mm512_set1_epi32((int)pair);
-            for (int g = 0; g < G; g++) acc[i][g] = _mm512_dpbf16_ps(acc[i][g], a, x[g]);
-        }
-    }
-    for (int i = 0; i < 8; i++)
-        for (int g = 0; g < G; g++) _mm512_storeu_ps(t[g] + 16 * (row0 + i), acc[i][g]);
-}
-
 /* 16 weight rows [n0, n0+16) (w: row n0 in place) against the tokens [m0, m0+48)
  * of the packed groups at xp, over k in [k0, k1) */
 static void block_dp(float *out, int N, const uint16_t *w, size_t K, const uint32_t *xp, size_t gstride, int k0,
@@ -186,11 +163,14 @@ static void block_dp(float *out, int N, const uint16_t *w, size_t K, const uint3
     float t[3][256];
     int G = (M - m0 + 15) / 16;
     G = G > 3 ? 3 : G;
-    for (int h = 0; h < 2; h++) { /* a constant G, so each case compiles to its own loop */
-        const uint16_t *wh = w + (size_t)8 * h * K;
-        if (G == 3) dp_rows8(t, 8 * h, wh, K, xp, gstride, k0, k1, 3);
-        else if (G == 2) dp_rows8(t, 8 * h, wh, K, xp, gstride, k0, k1, 2);
-        else dp_rows8(t, 8 * h, wh, K, xp, gstride, k0, k1, 1);
+    for (int h = 0; h < 2; h++) { /* t[g] row 8h + i: weight row 8h + i's sums for 16 tokens */
+        float *c = t[0] + 16 * 8 * h;
+        const uint16_t *a = w + (size_t)8 * h * K + k0;
+        const uint32_t *x = xp + (size_t)k0 / 2 * 16;
+        int n = (k1 - k0) / 2;
+        if (G == 3) dp_rows8(c, 16, 256, a, K, x, gstride, n, 3, 0);
+        else if (G == 2) dp_rows8(c, 16, 256, a, K, x, gstride, n, 2, 0);
+        else dp_rows8(c, 16, 256, a, K, x, gstride, n, 1, 0);
     }
     for (int g = 0; g < G; g++) {
         int mr = M - m0 - 16 * g < 16 ? M - m0 - 16 * g : 16;

@@ -65,6 +65,36 @@ static inline void amx_transpose16(__m512i r[16]) {
     }
 }
 
+#ifdef PP_HAVE_BF16_DP
+/* The dot-product engine's block: for 8 rows i of BF16 pairs (a: row i at
+ * a + i * lda 16-bit words, pair r at word 2r, any alignment) against G packed
+ * groups (b: group g at b + g * gstride 32-bit words, word row r = 16 lanes of
+ * pairs), over pairs r < n:
+ *   c[i * ldc + g * gstep + lane] (+)= sum_r a[i] pair r . b group g row r lane
+ * one accumulator per (i, g) (G <= 3: 24 zmm), loaded from c first when load.
+ * G must be a constant at the call (always inlined), so each G is its own loop. */
+static inline __attribute__((always_inline)) void dp_rows8(float *c, size_t ldc, size_t gstep, const uint16_t *a,
+                                                           size_t lda, const uint32_t *b, size_t gstride, int n,
+                                                           const int G, int load) {
+    __m512 acc[8][3];
+    for (int i = 0; i < 8; i++)
+        for (int g = 0; g < G; g++)
+            acc[i][g] = load ? _mm512_loadu_ps(c + i * ldc + g * gstep) : _mm512_setzero_ps();
+    for (int r = 0; r < n; r++) {
+        __m512bh x[3];
+        for (int g = 0; g < G; g++) x[g] = (__m512bh)_mm512_loadu_si512(b + g * gstride + (size_t)r * 16);
+        for (int i = 0; i < 8; i++) {
+            uint32_t pair;
+            memcpy(&pair, a + i * lda + 2 * (size_t)r, 4);
+            __m512bh w = (__m512bh)_mm512_set1_epi32((int)pair);
+            for (int g = 0; g < G; g++) acc[i][g] = _mm512_dpbf16_ps(acc[i][g], w, x[g]);
+        }
+    }
+    for (int i = 0; i < 8; i++)
+        for (int g = 0; g < G; g++) _mm512_storeu_ps(c + i * ldc + g * gstep, acc[i][g]);
+}
+#endif
+
 /* Rows [m0, m0+16) of inp (row stride ld; rows past M are zeros), their first
  * K values, into the pair-interleaved group at dst ([K/2][16] words: word
  * [r][i] = BF16 pair (x[i][2r], x[i][2r+1])). K a multiple of 32. */

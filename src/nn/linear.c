@@ -43,7 +43,7 @@ void pp_lin_backward(const float *P, float *G, pp_lin l, float *din, const float
 
 size_t pp_lin_drop(pp_lin l, pp_map_range m) {
     if (!l.xw) return 0;
-    return pp_map_drop(m, l.xw, (size_t)l.in * (size_t)l.out * (l.xdtype == PP_F32 ? 4 : 2));
+    return pp_map_drop(m, l.xw, (size_t)l.in * (size_t)l.out * pp_dtype_size((pp_dtype)l.xdtype));
 }
 
 void pp_lin_zero(float *P, pp_lin l) {

@@ -349,7 +349,7 @@ static void embed(const pp_umt5 *m, float *x, const int32_t *ids, int L) {
 /* gives back the pages of tensors [i0, i0+n) read in place (pp_umt5.lent) */
 static void drop_pages(const pp_umt5 *m, int i0, int n) {
     for (int i = i0; i < i0 + n; i++)
-        if (m->w[i].dtype != PP_F32) pp_map_drop(m->lent, m->w[i].data, m->t.p[i].numel * 2);
+        pp_map_drop(m->lent, m->w[i].data, m->t.p[i].numel * pp_dtype_size(m->w[i].dtype)); /* owned F32: outside */
 }
 
 int pp_umt5_forward(const pp_umt5 *m, const int32_t *ids, int L, float *out) {
