@@ -248,7 +248,7 @@ static void run_sim_routes(const pp_prophy *m, const float *P, const pp_heldout_
     pp_flow_make_batch(xin, tgt, x0, eps, &s, cond, 1, C, Cc, vox);
     pp_prophy_acts *a = ok ? pp_prophy_acts_new(m, 1, F, H, W, 0) : NULL;
     if (a && !pp_tok_encode(&m->vocab, out->prompt, L, ids, NULL) && !pp_prophy_forward(m, P, a, xin, &t, ids, v)) {
-        pp_fine_predict(&m->align, P, Pr, pp_prophy_acts_rho_r(a), g.N);
+        pp_fine_predict(&m->br.align, P, Pr, pp_prophy_acts_rho_r(a), g.N);
         g.cat_maps = pp_alloc_floats((size_t)PP_NCAT * g.N); /* [N,17] -> [17,N] */
         for (int n = 0; n < g.N; n++)
             for (int k = 0; k < PP_NCAT; k++) g.cat_maps[(size_t)k * g.N + n] = Pr[(size_t)n * PP_NCAT + k];

@@ -21,6 +21,12 @@
 #include "branch/reb.h"
 #include "branch/seb.h"
 
+/* Which parts of the branch a model has: none (the backbone alone), the SEB's
+ * stage only, the REB's stage only, or both (the paper's full ProPhy). */
+typedef enum { PP_BRANCH_NONE = 0, PP_BRANCH_SEB, PP_BRANCH_REB, PP_BRANCH_FULL } pp_branch_mode;
+static inline int pp_branch_has_seb(pp_branch_mode m) { return m == PP_BRANCH_SEB || m == PP_BRANCH_FULL; }
+static inline int pp_branch_has_reb(pp_branch_mode m) { return m == PP_BRANCH_REB || m == PP_BRANCH_FULL; }
+
 typedef struct {
     int M;                 /* Physical Blocks: copies of the backbone's first M blocks */
     int E_s, seb_hidden;   /* semantic experts; router hidden width (0: the token width) */

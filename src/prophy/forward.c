@@ -149,18 +149,18 @@ static void branch_input_forward(const pp_prophy *m, const float *P, pp_prophy_a
     int gf, gh, gw;
     pp_dit_acts_grid(a->dit, &gf, &gh, &gw);
     pool_forward(a->pooled, a->text.out, a->text.ids, a->B, c->text.ctx, c->text.dim);
-    pp_seb_forward(&m->seb, P, &a->seb, Z(a, 0), S(a, 0), a->pooled, a->B, gf, gh, gw);
+    pp_seb_forward(&m->br.seb, P, &a->seb, Z(a, 0), S(a, 0), a->pooled, a->B, gf, gh, gw);
 }
 
 /* PB j: Z_j -> Z_{j+1}; S_{j+1} += inject_j(Z_{j+1}); after the last PB the REB */
 static void pb_forward(const pp_prophy *m, const float *P, pp_prophy_acts *a, int j) {
     int T = a->B * a->N;
-    pp_dit_block_forward(&m->dit, P, &m->pb[j], a->dit, pb_acts(a, j), Z(a, j), Z(a, j + 1));
-    pp_lin_forward(P, m->inject[j], a->tmp, Z(a, j + 1), T);
+    pp_dit_block_forward(&m->dit, P, &m->br.pb[j], a->dit, pb_acts(a, j), Z(a, j), Z(a, j + 1));
+    pp_lin_forward(P, m->br.inject[j], a->tmp, Z(a, j + 1), T);
     pp_add_inplace(S(a, j + 1), a->tmp, a->TC);
     if (j == a->npb - 1 && pp_prophy_has_reb(&m->cfg)) {
-        pp_reb_forward(&m->reb, P, &a->reb, a->r, Z(a, j + 1), T);
-        pp_lin_forward(P, m->reb_inject, a->tmp, a->r, T);
+        pp_reb_forward(&m->br.reb, P, &a->reb, a->r, Z(a, j + 1), T);
+        pp_lin_forward(P, m->br.reb_inject, a->tmp, a->r, T);
         pp_add_inplace(S(a, j + 1), a->tmp, a->TC);
     }
 }
@@ -187,11 +187,11 @@ static void pb_backward(const pp_prophy *m, const float *P, float *G, pp_prophy_
     int T = a->B * a->N;
     if (j == a->npb - 1 && pp_prophy_has_reb(&m->cfg)) {
         memset(a->dr, 0, a->TC * sizeof(float));
-        pp_lin_backward(P, G, m->reb_inject, a->dr, a->dS, a->r, T);
-        pp_reb_backward(&m->reb, P, G, &a->reb, a->dZ, a->dr, drho_r, Z(a, j + 1));
+        pp_lin_backward(P, G, m->br.reb_inject, a->dr, a->dS, a->r, T);
+        pp_reb_backward(&m->br.reb, P, G, &a->reb, a->dZ, a->dr, drho_r, Z(a, j + 1));
     }
-    pp_lin_backward(P, G, m->inject[j], a->dZ, a->dS, Z(a, j + 1), T);
-    pp_dit_block_backward(&m->dit, P, G, &m->pb[j], a->dit, pb_acts(a, j), Z(a, j), a->dZ);
+    pp_lin_backward(P, G, m->br.inject[j], a->dZ, a->dS, Z(a, j + 1), T);
+    pp_dit_block_backward(&m->dit, P, G, &m->br.pb[j], a->dit, pb_acts(a, j), Z(a, j), a->dZ);
 }
 
 /* d/d(Z_0) and d/d(S_0) -> a->dS (= d/d(S_0) in total), dpooled, SEB params */
@@ -201,7 +201,7 @@ static void branch_input_backward(const pp_prophy *m, const float *P, float *G, 
         pp_add_inplace(a->dS, a->dZ, a->TC);
         return;
     }
-    pp_seb_backward(&m->seb, P, G, &a->seb, a->dS, a->dpooled, a->dZ, drho_s, a->pooled);
+    pp_seb_backward(&m->br.seb, P, G, &a->seb, a->dS, a->dpooled, a->dZ, drho_s, a->pooled);
 }
 
 /* 1 when every tensor of the part is frozen: the backbone (neither branch nor
@@ -252,11 +252,11 @@ static void aux_losses(const pp_prophy *m, const float *P, float *G, pp_prophy_a
         memset(a->drho_r, 0, (size_t)T * c->branch.E_r * sizeof(float));
     }
     if (pp_prophy_has_seb(c) && b->labels)
-        L->coarse = pp_coarse_loss(&m->align, P, G, G ? a->drho_s : NULL, a->seb.rho, b->labels, B,
+        L->coarse = pp_coarse_loss(&m->br.align, P, G, G ? a->drho_s : NULL, a->seb.rho, b->labels, B,
                                    c->branch.w_coarse);
     if (!pp_prophy_has_reb(c)) return;
     if (b->labels && b->Qr)
-        L->fine_align = pp_fine_align_loss(&m->align, P, G, G ? a->drho_r : NULL, a->reb.rho, b->Qr,
+        L->fine_align = pp_fine_align_loss(&m->br.align, P, G, G ? a->drho_r : NULL, a->reb.rho, b->Qr,
                                            b->labels, B, a->N, c->branch.w_fine_align);
     L->balance = pp_balance_loss(G ? a->drho_r : NULL, a->reb.rho, a->reb.sel, T, c->branch.E_r,
                                  c->branch.top_k, c->branch.w_balance);

@@ -124,7 +124,7 @@ static int route_velocity(void *p, const float *xin, const float *t, const void 
     if (!rho || !r->rho_acc) return 0;
     size_t n = (size_t)r->N * r->E_r, nc = (size_t)r->N * PP_NCAT;
     for (size_t i = 0; i < n; i++) r->rho_acc[i] += rho[i];
-    pp_fine_predict(&r->run.m->align, r->run.params, r->cat_tmp, rho, r->N);
+    pp_fine_predict(&r->run.m->br.align, r->run.params, r->cat_tmp, rho, r->N);
     for (size_t i = 0; i < nc; i++) r->cat_acc[i] += r->cat_tmp[i];
     r->calls++;
     return 0;
@@ -157,7 +157,7 @@ static void semantic_finish(const pp_prophy *m, const float *P, const pp_prophy_
     r->rho_s = pp_alloc_floats((size_t)r->E_s);
     memcpy(r->rho_s, rho, (size_t)r->E_s * sizeof(float));
     r->coarse = pp_alloc_floats(PP_NCAT);
-    pp_coarse_predict(&m->align, P, r->coarse, r->rho_s, 1);
+    pp_coarse_predict(&m->br.align, P, r->coarse, r->rho_s, 1);
 }
 
 /* The conditioning channels [Cc, gF, gH, gW] of the given frames (NULL when Cc = 0):

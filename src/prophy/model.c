@@ -171,34 +171,7 @@ int pp_prophy_config_from_json(pp_prophy_config *c, const char *json, const char
 /* ------------------------------------------------------------------ layout */
 
 static int branch_declare(pp_prophy *m) {
-    const pp_prophy_config *c = &m->cfg;
-    const pp_dit_config *d = &c->base.dit;
-    const pp_branch_cfg *e = &c->branch;
-    if (pp_prophy_has_seb(c)) {
-        pp_seb_cfg sc = {.E = e->E_s, .C = d->dim, .text_dim = d->text_dim, .hidden = e->seb_hidden,
-                         .gf0 = e->gf0, .gh0 = e->gh0, .gw0 = e->gw0};
-        if (pp_seb_declare(&m->seb, &m->table, &sc)) return -1;
-    }
-    int M = pp_prophy_n_pb(c);
-    m->pb = pp_calloc((size_t)(M ? M : 1), sizeof *m->pb);
-    m->inject = pp_calloc((size_t)(M ? M : 1), sizeof *m->inject);
-    for (int j = 0; j < M; j++) {
-        char name[48];
-        snprintf(name, sizeof name, "branch.pb.%d", j);
-        pp_dit_block_declare(&m->pb[j], &m->table, name, d->dim, d->ffn_dim);
-        snprintf(name, sizeof name, "branch.inject.%d", j);
-        m->inject[j] = pp_lin_declare(&m->table, name, d->dim, d->dim);
-    }
-    if (pp_prophy_has_reb(c)) {
-        pp_reb_cfg rc = {.E = e->E_r, .C = d->dim, .top_k = e->top_k, .renorm = e->reb_renorm};
-        if (pp_reb_declare(&m->reb, &m->table, &rc)) return -1;
-        m->reb_inject = pp_lin_declare(&m->table, "branch.reb_inject", d->dim, d->dim);
-    }
-    if (c->mode == PP_BRANCH_NONE) return 0;
-    pp_align_cfg ac = {.E_s = e->E_s, .E_r = e->E_r, .fine_hidden = e->fine_hidden,
-                       .coarse_squared = e->coarse_squared, .fine_sum = e->fine_sum,
-                       .coarse = pp_prophy_has_seb(c), .fine = pp_prophy_has_reb(c)};
-    return pp_align_declare(&m->align, &m->table, &ac);
+    return pp_branch_parts_declare(&m->br, &m->table, m->cfg.mode, &m->cfg.branch, &m->cfg.base.dit);
 }
 
 static int copy_vocab(pp_vocab *dst, const pp_vocab *src) {
@@ -246,8 +219,7 @@ void pp_prophy_free(pp_prophy *m) {
     pp_text_encoder_free(&m->te);
     pp_dit_free(&m->dit);
     pp_vocab_free(&m->vocab);
-    free(m->pb);
-    free(m->inject);
+    pp_branch_parts_free(&m->br);
     pp_params_free(&m->table);
     pp_free_aligned(m->params);
     memset(m, 0, sizeof *m);
@@ -271,20 +243,8 @@ static void copy_block(const pp_prophy *m, float *P, int j) {
 }
 
 void pp_prophy_attach_branch(const pp_prophy *m, float *P, pp_rng *rng) {
-    const pp_prophy_config *c = &m->cfg;
-    for (int j = 0; j < pp_prophy_n_pb(c); j++) {
-        copy_block(m, P, j);
-        pp_lin_zero(P, m->inject[j]);
-    }
-    if (pp_prophy_has_seb(c)) {
-        pp_seb_init(&m->seb, P, rng);
-        pp_align_init_coarse(&m->align, P, rng);
-    }
-    if (pp_prophy_has_reb(c)) {
-        pp_reb_init(&m->reb, P, rng);
-        pp_lin_zero(P, m->reb_inject);
-        pp_align_init_fine(&m->align, P, rng);
-    }
+    for (int j = 0; j < pp_prophy_n_pb(&m->cfg); j++) copy_block(m, P, j);
+    pp_branch_parts_init(&m->br, m->cfg.mode, pp_prophy_n_pb(&m->cfg), P, rng);
 }
 
 void pp_prophy_init_weights(const pp_prophy *m, float *P, pp_rng *rng) {

@@ -28,14 +28,13 @@
 #include <cjson/cJSON.h>
 #include "base/rng.h"
 #include "branch/branch.h"
+#include "prophy/branch_parts.h"
 #include "nn/linear.h"
 #include "nn/params.h"
 #include "prophy/config.h"
 #include "text/text_encoder.h"
 #include "text/tokenizer.h"
 #include "wan/dit.h"
-
-typedef enum { PP_BRANCH_NONE = 0, PP_BRANCH_SEB, PP_BRANCH_REB, PP_BRANCH_FULL } pp_branch_mode;
 
 #define PP_PROPHY_MAX_VOCAB (1 << 20)
 
@@ -59,12 +58,8 @@ int pp_prophy_config_check(pp_prophy_config *c);
 cJSON *pp_prophy_config_to_json(const pp_prophy_config *c);
 int pp_prophy_config_from_json(pp_prophy_config *c, const char *json, const char *where);
 
-static inline int pp_prophy_has_seb(const pp_prophy_config *c) {
-    return c->mode == PP_BRANCH_SEB || c->mode == PP_BRANCH_FULL;
-}
-static inline int pp_prophy_has_reb(const pp_prophy_config *c) {
-    return c->mode == PP_BRANCH_REB || c->mode == PP_BRANCH_FULL;
-}
+static inline int pp_prophy_has_seb(const pp_prophy_config *c) { return pp_branch_has_seb(c->mode); }
+static inline int pp_prophy_has_reb(const pp_prophy_config *c) { return pp_branch_has_reb(c->mode); }
 static inline int pp_prophy_n_pb(const pp_prophy_config *c) { return c->mode == PP_BRANCH_NONE ? 0 : c->branch.M; }
 
 typedef struct {
@@ -73,12 +68,7 @@ typedef struct {
     pp_params table;
     pp_text_encoder te;
     pp_dit dit;
-    pp_seb seb;            /* declared when has_seb */
-    pp_reb reb;            /* declared when has_reb */
-    pp_align align;        /* coarse part with the SEB, fine part with the REB */
-    pp_dit_block *pb;      /* [M] Physical Blocks */
-    pp_lin *inject;        /* [M] */
-    pp_lin reb_inject;
+    pp_branch_parts br;    /* the branch's tensors (branch_parts.h) */
     float *params;         /* table.total floats, zero after create */
 } pp_prophy;
 

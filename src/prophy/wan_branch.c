@@ -9,8 +9,8 @@
 #include "nn/ops.h"
 #include "prophy/wan_branch.h"
 
-static int has_seb(const pp_wan_branch_config *c) { return c->mode == PP_BRANCH_SEB || c->mode == PP_BRANCH_FULL; }
-static int has_reb(const pp_wan_branch_config *c) { return c->mode == PP_BRANCH_REB || c->mode == PP_BRANCH_FULL; }
+static int has_seb(const pp_wan_branch_config *c) { return pp_branch_has_seb(c->mode); }
+static int has_reb(const pp_wan_branch_config *c) { return pp_branch_has_reb(c->mode); }
 static int n_pb(const pp_wan_branch_config *c) { return c->mode == PP_BRANCH_NONE ? 0 : c->branch.M; }
 
 /* ------------------------------------------------------------------ config, layout */
@@ -70,35 +70,7 @@ static int config_check(pp_wan_branch_config *c) {
 }
 
 static int branch_declare(pp_wan_branch *m) {
-    const pp_wan_branch_config *c = &m->cfg;
-    const pp_dit_config *d = &c->dit;
-    const pp_branch_cfg *e = &c->branch;
-    if (has_seb(c)) {
-        pp_seb_cfg sc = {.E = e->E_s, .C = d->dim, .text_dim = d->text_dim,
-                         .hidden = e->seb_hidden > 0 ? e->seb_hidden : d->dim, .gf0 = e->gf0, .gh0 = e->gh0,
-                         .gw0 = e->gw0};
-        if (pp_seb_declare(&m->seb, &m->table, &sc)) return -1;
-    }
-    int M = n_pb(c);
-    m->pb = pp_calloc((size_t)(M ? M : 1), sizeof *m->pb);
-    m->inject = pp_calloc((size_t)(M ? M : 1), sizeof *m->inject);
-    for (int j = 0; j < M; j++) {
-        char name[48];
-        snprintf(name, sizeof name, "branch.pb.%d", j);
-        pp_dit_block_declare(&m->pb[j], &m->table, name, d->dim, d->ffn_dim);
-        snprintf(name, sizeof name, "branch.inject.%d", j);
-        m->inject[j] = pp_lin_declare(&m->table, name, d->dim, d->dim);
-    }
-    if (has_reb(c)) {
-        pp_reb_cfg rc = {.E = e->E_r, .C = d->dim, .top_k = e->top_k, .renorm = e->reb_renorm};
-        if (pp_reb_declare(&m->reb, &m->table, &rc)) return -1;
-        m->reb_inject = pp_lin_declare(&m->table, "branch.reb_inject", d->dim, d->dim);
-    }
-    if (c->mode == PP_BRANCH_NONE) return 0;
-    pp_align_cfg ac = {.E_s = e->E_s, .E_r = e->E_r, .fine_hidden = e->fine_hidden,
-                       .coarse_squared = e->coarse_squared, .fine_sum = e->fine_sum, .coarse = has_seb(c),
-                       .fine = has_reb(c)};
-    return pp_align_declare(&m->align, &m->table, &ac);
+    return pp_branch_parts_declare(&m->br, &m->table, m->cfg.mode, &m->cfg.branch, &m->cfg.dit);
 }
 
 int pp_wan_branch_create(pp_wan_branch *m, const pp_wan_branch_config *cfg) {
@@ -127,8 +99,7 @@ int pp_wan_branch_create(pp_wan_branch *m, const pp_wan_branch_config *cfg) {
 
 void pp_wan_branch_free(pp_wan_branch *m) {
     pp_dit_free(&m->dit);
-    free(m->pb);
-    free(m->inject);
+    pp_branch_parts_free(&m->br);
     pp_params_free(&m->table);
     pp_params_free(&m->bweights);
     pp_free_aligned(m->params);
@@ -139,20 +110,9 @@ static int starts(const char *s, const char *p) { return !strncmp(s, p, strlen(p
 
 /* the branch's own parts, once the backbone and the PBs have their values */
 static void init_branch(pp_wan_branch *m, uint64_t seed) {
-    const pp_wan_branch_config *c = &m->cfg;
-    float *P = m->params;
-    for (int j = 0; j < n_pb(c); j++) pp_lin_zero(P, m->inject[j]);
     pp_rng r;
     pp_rng_seed(&r, seed);
-    if (has_seb(c)) {
-        pp_seb_init(&m->seb, P, &r);
-        pp_align_init_coarse(&m->align, P, &r);
-    }
-    if (has_reb(c)) {
-        pp_reb_init(&m->reb, P, &r);
-        pp_lin_zero(P, m->reb_inject);
-        pp_align_init_fine(&m->align, P, &r);
-    }
+    pp_branch_parts_init(&m->br, m->cfg.mode, n_pb(&m->cfg), m->params, &r);
 }
 
 int pp_wan_branch_attach_dit(pp_wan_branch *m, const pp_wan_dit *w, uint64_t seed) {
@@ -324,12 +284,12 @@ static void pool(float *pooled, const float *ctx, const int *lens, int B, int L,
 /* PB j beside block l: Z_j -> Z_{j+1}; S_{l+1} += inject_j(Z_{j+1}) (+ the REB after the last) */
 static void pb_forward(const pp_wan_branch *m, const float *P, pp_wan_branch_acts *a, int j, int l) {
     int T = a->B * a->N;
-    pp_dit_block_forward(&m->dit, P, &m->pb[j], a->dit, pb_acts(a, j), Z(a, j), Z(a, j + 1));
-    pp_lin_forward(P, m->inject[j], a->tmp, Z(a, j + 1), T);
+    pp_dit_block_forward(&m->dit, P, &m->br.pb[j], a->dit, pb_acts(a, j), Z(a, j), Z(a, j + 1));
+    pp_lin_forward(P, m->br.inject[j], a->tmp, Z(a, j + 1), T);
     pp_add_inplace(S(a, l + 1), a->tmp, a->TC);
     if (j == a->npb - 1 && has_reb(&m->cfg)) {
-        pp_reb_forward(&m->reb, P, &a->reb, a->r, Z(a, j + 1), T);
-        pp_lin_forward(P, m->reb_inject, a->tmp, a->r, T);
+        pp_reb_forward(&m->br.reb, P, &a->reb, a->r, Z(a, j + 1), T);
+        pp_lin_forward(P, m->br.reb_inject, a->tmp, a->r, T);
         pp_add_inplace(S(a, l + 1), a->tmp, a->TC);
     }
 }
@@ -346,7 +306,7 @@ int pp_wan_branch_forward(const pp_wan_branch *m, const float *P, pp_wan_branch_
             int gf, gh, gw;
             pp_dit_acts_grid(a->dit, &gf, &gh, &gw);
             pool(a->pooled, ctx, lens, a->B, c->dit.text_len, c->dit.text_dim);
-            pp_seb_forward(&m->seb, P, &a->seb, Z(a, 0), S(a, 0), a->pooled, a->B, gf, gh, gw);
+            pp_seb_forward(&m->br.seb, P, &a->seb, Z(a, 0), S(a, 0), a->pooled, a->B, gf, gh, gw);
         } else {
             memcpy(Z(a, 0), S(a, 0), a->TC * sizeof(float));
         }
@@ -375,11 +335,11 @@ static void pb_backward(const pp_wan_branch *m, const float *P, float *G, pp_wan
     int T = a->B * a->N;
     if (j == a->npb - 1 && has_reb(&m->cfg)) {
         memset(a->dr, 0, a->TC * sizeof(float));
-        pp_lin_backward(P, G, m->reb_inject, a->dr, a->dS, a->r, T);
-        pp_reb_backward(&m->reb, P, G, &a->reb, a->dZ, a->dr, drho_r, Z(a, j + 1));
+        pp_lin_backward(P, G, m->br.reb_inject, a->dr, a->dS, a->r, T);
+        pp_reb_backward(&m->br.reb, P, G, &a->reb, a->dZ, a->dr, drho_r, Z(a, j + 1));
     }
-    pp_lin_backward(P, G, m->inject[j], a->dZ, a->dS, Z(a, j + 1), T);
-    pp_dit_block_backward(&m->dit, P, G, &m->pb[j], a->dit, pb_acts(a, j), Z(a, j), a->dZ);
+    pp_lin_backward(P, G, m->br.inject[j], a->dZ, a->dS, Z(a, j + 1), T);
+    pp_dit_block_backward(&m->dit, P, G, &m->br.pb[j], a->dit, pb_acts(a, j), Z(a, j), a->dZ);
 }
 
 static void backward(const pp_wan_branch *m, const float *P, float *G, pp_wan_branch_acts *a, const float *dout,
@@ -396,7 +356,7 @@ static void backward(const pp_wan_branch *m, const float *P, float *G, pp_wan_br
     if (a->npb) {
         if (has_seb(c)) {
             memset(a->dpooled, 0, (size_t)a->B * c->dit.text_dim * sizeof(float));
-            pp_seb_backward(&m->seb, P, G, &a->seb, a->dS, a->dpooled, a->dZ, drho_s, a->pooled);
+            pp_seb_backward(&m->br.seb, P, G, &a->seb, a->dS, a->dpooled, a->dZ, drho_s, a->pooled);
         } else {
             pp_add_inplace(a->dS, a->dZ, a->TC);
         }
@@ -420,10 +380,10 @@ int pp_wan_branch_step(const pp_wan_branch *m, const float *P, float *G, pp_wan_
         memset(a->drho_r, 0, (size_t)T * c->branch.E_r * sizeof(float));
     }
     if (seb)
-        L->coarse = pp_coarse_loss(&m->align, P, G, G ? a->drho_s : NULL, a->seb.rho, b->labels, a->B, c->branch.w_coarse);
+        L->coarse = pp_coarse_loss(&m->br.align, P, G, G ? a->drho_s : NULL, a->seb.rho, b->labels, a->B, c->branch.w_coarse);
     if (reb) {
         if (b->labels && b->Qr)
-            L->fine_align = pp_fine_align_loss(&m->align, P, G, G ? a->drho_r : NULL, a->reb.rho, b->Qr, b->labels, a->B,
+            L->fine_align = pp_fine_align_loss(&m->br.align, P, G, G ? a->drho_r : NULL, a->reb.rho, b->Qr, b->labels, a->B,
                                                a->N, c->branch.w_fine_align);
         L->balance = pp_balance_loss(G ? a->drho_r : NULL, a->reb.rho, a->reb.sel, T, c->branch.E_r, c->branch.top_k,
                                      c->branch.w_balance);

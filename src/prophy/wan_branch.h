@@ -29,6 +29,7 @@
 #define PP_PROPHY_WAN_BRANCH_H
 #include <stdint.h>
 #include "branch/branch.h"
+#include "prophy/branch_parts.h"
 #include "nn/linear.h"
 #include "nn/params.h"
 #include "prophy/model.h"
@@ -54,12 +55,7 @@ typedef struct {
     pp_params table; /* branch.*, then the backbone's tensors (Wan's names; in_place: its small ones) */
     pp_params bweights; /* in_place: the backbone's Linear weights' names and shapes (not allocated) */
     pp_dit dit;
-    pp_seb seb;
-    pp_reb reb;
-    pp_align align;
-    pp_dit_block *pb; /* [M] */
-    pp_lin *inject;   /* [M] */
-    pp_lin reb_inject;
+    pp_branch_parts br;    /* the branch's tensors (branch_parts.h) */
     float *params;    /* table.total floats */
     size_t trainable; /* the branch's tensors come first: floats [0, trainable) of the layout. With
                          the backbone frozen, gradients and AdamW's moments (no EMA) of this many
