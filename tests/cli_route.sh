@@ -27,7 +27,7 @@ check       "semantic weights but no expert share" 'grep -q semantic_weights $CL
 
 expect_ok   "train a tiny model without branch" $PROPHY train $TINY --branch none -o $T/none.safetensors
 expect_fail "a model without experts"   $PROPHY route -m $T/none.safetensors -p "a red ball" -o $T/x.gif
-check       "the error names the branch mode" 'grep -q "has no refinement experts (branch mode none)" $CLI_TMP/err'
+check       "the error names the branch mode" 'grep -q "has no physical branch (branch mode none)" $CLI_TMP/err'
 expect_fail "a safetensors file that is no model" $PROPHY route -m tests/fixtures/dit_ref.safetensors -p "a red ball" -o $T/x.gif
 expect_fail "missing model"             $PROPHY route -m $T/nothing.safetensors -p "a red ball" -o $T/x.gif
 expect_fail "empty prompt"              $PROPHY route -m $M -p "" -o $T/x.gif
