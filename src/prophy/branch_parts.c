@@ -8,13 +8,15 @@
 int pp_branch_parts_declare(pp_branch_parts *b, pp_params *t, pp_branch_mode mode, const pp_branch_cfg *e,
                             const pp_dit_config *d) {
     memset(b, 0, sizeof *b);
+    b->mode = mode;
+    b->M = mode == PP_BRANCH_NONE ? 0 : e->M;
     if (pp_branch_has_seb(mode)) {
         pp_seb_cfg sc = {.E = e->E_s, .C = d->dim, .text_dim = d->text_dim,
                          .hidden = e->seb_hidden > 0 ? e->seb_hidden : d->dim, .gf0 = e->gf0, .gh0 = e->gh0,
                          .gw0 = e->gw0};
         if (pp_seb_declare(&b->seb, t, &sc)) return -1;
     }
-    int M = mode == PP_BRANCH_NONE ? 0 : e->M;
+    int M = b->M;
     b->pb = pp_calloc((size_t)(M ? M : 1), sizeof *b->pb);
     b->inject = pp_calloc((size_t)(M ? M : 1), sizeof *b->inject);
     for (int j = 0; j < M; j++) {
@@ -36,13 +38,13 @@ int pp_branch_parts_declare(pp_branch_parts *b, pp_params *t, pp_branch_mode mod
     return pp_align_declare(&b->align, t, &ac);
 }
 
-void pp_branch_parts_init(const pp_branch_parts *b, pp_branch_mode mode, int M, float *P, pp_rng *rng) {
-    for (int j = 0; mode != PP_BRANCH_NONE && j < M; j++) pp_lin_zero(P, b->inject[j]);
-    if (pp_branch_has_seb(mode)) {
+void pp_branch_parts_init(const pp_branch_parts *b, float *P, pp_rng *rng) {
+    for (int j = 0; j < b->M; j++) pp_lin_zero(P, b->inject[j]);
+    if (pp_branch_has_seb(b->mode)) {
         pp_seb_init(&b->seb, P, rng);
         pp_align_init_coarse(&b->align, P, rng);
     }
-    if (pp_branch_has_reb(mode)) {
+    if (pp_branch_has_reb(b->mode)) {
         pp_reb_init(&b->reb, P, rng);
         pp_lin_zero(P, b->reb_inject);
         pp_align_init_fine(&b->align, P, rng);

@@ -23,6 +23,8 @@ typedef struct {
     pp_dit_block *pb;  /* [M] Physical Blocks (owned array) */
     pp_lin *inject;    /* [M] (owned array) */
     pp_lin reb_inject;
+    pp_branch_mode mode; /* what was declared */
+    int M;               /* Physical Blocks (0 for mode none) */
 } pp_branch_parts;
 
 /* Declares the parts of `mode` in t, in the order above. e->seb_hidden 0 means dim. */
@@ -30,6 +32,6 @@ int pp_branch_parts_declare(pp_branch_parts *b, pp_params *t, pp_branch_mode mod
                             const pp_dit_config *d);
 /* Stage 2's start: injections zero, the SEB, REB and heads from their inits. The
  * Physical Blocks are left to the caller, which copies backbone blocks into them. */
-void pp_branch_parts_init(const pp_branch_parts *b, pp_branch_mode mode, int M, float *P, pp_rng *rng);
+void pp_branch_parts_init(const pp_branch_parts *b, float *P, pp_rng *rng);
 void pp_branch_parts_free(pp_branch_parts *b);
 #endif

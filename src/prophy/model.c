@@ -243,8 +243,8 @@ static void copy_block(const pp_prophy *m, float *P, int j) {
 }
 
 void pp_prophy_attach_branch(const pp_prophy *m, float *P, pp_rng *rng) {
-    for (int j = 0; j < pp_prophy_n_pb(&m->cfg); j++) copy_block(m, P, j);
-    pp_branch_parts_init(&m->br, m->cfg.mode, pp_prophy_n_pb(&m->cfg), P, rng);
+    for (int j = 0; j < m->br.M; j++) copy_block(m, P, j);
+    pp_branch_parts_init(&m->br, P, rng);
 }
 
 void pp_prophy_init_weights(const pp_prophy *m, float *P, pp_rng *rng) {

@@ -112,7 +112,7 @@ static int starts(const char *s, const char *p) { return !strncmp(s, p, strlen(p
 static void init_branch(pp_wan_branch *m, uint64_t seed) {
     pp_rng r;
     pp_rng_seed(&r, seed);
-    pp_branch_parts_init(&m->br, m->cfg.mode, n_pb(&m->cfg), m->params, &r);
+    pp_branch_parts_init(&m->br, m->params, &r);
 }
 
 int pp_wan_branch_attach_dit(pp_wan_branch *m, const pp_wan_dit *w, uint64_t seed) {
