@@ -3,7 +3,8 @@
 # --split both` (N held-out prompts/seeds per scene and split, prompts of the
 # training set excluded) on every trained model of tools/train_shipped.sh found in
 # OUTDIR (baseline, prophy = full, the variants prophy_bb, prophy_wc01, prophy_wc0,
-# prophy_ln, baseline_fg10, prophy_fg10 and baseline_fg10_long of tools/train_latent.sh, seb, reb), then one combined Markdown table:
+# prophy_ln, baseline_fg10, prophy_fg10, baseline_fg10_long, prophy_long and
+# baseline_long of tools/train_latent.sh, seb, reb), then one combined Markdown table:
 # rows = model x split x group (single-phenomenon scenes, composites).
 # PAR=1 evaluates the models side by side, one thread each. DATA (the training
 # set whose prompts are excluded; default OUTDIR/physics-data) and SPLIT (id, ood
@@ -17,7 +18,7 @@ N=${2:-8}
 DATA=${DATA:-$D/physics-data} SPLIT=${SPLIT:-both}
 P=./prophy
 models=()
-for m in baseline prophy prophy_bb prophy_wc01 prophy_wc0 prophy_ln baseline_fg10 prophy_fg10 baseline_fg10_long seb reb; do [ -f "$D/$m.safetensors" ] && models+=("$m"); done
+for m in baseline prophy prophy_bb prophy_wc01 prophy_wc0 prophy_ln baseline_fg10 prophy_fg10 baseline_fg10_long prophy_long baseline_long seb reb; do [ -f "$D/$m.safetensors" ] && models+=("$m"); done
 [ ${#models[@]} -gt 0 ] || { echo "claims.sh: no trained models in $D (run tools/train_shipped.sh)" >&2; exit 1; }
 evaluate() { # (a table newer than its model is kept: rerunning only finishes what is missing)
     [ "$D/claims_$1.md" -nt "$D/$1.safetensors" ] && return 0
@@ -40,6 +41,7 @@ for g in "id / single" "id / composite" "ood / single" "ood / composite"; do
         prophy_bb) name="ProPhy (full, backbone trained)" ;; prophy_wc01) name="ProPhy (full, coarse weight 0.01)" ;;
         prophy_wc0) name="ProPhy (full, no coarse loss)" ;; prophy_ln) name="ProPhy (full, noisy maps)" ;;
         baseline_fg10) name="baseline, fg-weighted loss" ;; prophy_fg10) name="ProPhy (full, fg-weighted loss)" ;; baseline_fg10_long) name="baseline, fg-weighted, 4x the steps" ;;
+        prophy_long) name="ProPhy (full) on the 4x backbone" ;; baseline_long) name="baseline on the 4x backbone" ;;
         *) name=$m ;;
         esac
         grep -F "| $g |" "$D/claims_$m.md" | head -1 | sed "s/^| /| $name | /" || true

@@ -25,6 +25,10 @@
 #   full+fg10             the full branch with that weighted loss ($D/prophy_fg10), against fg10;
 #   fg10+long             fg10 for S3L steps (4000), not S3: more backbone training with the
 #                         weighted loss ($D/baseline_fg10_long).
+#   long+claim            the claim again on that longer-trained backbone (runs fg10+long first):
+#                         from $D/baseline_fg10_long, S3 more steps each, both --fg-weight 10, of the
+#                         full branch, backbone frozen ($D/prophy_long), and of the backbone alone
+#                         ($D/baseline_long).
 # (N1, N2, S1, S2, S3, S3L, WARMUP and THREADS override the sizes, e.g. for a quick check.)
 #   tools/train_latent.sh out && prophy generate -m out/prophy.safetensors -p "..." -o ball.gif
 set -euo pipefail
@@ -35,7 +39,7 @@ N1=${N1:-700} N2=${N2:-2800} S1=${S1:-2157} S2=${S2:-6500} S3=${S3:-1000} S3L=${
 VAE=${VAE:-models/vae.safetensors}
 for a in "$@"; do
     case "$a" in
-    seb | reb | full+bb | full+wc01 | full+wc0 | full+noise | fg10 | full+fg10 | fg10+long) ;;
+    seb | reb | full+bb | full+wc01 | full+wc0 | full+noise | fg10 | full+fg10 | fg10+long | long+claim) ;;
     *) echo "train_latent.sh: unknown ablation '$a' (the list is at the top of tools/train_latent.sh)" >&2; exit 1 ;;
     esac
 done
@@ -84,5 +88,9 @@ for a in "$@"; do
     fg10) stage2 baseline_fg10 --init "$D/s1.safetensors" --branch none --fg-weight 10 ;;
     full+fg10) stage2 prophy_fg10 --init "$D/s1.safetensors" --branch full --fg-weight 10 ;;
     fg10+long) S3=$S3L stage2 baseline_fg10_long --init "$D/s1.safetensors" --branch none --fg-weight 10 ;;
+    long+claim)
+        S3=$S3L stage2 baseline_fg10_long --init "$D/s1.safetensors" --branch none --fg-weight 10
+        stage2 prophy_long --init "$D/baseline_fg10_long.safetensors" --branch full --fg-weight 10
+        stage2 baseline_long --init "$D/baseline_fg10_long.safetensors" --branch none --fg-weight 10 ;;
     esac
 done
