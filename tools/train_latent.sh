@@ -87,9 +87,9 @@ for a in "$@"; do
     full+noise) stage2 prophy_ln --init "$D/s1.safetensors" --branch full --label-noise blur=8,noise=0.1,shift=16 ;;
     fg10) stage2 baseline_fg10 --init "$D/s1.safetensors" --branch none --fg-weight 10 ;;
     full+fg10) stage2 prophy_fg10 --init "$D/s1.safetensors" --branch full --fg-weight 10 ;;
-    fg10+long) S3=$S3L stage2 baseline_fg10_long --init "$D/s1.safetensors" --branch none --fg-weight 10 ;;
+    fg10+long | long+claim) # ;;& goes on to the patterns below: long+claim continues from this one
+        S3=$S3L stage2 baseline_fg10_long --init "$D/s1.safetensors" --branch none --fg-weight 10 ;;&
     long+claim)
-        S3=$S3L stage2 baseline_fg10_long --init "$D/s1.safetensors" --branch none --fg-weight 10
         stage2 prophy_long --init "$D/baseline_fg10_long.safetensors" --branch full --fg-weight 10
         stage2 baseline_long --init "$D/baseline_fg10_long.safetensors" --branch none --fg-weight 10 ;;
     esac

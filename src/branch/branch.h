@@ -26,6 +26,8 @@
 typedef enum { PP_BRANCH_NONE = 0, PP_BRANCH_SEB, PP_BRANCH_REB, PP_BRANCH_FULL } pp_branch_mode;
 static inline int pp_branch_has_seb(pp_branch_mode m) { return m == PP_BRANCH_SEB || m == PP_BRANCH_FULL; }
 static inline int pp_branch_has_reb(pp_branch_mode m) { return m == PP_BRANCH_REB || m == PP_BRANCH_FULL; }
+/* Physical Blocks of a model of mode m whose branch config asks for M: none has none */
+static inline int pp_branch_n_pb(pp_branch_mode m, int M) { return m == PP_BRANCH_NONE ? 0 : M; }
 
 typedef struct {
     int M;                 /* Physical Blocks: copies of the backbone's first M blocks */

@@ -218,7 +218,7 @@ static int run(const route_args *a) {
     pp_prophy m;
     if (pp_prophy_load(&m, a->model)) return -1;
     int rc = 0;
-    if (!pp_prophy_has_reb(&m.cfg) && !pp_prophy_has_seb(&m.cfg))
+    if (m.cfg.mode == PP_BRANCH_NONE)
         rc = -1, pp_seterr("%s: has no physical branch (branch mode %s); route needs a model with seb, reb or full",
                            a->model, pp_branch_mode_name(m.cfg.mode));
     pp_vae_model vae;

@@ -9,7 +9,7 @@ int pp_branch_parts_declare(pp_branch_parts *b, pp_params *t, pp_branch_mode mod
                             const pp_dit_config *d) {
     memset(b, 0, sizeof *b);
     b->mode = mode;
-    b->M = mode == PP_BRANCH_NONE ? 0 : e->M;
+    b->M = pp_branch_n_pb(mode, e->M);
     if (pp_branch_has_seb(mode)) {
         pp_seb_cfg sc = {.E = e->E_s, .C = d->dim, .text_dim = d->text_dim,
                          .hidden = e->seb_hidden > 0 ? e->seb_hidden : d->dim, .gf0 = e->gf0, .gh0 = e->gh0,

@@ -60,7 +60,7 @@ int pp_prophy_config_from_json(pp_prophy_config *c, const char *json, const char
 
 static inline int pp_prophy_has_seb(const pp_prophy_config *c) { return pp_branch_has_seb(c->mode); }
 static inline int pp_prophy_has_reb(const pp_prophy_config *c) { return pp_branch_has_reb(c->mode); }
-static inline int pp_prophy_n_pb(const pp_prophy_config *c) { return c->mode == PP_BRANCH_NONE ? 0 : c->branch.M; }
+static inline int pp_prophy_n_pb(const pp_prophy_config *c) { return pp_branch_n_pb(c->mode, c->branch.M); }
 
 typedef struct {
     pp_prophy_config cfg;

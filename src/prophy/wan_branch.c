@@ -11,7 +11,7 @@
 
 static int has_seb(const pp_wan_branch_config *c) { return pp_branch_has_seb(c->mode); }
 static int has_reb(const pp_wan_branch_config *c) { return pp_branch_has_reb(c->mode); }
-static int n_pb(const pp_wan_branch_config *c) { return c->mode == PP_BRANCH_NONE ? 0 : c->branch.M; }
+static int n_pb(const pp_wan_branch_config *c) { return pp_branch_n_pb(c->mode, c->branch.M); }
 
 /* ------------------------------------------------------------------ config, layout */
 
