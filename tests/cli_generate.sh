@@ -29,6 +29,12 @@ expect_ok   "prophy: same seed (run 2)" $PROPHY generate -m $P -p "a red ball fa
 check       "prophy: sampling is bit-for-bit deterministic" 'cmp -s $T/p.y4m $T/p2.y4m'
 expect_ok   "prophy: another seed" $PROPHY generate -m $P -p "a red ball falls and bounces" -o $T/p3.y4m --steps 3 -s 9 -t 1
 check       "prophy: the video depends on the seed" '! cmp -s $T/p.y4m $T/p3.y4m'
+expect_ok   "prophy: the default model" $PROPHY generate -p "a red ball falls" -o $T/d.gif --steps 1 -t 1
+check       "prophy: the default is the shipped latent model at CFG 3" 'grep -q "latent_prophy_long.safetensors (ProPhy, branch full, latent): 1 steps, cfg 3.0" $CLI_TMP/err'
+expect_ok   "prophy: a pixel model" $PROPHY generate -m $P -p "a red ball falls" -o $T/d.gif --steps 1 -t 1
+check       "prophy: a pixel model samples at CFG 5 by default" 'grep -q "branch full): 1 steps, cfg 5.0" $CLI_TMP/err'
+expect_ok   "prophy: --cfg-scale overrides it" $PROPHY generate -m $P -p "a red ball falls" -o $T/d.gif --steps 1 -t 1 --cfg-scale 2
+check       "prophy: the CFG given" 'grep -q "1 steps, cfg 2.0" $CLI_TMP/err'
 expect_ok   "prophy: an unknown word is a warning" $PROPHY generate -m $P -p "a zorble ball falls" -o $T/q.gif --steps 1
 check       "prophy: the warning names it" 'grep -q "warning: unknown words mapped to <unk>: zorble" $CLI_TMP/err'
 LONG=$(for i in $(seq 60); do printf "ball "; done)

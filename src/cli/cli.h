@@ -24,7 +24,7 @@ int cli_lib_error(void);
  * leaves OpenMP's default. Returns the thread count in effect. */
 int cli_set_threads(int n);
 /* The shipped files in models/, the defaults of -m and --vae. */
-#define CLI_SHIPPED_MODEL "prophy.safetensors"
+#define CLI_SHIPPED_MODEL "latent_prophy_long.safetensors"
 #define CLI_SHIPPED_VAE "vae.safetensors"
 /* given when the user named a file; else the shipped models/FILE: under the working
  * directory when it is there, else beside the prophy binary (its folder or the one

@@ -23,7 +23,8 @@ static void usage(void) {
     printf("usage: prophy generate -p PROMPT -o OUT.gif|.mp4|.webm|.y4m|.png [options]\n"
            "  -m MODEL            model file (default: the shipped model in models/)\n"
            "  -s, --seed N        noise seed (42)              --steps N       sampling steps (20)\n"
-           "  --cfg-scale X       classifier-free guidance (5; 1 = off)   --flow-shift X  (3)\n"
+           "  --cfg-scale X       classifier-free guidance (3 on a latent model, 5 on a pixel one;\n"
+           "                      1 = off)                     --flow-shift X  (3)\n"
            "  -W W -H H --video-frames F   video size (the model's training size)\n"
            "  --init VIDEO.y4m --cond-frames K   predict the rest of a video from its first K frames\n"
            "  --spec OUT.json     write the spec prophy eval needs beside the video\n"
@@ -146,7 +147,8 @@ static int run_prophy(const gen_args *a) {
     }
     pp_gen_config c = pp_gen_defaults();
     c.vae = has_vae ? &vae : NULL;
-    c.F = a->F, c.H = a->H, c.W = a->W, c.steps = a->steps, c.cfg = a->cfg, c.shift = a->shift;
+    c.F = a->F, c.H = a->H, c.W = a->W, c.steps = a->steps, c.shift = a->shift;
+    c.cfg = a->cfg >= 0 ? a->cfg : pp_gen_default_cfg(&m);
     c.seed = (uint64_t)a->seed, c.cond_frames = a->cond_frames, c.progress = progress, c.user = &ts;
     float *first = NULL;
     char *spec = NULL;
@@ -160,7 +162,7 @@ static int run_prophy(const gen_args *a) {
         pp_gen_video_size(&m, &c, &F, &H, &W);
         fprintf(stderr, "generating %dx%dx%d with %s (ProPhy, branch %s%s): %d steps, cfg %.1f, seed %d, %d threads\n",
                 F, H, W, a->model, pp_branch_mode_name(m.cfg.mode), m.cfg.base.latent ? ", latent" : "", a->steps,
-                a->cfg, a->seed, pp_get_threads());
+                c.cfg, a->seed, pp_get_threads());
         ts = pp_now();
         rc = pp_prophy_generate(&m, m.params, a->prompt, &c, &r);
         t2 = pp_now();
@@ -183,7 +185,7 @@ static int run_prophy(const gen_args *a) {
 int cmd_generate(int argc, char **argv) {
     for (int i = 1; i < argc; i++) /* Wan2.1 on a user's files: its own command */
         if (!strncmp(argv[i], "--wan", 5)) return cmd_generate_wan(argc, argv);
-    gen_args a = {.seed = 42, .steps = 20, .cfg = 5.0f, .shift = 3.0f, .upscale = 1};
+    gen_args a = {.seed = 42, .steps = 20, .cfg = -1, .shift = 3.0f, .upscale = 1}; /* cfg < 0: the model's */
     int rc = parse(&a, argc, argv);
     if (rc) return rc == 2 ? 0 : 1;
     if (!a.prompt) return cli_error("generate: -p PROMPT is required");

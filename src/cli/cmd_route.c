@@ -37,9 +37,9 @@ static void usage(void) {
            "  else the top 3 by mean map). A seb-only model gets the plain video and the\n"
            "  semantic weights only; a model without branch (mode none) is an error.\n"
            "  --json              print the routing summary as JSON on stdout (else a table on stderr)\n"
-           "  -m MODEL            ProPhy model (models/prophy.safetensors)\n"
-           "  --vae VAE           a latent model's VAE (models/vae.safetensors)\n"
-           "  -s, --seed N (42)   --steps N (20)   --cfg-scale X (5)\n"
+           "  -m MODEL            ProPhy model (models/" CLI_SHIPPED_MODEL ")\n"
+           "  --vae VAE           a latent model's VAE (models/" CLI_SHIPPED_VAE ")\n"
+           "  -s, --seed N (42)   --steps N (20)   --cfg-scale X (3 on a latent model, 5 on a pixel one)\n"
            "  --upscale N         enlarge GIF pixels N times (1)     -t, --threads N\n");
 }
 
@@ -226,7 +226,8 @@ static int run(const route_args *a) {
     char shipped[4096];
     if (!rc) rc = pp_gen_load_vae(&m, cli_shipped(a->vae, CLI_SHIPPED_VAE, shipped, sizeof shipped), &vae, &has_vae);
     pp_gen_config c = pp_gen_defaults();
-    c.steps = a->steps, c.cfg = a->cfg, c.seed = (uint64_t)a->seed, c.routes = 1, c.vae = has_vae ? &vae : NULL;
+    c.steps = a->steps, c.cfg = a->cfg >= 0 ? a->cfg : pp_gen_default_cfg(&m);
+    c.seed = (uint64_t)a->seed, c.routes = 1, c.vae = has_vae ? &vae : NULL;
     pp_gen_result r = {0};
     if (!rc) rc = pp_prophy_generate(&m, m.params, a->prompt, &c, &r);
     if (!rc && r.rep.n_unknown) fprintf(stderr, "warning: unknown words mapped to <unk>: %s\n", r.rep.unknown);
@@ -241,7 +242,7 @@ static int run(const route_args *a) {
 }
 
 int cmd_route(int argc, char **argv) {
-    route_args a = {.seed = 42, .steps = 20, .cfg = 5.0f, .upscale = 1};
+    route_args a = {.seed = 42, .steps = 20, .cfg = -1, .upscale = 1}; /* cfg < 0: the model's */
     int rc = parse(&a, argc, argv);
     if (rc) return rc == 2 ? 0 : 1;
     if (!a.prompt) return cli_error("route: -p PROMPT is required");

@@ -13,6 +13,8 @@ pp_gen_config pp_gen_defaults(void) {
     return (pp_gen_config){.steps = 20, .cfg = 5.0f, .shift = 3.0f, .seed = 42};
 }
 
+float pp_gen_default_cfg(const pp_prophy *m) { return m->cfg.base.latent ? 3.0f : 5.0f; }
+
 /* The pixel video (F, H, W) and the grid the DiT samples (gF, gH, gW): the same
  * for a pixel model; the VAE's latent grid of the video for a latent model. */
 typedef struct {

@@ -33,6 +33,10 @@ typedef struct {
 
 /* Defaults: model size, 20 steps, cfg 5, shift 3, seed 42, no first frames. */
 pp_gen_config pp_gen_defaults(void);
+/* The guidance scale a model samples with when the user names none: 3 for a latent
+ * model, 5 for a pixel one (the better of the two on each's held-out benchmark:
+ * docs/LATENT.md, docs/RESULTS.md). */
+float pp_gen_default_cfg(const pp_prophy *m);
 
 typedef struct {
     int F, H, W;
