@@ -3,10 +3,10 @@
 # short stage-1 runs at equal compute (the same STEPS x BATCH) on a latent
 # dataset, one change from the base recipe per row, each judged by a quick
 # held-out benchmark (QUICK prompts per scene, split id: PC, SA, joint and the
-# velocity error from 3 given frames); then the sampler's settings (CFG scale,
-# steps) on the base run. Writes OUTDIR/recipe.md (a row per run), keeps every
-# run's model, log and benchmark; rerunning skips what is done. Rows run in
-# sequence (2 cores: one at a time).
+# velocity error from 3 given frames); the sampler's settings (CFG scale, steps)
+# on the base run as soon as it is trained (listed last). Writes OUTDIR/recipe.md
+# (a row per run), keeps every run's model, log and benchmark; rerunning skips
+# what is done. Rows run in sequence (2 cores: one at a time).
 #   tools/recipe.sh out/latents models/vae.safetensors out/recipe
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,18 +52,21 @@ row() { # name flags md: one line of the table from a benchmark table's "id / al
     echo "| run | change from the base recipe | n | PC % [95 %] | SA % [95 %] | joint % [95 %] | vel. error (n) | diffusion loss, last 50 steps |"
     echo "|---|---|---:|---:|---:|---:|---:|---:|"
 } >"$D/recipe.md.tmp"
+sampler_rows() { # the sampler's settings on the base run, as soon as it exists
+    for s in "cfg1:--cfg-scale 1" "cfg3:--cfg-scale 3" "steps10:--steps 10" "steps40:--steps 40"; do
+        local name=${s%%:*} flags=${s#*:} all
+        bench "$D/base.safetensors" "$D/base.$name.bench.md" $flags
+        all=$(grep -F "| id / all |" "$D/base.$name.bench.md" | head -1 | cut -d'|' -f3-7)
+        echo "| base, sampled | $flags |$all| |"
+    done >"$D/sampler.md.tmp"
+}
 for r in "${ROWS[@]}"; do
     name=${r%%:*} flags=${r#*:}
     train_row "$name" "$flags"
     bench "$D/$name.safetensors" "$D/$name.bench.md"
     row "$name" "$flags" "$D/$name.bench.md" >>"$D/recipe.md.tmp"
+    [ "$name" = base ] && sampler_rows
 done
-# the sampler on the base run
-for s in "cfg1:--cfg-scale 1" "cfg3:--cfg-scale 3" "steps10:--steps 10" "steps40:--steps 40"; do
-    name=${s%%:*} flags=${s#*:}
-    bench "$D/base.safetensors" "$D/base.$name.bench.md" $flags
-    all=$(grep -F "| id / all |" "$D/base.$name.bench.md" | head -1 | cut -d'|' -f3-7)
-    echo "| base, sampled | $flags |$all| |" >>"$D/recipe.md.tmp"
-done
+if [ -f "$D/sampler.md.tmp" ]; then cat "$D/sampler.md.tmp" >>"$D/recipe.md.tmp" && rm "$D/sampler.md.tmp"; fi
 mv "$D/recipe.md.tmp" "$D/recipe.md"
 cat "$D/recipe.md"
