@@ -24,6 +24,15 @@ check       "...into another video" '! cmp -s $T/g.y4m $T/gd.y4m'
 expect_ok   "routing maps of a latent model" $PROPHY route -m $T/s2.safetensors --vae $V -p "a red ball falls" -o $T/r.gif --steps 2
 expect_ok   "the held-out benchmark of a latent model" $PROPHY eval -m $T/s2.safetensors --vae $V --heldout 1 --steps 1 --split id
 check       "...one row per scene" '[ $(grep -c "^| id / " $CLI_TMP/out) -ge 17 ]'
+expect_ok   "the held-out loss at fixed noise levels" $PROPHY eval -m $T/s2.safetensors --loss $T/lat --count 3 --levels 0.1,0.5
+check       "...one row: 3 samples, 2 levels and their mean" 'tail -n 1 $CLI_TMP/out | grep -Eq "^\| 3 \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|$"'
+expect_ok   "...as JSON" $PROPHY eval -m $T/s2.safetensors --loss $T/lat --count 2 --levels 0.3 --json
+check       "...names the level" 'grep -q "\"levels\": \[0.3\]" $CLI_TMP/out'
+expect_fail "...a level outside (0, 1)" $PROPHY eval -m $T/s2.safetensors --loss $T/lat --levels 0.1,1
+expect_fail "...a level that is no number" $PROPHY eval -m $T/s2.safetensors --loss $T/lat --levels 0.1,x
+expect_fail "...no model" $PROPHY eval --loss $T/lat
+expect_fail "...a pixel model on latents" $PROPHY eval -m models/prophy.safetensors --loss $T/lat
+expect_fail "...an unknown option" $PROPHY eval -m $T/s2.safetensors --loss $T/lat --bogus 1
 expect_ok   "a VAE's reconstructions judged by the evaluator" $PROPHY eval --selftest --scene parabola --count 1 -W 32 -H 32 --video-frames 9 --vae $V
 check       "...with their PSNR" 'grep -q "psnr [0-9.]* dB" $CLI_TMP/out'
 expect_ok   "the shipped latent model with the shipped VAE" $PROPHY generate -m models/latent.safetensors -p "a red ball is thrown to the right and falls" --cfg-scale 3 --steps 2 -o $T/shipped.y4m

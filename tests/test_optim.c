@@ -51,3 +51,29 @@ TEST(optim_ema_skips_frozen_tensors) {
     pp_free_aligned(p), pp_free_aligned(g);
     pp_params_free(&t);
 }
+
+/* the EMA's warm-up: update t uses min(decay, (1 + t) / (10 + t)), so after the
+ * first update the average is 1/10 the initial weights, 9/10 the new ones; without
+ * it the initial weights keep decay^t of the average */
+TEST(optim_ema_warmup) {
+    pp_params t = {0};
+    int64_t n = 1;
+    pp_params_add(&t, "w", 1, &n);
+    for (int warm = 0; warm < 2; warm++) {
+        float p = 2.0f, g = 1.0f;
+        pp_adamw_config c = pp_adamw_defaults();
+        c.ema_decay = 0.999f, c.weight_decay = 0, c.ema_warmup = warm;
+        pp_adamw o;
+        pp_adamw_init(&o, &c, t.total, &p);
+        CHECK(pp_adamw_step(&o, &t, &p, &g, NULL) == 0);
+        double d = warm ? 0.1 : 0.999, want = d * 2.0 + (1.0 - d) * p;
+        CHECK_NEAR(o.ema[0], want, 1e-6);
+        double e = o.ema[0], w1 = p;
+        CHECK(pp_adamw_step(&o, &t, &p, &g, NULL) == 0); /* t = 1: 2/11 */
+        d = warm ? 2.0 / 11.0 : 0.999;
+        CHECK_NEAR(o.ema[0], d * e + (1.0 - d) * p, 1e-6);
+        CHECK(p != w1);
+        pp_adamw_free(&o);
+    }
+    pp_params_free(&t);
+}

@@ -13,6 +13,7 @@ int cmd_inspect(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
 int cmd_dataset(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_eval_loss(int argc, char **argv); /* eval --loss: a model's loss at fixed noise levels */
 int cmd_route(int argc, char **argv);
 int cmd_vae(int argc, char **argv);
 

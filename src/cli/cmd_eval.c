@@ -8,6 +8,7 @@
  *   prophy eval -m MODEL --heldout N [--split id|ood|both] [--seed S] [--cond-frames K]
  *               [--steps N] [--cfg-scale X] [--exclude-data DIR] [--jsonl FILE]
  *               [--table FILE.md] [-t N]
+ *   prophy eval -m MODEL --loss DATA [--count N] [--levels S,...]   (cmd_eval_loss.c)
  * The selftest simulates N videos per scene (seeds S .. S+N-1), evaluates each
  * against its own spec and reports the share passing every check (pc), the
  * semantic detectors (sa), the velocity error and, with --corrupt, the share of
@@ -47,7 +48,8 @@ static void eval_usage(FILE *f) {
                "                   [--vae VAE: judge each video's reconstruction by the VAE, and its PSNR]\n"
                "       prophy eval -m MODEL --heldout N [--split id|ood|both] [--seed S] [--cond-frames K (3)]\n"
                "                   [--steps N (20)] [--cfg-scale X (5)] [--exclude-data DIR] [--jsonl FILE]\n"
-               "                   [--table FILE.md] [--vae VAE (a latent model's)] [-t N]\n");
+               "                   [--table FILE.md] [--vae VAE (a latent model's)] [-t N]\n"
+               "       prophy eval -m MODEL --loss DATA [--count N] [--levels S,...]: the loss at fixed noise levels\n");
 }
 
 static int parse_flag(eval_opts *o, int argc, char **argv, int *i) {
@@ -410,6 +412,8 @@ static int heldout(const eval_opts *o) {
 }
 
 int cmd_eval(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--loss")) return cmd_eval_loss(argc, argv);
     eval_opts o = {.count = 200, .frames = PP_SIM_DEF_FRAMES, .height = PP_SIM_DEF_H, .width = PP_SIM_DEF_W,
                    .cfg = -1};
     int rc = parse_args(&o, argc, argv);

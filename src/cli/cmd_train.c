@@ -24,6 +24,8 @@ static void usage(void) {
            "  --steps N                optimiser steps (1000)      --batch B   batch size (8)\n"
            "  --lr X --warmup N --wd X --clip X --ema X            AdamW (1e-3, 50, 0.01, 1.0, 0 = off)\n"
            "  --lr-decay N             a cosine from lr to lr/10 ending at step N (0: constant lr)\n"
+           "  --ema-warmup 0|1         1: the EMA's decay is min(X, (1+t)/(10+t)) at update t (diffusers'),\n"
+           "                           so a short run's average forgets the initial weights (0)\n"
            "  --s-dist logit-normal|uniform|mix --s-shift X       flow-matching noise levels (mix: half each)\n"
            "  --drop-text P            probability of an empty prompt (0.1), for CFG\n"
            "  --fg-weight K            weigh the diffusion loss by 1 + K x the maps' coverage of each voxel\n"
@@ -99,6 +101,7 @@ static int parse_trainer(train_args *a, const char *f, const char *v) {
     else if (!strcmp(f, "--wd")) rc = pp_parse_float(v, f, 0, 1.0, &t->opt.weight_decay);
     else if (!strcmp(f, "--clip")) rc = pp_parse_float(v, f, 0, 1e6, &t->opt.clip_norm);
     else if (!strcmp(f, "--ema")) rc = pp_parse_float(v, f, 0, 0.999999, &t->opt.ema_decay);
+    else if (!strcmp(f, "--ema-warmup")) rc = pp_parse_int(v, f, 0, 1, &t->opt.ema_warmup);
     else if (!strcmp(f, "--s-shift")) rc = pp_parse_float(v, f, 0.01, 100, &a->tc.s_shift);
     else if (!strcmp(f, "--fg-weight")) rc = pp_parse_float(v, f, 0, 1000, &a->tc.fg_weight);
     else if (!strcmp(f, "--drop-text")) rc = pp_parse_float(v, f, 0, 1, &a->tc.p_drop_text);

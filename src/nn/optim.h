@@ -12,6 +12,10 @@ typedef struct {
     int warmup;      /* steps of linear warmup from lr/warmup to lr */
     long decay_steps; /* > 0: after the warmup, a cosine from lr down to lr/10 at this step, then lr/10 */
     float ema_decay; /* 0: no EMA */
+    int ema_warmup;  /* 1: the decay of update t (t = 0, 1, ...) is min(ema_decay, (1 + t) / (10 + t)),
+                        diffusers' EMAModel default, so that a short run's average forgets the
+                        initial weights; 0: ema_decay from the first update (the average starts at
+                        the initial weights, whose share after t updates is ema_decay^t) */
 } pp_adamw_config;
 
 typedef struct {

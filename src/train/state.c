@@ -66,6 +66,7 @@ int pp_train_write_state(const pp_train_state *s, pp_st_writer *w, cJSON *extra)
     cJSON_AddNumberToObject(j, "batch", s->cfg.batch);
     cJSON_AddNumberToObject(j, "lr", s->cfg.opt.lr);
     cJSON_AddNumberToObject(j, "ema", s->cfg.opt.ema_decay);
+    cJSON_AddNumberToObject(j, "ema_warmup", s->cfg.opt.ema_warmup);
     if (!rc) rc = pp_st_set_meta_json(w, "prophy.train", j);
     cJSON_Delete(j);
     return rc;
