@@ -47,7 +47,7 @@ static void eval_usage(FILE *f) {
                "                   [-W W -H H --video-frames F] [--cond-frames K] [--corrupt all|NAME] [--json] [-v]\n"
                "                   [--vae VAE: judge each video's reconstruction by the VAE, and its PSNR]\n"
                "       prophy eval -m MODEL --heldout N [--split id|ood|both] [--seed S] [--cond-frames K (3)]\n"
-               "                   [--steps N (20)] [--cfg-scale X (5)] [--exclude-data DIR] [--jsonl FILE]\n"
+               "                   [--steps N (20)] [--cfg-scale X (3 latent, 5 pixel model)] [--exclude-data DIR] [--jsonl FILE]\n"
                "                   [--table FILE.md] [--vae VAE (a latent model's)] [-t N]\n"
                "       prophy eval -m MODEL --loss DATA [--count N] [--levels S,...]: the loss at fixed noise levels\n");
 }
@@ -386,7 +386,6 @@ static int heldout(const eval_opts *o) {
     c.seed = (uint64_t)o->seed;
     if (o->cond_given) c.cond_frames = o->cond;
     if (o->steps) c.steps = o->steps;
-    if (o->cfg >= 0) c.cfg = o->cfg;
     c.exclude_dir = o->exclude;
     c.progress = 1;
     cli_set_threads(o->threads);
@@ -400,6 +399,7 @@ static int heldout(const eval_opts *o) {
         return cli_lib_error();
     }
     c.vae = has_vae ? &vae : NULL;
+    c.cfg = o->cfg >= 0 ? o->cfg : pp_gen_default_cfg(&m); /* as generate samples it */
     int rc = 0;
     if (o->jsonl && !(c.jsonl = open_out(o->jsonl))) rc = 1;
     pp_heldout_result r;

@@ -35,6 +35,7 @@ static void usage(void) {
            "  --decoder-only      with --init: train the decoder side only; the encoder, so the latents\n"
            "                      and their normalisation, stay --init's (its latent models still work)\n"
            "  --steps N --lr X --warmup N --clip X --ema X   AdamW (1000, %g, %d, %g, 0)\n"
+           "  --ema-warmup 0|1     1: the EMA's decay is min(X, (1+t)/(10+t)) at update t (0; as prophy train)\n"
            "  --lr-decay N        a cosine from lr to lr/10 ending at step N (0: constant lr)\n"
            "  --l1 X --mse X --edge X --kl X   loss weights (%g, %g, %g, %g)\n"
            "  --fg X              extra L1/MSE weight of pixels that are not white background (%g)\n"
@@ -266,6 +267,7 @@ static int parse_train_flag(train_args *a, const char *f, const char *v) {
     else if (!strcmp(f, "--lr-decay")) rc = pp_parse_int(v, f, 0, 100000000, &s), b->opt.decay_steps = s;
     else if (!strcmp(f, "--clip")) rc = pp_parse_float(v, f, 0, 1e6, &b->opt.clip_norm);
     else if (!strcmp(f, "--ema")) rc = pp_parse_float(v, f, 0, 0.999999, &b->opt.ema_decay);
+    else if (!strcmp(f, "--ema-warmup")) rc = pp_parse_int(v, f, 0, 1, &b->opt.ema_warmup);
     else if (!strcmp(f, "--l1")) rc = pp_parse_float(v, f, 0, 1000, &a->tc.loss.w_l1);
     else if (!strcmp(f, "--mse")) rc = pp_parse_float(v, f, 0, 1000, &a->tc.loss.w_mse);
     else if (!strcmp(f, "--edge")) rc = pp_parse_float(v, f, 0, 1000, &a->tc.loss.w_edge);
