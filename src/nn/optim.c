@@ -103,8 +103,8 @@ int pp_adamw_step(pp_adamw *o, const pp_params *t, float *params, float *grads, 
                      lr, p->decay ? o->cfg.weight_decay : 0.0f, gscale);
     }
     if (o->ema) { /* over the trained tensors: a frozen one's average stays its value, bit for bit */
-        float d = o->cfg.ema_decay, w = (1.0f + (float)(o->step - 1)) / (10.0f + (float)(o->step - 1));
-        if (o->cfg.ema_warmup && w < d) d = w;
+        float d = o->cfg.ema_decay, u = (float)(o->step - 1); /* this update's index, from 0 */
+        if (o->cfg.ema_warmup && (1.0f + u) / (10.0f + u) < d) d = (1.0f + u) / (10.0f + u);
         for (int i = 0; i < t->n; i++) {
             const pp_param *p = &t->p[i];
             if (p->frozen) continue;
